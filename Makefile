@@ -1,0 +1,47 @@
+# Two commands do everything (README): `make demo` runs the main job, `make test` runs the tests.
+# Each sets itself up idempotently in .venv first. Override the torch build with TORCH_SPEC,
+# e.g. `make test TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+SHARED_ASSETS ?= $(abspath ../shared/maniskill_assets)
+export HF_HUB_OFFLINE ?= 1
+export MS_SKIP_ASSET_DOWNLOAD_PROMPT := 1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup sim-setup test demo lint format bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_SPEC)
+	$(BIN)/python -m pip install -q -e ".[sim,dev]"
+	@rm -f $(VENV)/.installed-* && touch $@
+
+# Software Vulkan (lavapipe) for ManiSkill on CPU-only machines, and the offline robot assets.
+sim-setup: setup
+	@bash scripts/setup_vulkan.sh
+	@bash scripts/setup_assets.sh "$(SHARED_ASSETS)"
+
+test: sim-setup
+	source scripts/sim_env.sh && $(BIN)/python -m pytest -q tests
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+demo: sim-setup
+	source scripts/sim_env.sh && $(BIN)/rla-gym demo
+
+bench: sim-setup
+	source scripts/sim_env.sh && for b in benchmarks/*.py; do $(BIN)/python $$b; done
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

@@ -1,0 +1,123 @@
+"""Robot specs: the facts every part of rla-gym needs about a robot, with no simulator import.
+
+The world model is conditioned on the robot's *full* qpos, derived from the commanded joint targets
+(the policy's action) the way the paper's authors do it (reference section 4.6): arm joints pass
+through, grippers are clamped into their range and copied onto their mimic joints, and joints the
+action does not drive take their rest-keyframe value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+PI = math.pi
+
+
+@dataclass(frozen=True)
+class RobotSpec:
+    """One robot as the world model and the simulator see it."""
+
+    name: str  # our name: "ur10e", "xarm6_robotiq", "panda"
+    maniskill_uid: str  # ManiSkill agent uid
+    robot_id: int  # the released RLA-WM's robot index (0 panda, 1 xarm6_robotiq, 2 ur10e_stick)
+    action_dim: int  # joint targets per action row (pd_joint_pos)
+    qpos_dim: int  # full qpos the world model is conditioned on
+    action_low: tuple[float, ...]
+    action_high: tuple[float, ...]
+    rest_qpos: tuple[float, ...]  # `rest` keyframe, length qpos_dim
+    base_xyz: tuple[float, float, float]
+    tasks: tuple[str, ...]  # the paper's tasks for this robot
+
+    def __post_init__(self) -> None:
+        assert len(self.action_low) == len(self.action_high) == self.action_dim, self.name
+        assert len(self.rest_qpos) == self.qpos_dim, self.name
+
+    def to_full_qpos(self, targets: torch.Tensor) -> torch.Tensor:
+        """Commanded targets `(..., action_dim)` -> full qpos `(..., qpos_dim)` (reference 4.6)."""
+        import torch
+
+        if targets.shape[-1] != self.action_dim:
+            raise ValueError(
+                f"joint targets have last dimension {targets.shape[-1]}; {self.name} expects {self.action_dim}"
+            )
+        rest = torch.tensor(self.rest_qpos, dtype=targets.dtype, device=targets.device)
+        full = rest.expand(*targets.shape[:-1], self.qpos_dim).clone()
+        if self.name == "ur10e":
+            full[..., :5] = targets  # wrist_3 keeps its rest value (0): the stick is on its axis
+        elif self.name == "panda":
+            full[..., :7] = targets[..., :7]
+            g = targets[..., 7].clamp(0.0, 0.04)  # closed 0.0 .. open 0.04 (metres per finger)
+            full[..., 7] = g
+            full[..., 8] = g
+        elif self.name == "xarm6_robotiq":
+            full[..., :6] = targets[..., :6]
+            g = targets[..., 6].clamp(0.0, 0.81)  # open 0 .. closed 0.81 (outer knuckle, rad)
+            inner = (0.88 / 0.81) * g.clamp(0.0, 0.81)
+            full[..., 6] = g
+            full[..., 8] = g
+            full[..., 7] = inner
+            full[..., 9] = inner
+            full[..., 10] = -inner
+            full[..., 11] = -inner
+        else:  # pragma: no cover - every registered spec is handled above
+            raise NotImplementedError(self.name)
+        return full
+
+
+_TWO_PI = 6.28319
+
+UR10E = RobotSpec(
+    name="ur10e",
+    maniskill_uid="ur10e_stick",
+    robot_id=2,
+    action_dim=5,
+    qpos_dim=6,
+    action_low=(-_TWO_PI, -_TWO_PI, -3.1415, -_TWO_PI, -_TWO_PI),
+    action_high=(_TWO_PI, _TWO_PI, 3.1415, _TWO_PI, _TWO_PI),
+    rest_qpos=(0.09706659, -1.1033098, 1.94184, -2.394296, -1.5409073, 0.0),
+    base_xyz=(-0.615, 0.0, 0.0),
+    tasks=("PushT", "RollBall"),
+)
+
+XARM6_ROBOTIQ = RobotSpec(
+    name="xarm6_robotiq",
+    maniskill_uid="xarm6_robotiq",
+    robot_id=1,
+    action_dim=7,
+    qpos_dim=12,
+    action_low=(-2 * PI, -2.059, -3.8, -2 * PI, -1.69297, -2 * PI, 0.0),
+    action_high=(2 * PI, 2.0944, 0.19198, 2 * PI, PI, 2 * PI, 0.81),
+    rest_qpos=(0.11007055, 0.44809502, -1.4307088, 0.061216623, 0.95184845, 0.045703474) + (0.0,) * 6,
+    base_xyz=(-0.522, 0.0, 0.0),
+    tasks=("PokeCube",),
+)
+
+PANDA = RobotSpec(
+    name="panda",
+    maniskill_uid="panda",
+    robot_id=0,
+    action_dim=8,
+    qpos_dim=9,
+    action_low=(-2.8973, -1.7628, -2.8973, -3.0718, -2.8973, -0.0175, -2.8973, -0.01),
+    action_high=(2.8973, 1.7628, 2.8973, -0.0698, 2.8973, 3.7525, 2.8973, 0.04),
+    rest_qpos=(0.0, PI / 8, 0.0, -5 * PI / 8, 0.0, 3 * PI / 4, PI / 4, 0.04, 0.04),
+    base_xyz=(-0.615, 0.0, 0.0),
+    tasks=("PullCube", "PullCubeTool"),
+)
+
+ROBOTS: dict[str, RobotSpec] = {spec.name: spec for spec in (UR10E, XARM6_ROBOTIQ, PANDA)}
+
+
+def get_robot(name: str) -> RobotSpec:
+    """Look a robot up by our name (or its ManiSkill uid); the error lists the valid names."""
+    if name in ROBOTS:
+        return ROBOTS[name]
+    for spec in ROBOTS.values():
+        if spec.maniskill_uid == name:
+            return spec
+    raise ValueError(f"unknown robot {name!r}; valid robots: {', '.join(sorted(ROBOTS))}")

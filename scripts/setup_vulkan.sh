@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Placeholder until the ManiSkill side lands: installs nothing yet.
+exit 0

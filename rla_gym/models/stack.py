@@ -1,0 +1,106 @@
+"""The simulator stack: DINOv3 encoder + RLA autoencoder + RLA-WM + UNet, for one robot.
+
+`predict` is one world-model step: condition network once, N Euler steps in the latent space, RLA
+decoder -> next DINO tokens (no re-encoding). `render` turns tokens into RGB observations."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rla_gym.models.checks import check_tensor, trusted_inputs
+from rla_gym.models.configs import StackConfig
+from rla_gym.models.device import autocast
+from rla_gym.models.dino_encoder import DinoEncoder
+from rla_gym.models.rla_wm import RLAWorldModel
+from rla_gym.models.token_transformer import RLAAutoencoder
+from rla_gym.models.unet import TokenToImageUNet
+from rla_gym.robots.specs import RobotSpec, get_robot
+
+COMPONENTS = ("encoder", "rla_encoder", "rla_decoder", "world_model", "image_decoder")
+
+
+class WorldModelStack(nn.Module):
+    def __init__(self, config: StackConfig, encoder: DinoEncoder | None = None):
+        super().__init__()
+        self.config = config
+        self.robot: RobotSpec = get_robot(config.robot)
+        self.encoder = encoder if encoder is not None else DinoEncoder(config.encoder)
+        self.rla = RLAAutoencoder(config.rla_encoder, config.rla_decoder)
+        self.world_model = RLAWorldModel(config.world_model)
+        self.image_decoder = TokenToImageUNet(config.image_decoder)
+
+    def components(self) -> dict[str, nn.Module]:
+        """Component name -> module; each is one safetensors file in a bundle."""
+        return {
+            "encoder": self.encoder,
+            "rla_encoder": self.rla.encoder,
+            "rla_decoder": self.rla.decoder,
+            "world_model": self.world_model,
+            "image_decoder": self.image_decoder,
+        }
+
+    @property
+    def device(self) -> torch.device:
+        return self.world_model.flow_out_proj.weight.device
+
+    @property
+    def num_tokens(self) -> int:
+        return self.config.encoder.num_patches
+
+    @property
+    def token_dim(self) -> int:
+        return self.config.encoder.hidden_size
+
+    @property
+    def image_size(self) -> int:
+        return self.config.encoder.grid * self.config.encoder.patch_size
+
+    @property
+    def latent_shape(self) -> tuple[int, int]:
+        return self.config.num_latent_tokens, self.config.world_model.token_dim
+
+    @torch.no_grad()
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames: (B, H, W, 3) uint8 -> DINO tokens (B, L, C) float32."""
+        return self.encoder.encode_uint8(frames.to(self.device))
+
+    @torch.no_grad()
+    def predict(
+        self,
+        tokens: torch.Tensor,
+        targets: torch.Tensor,
+        noise: torch.Tensor | None = None,
+        euler_steps: int | None = None,
+    ) -> torch.Tensor:
+        """One world-model step.
+
+        tokens: (B, L, C) current DINO tokens; targets: (B, K, action_dim) absolute joint targets
+        (K <= max_horizon); noise: (B, Nz, Dz) standard normal (drawn here if None).
+        Returns the predicted DINO tokens after the K-step chunk, (B, L, C) float32."""
+        b = tokens.shape[0]
+        check_tensor("tokens", tokens, ("B", self.num_tokens, self.token_dim), force=True)
+        check_tensor("targets", targets, (b, "K", self.robot.action_dim), force=True)
+        k = targets.shape[1]
+        if not 1 <= k <= self.config.world_model.max_horizon:
+            raise ValueError(f"targets hold {k} rows; expected 1..{self.config.world_model.max_horizon}")
+        if noise is None:
+            noise = torch.randn(b, *self.latent_shape, device=tokens.device)
+        check_tensor("noise", noise, (b, *self.latent_shape), force=True)
+        steps = self.config.euler_steps if euler_steps is None else euler_steps
+        qpos = self.robot.to_full_qpos(targets.float())
+        lengths = torch.full((b,), k, device=tokens.device, dtype=torch.long)
+        with trusted_inputs(), autocast(tokens.device):
+            cond = self.world_model.forward_cond(tokens, qpos, lengths, self.config.robot_key)
+            latent = self.world_model.sample(cond, noise.float(), steps)
+            z = latent.float() * self.config.latent_scale
+            next_tokens = self.rla.decode(tokens, z.to(cond.dtype) if cond.dtype != torch.float32 else z)
+        return next_tokens.float()
+
+    @torch.no_grad()
+    def render(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens: (B, L, C) -> RGB (B, H, W, 3) uint8, the UNet decode clamped to [0, 1]."""
+        check_tensor("tokens", tokens, ("B", self.num_tokens, self.token_dim), force=True)
+        with trusted_inputs(), autocast(tokens.device):
+            rgb = self.image_decoder(tokens)
+        return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)

@@ -1,0 +1,29 @@
+"""Shared fixtures: tiny models and tiny bundles, built once per session, all offline on CPU."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_stack():
+    import torch
+
+    from rla_gym.models import WorldModelStack, tiny_config
+
+    torch.manual_seed(0)
+    return WorldModelStack(tiny_config("ur10e")).eval()
+
+
+@pytest.fixture(scope="session")
+def random_bundle_dir(tmp_path_factory):
+    """A tiny random ur10e bundle on disk, shared by the env tests."""
+    from rla_gym.models.random_bundle import make_random_bundle
+
+    path = tmp_path_factory.mktemp("bundles") / "ur10e-tiny"
+    make_random_bundle("ur10e", "tiny", episodes=4, length=24, seed=0).save_pretrained(path)
+    return path

@@ -1,0 +1,99 @@
+"""Bundles: bit-exact save/load round trip, checksums, clear errors, hub ids through the hub cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from rla_gym.models.bundle import BundleError, load_bundle, resolve_bundle_path
+from rla_gym.models.random_bundle import make_random_bundle
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    bundle = make_random_bundle("ur10e", "tiny", episodes=2, length=10, seed=3)
+    path = bundle.save_pretrained(tmp_path_factory.mktemp("b") / "bundle")
+    return bundle, path
+
+
+def test_round_trip_is_bit_exact(saved):
+    bundle, path = saved
+    loaded = load_bundle(path)
+    for name, module in bundle.stack.components().items():
+        ours, theirs = module.state_dict(), loaded.stack.components()[name].state_dict()
+        assert ours.keys() == theirs.keys(), name
+        for k in ours:
+            assert torch.equal(ours[k], theirs[k]), f"{name}.{k}"
+    for k, v in bundle.demos.tensors().items():
+        assert torch.equal(v, loaded.demos.tensors()[k]), k
+    assert loaded.random and loaded.robot == "ur10e" and loaded.config == bundle.config
+    frames = bundle.demos.frames[:2]
+    noise = torch.randn(2, *bundle.stack.latent_shape)
+    a = bundle.stack.predict(bundle.stack.encode(frames), torch.zeros(2, 8, 5), noise)
+    b = loaded.stack.predict(loaded.stack.encode(frames), torch.zeros(2, 8, 5), noise)
+    assert torch.equal(a, b)
+
+
+def test_manifest_lists_sha256_and_random_flag(saved):
+    _, path = saved
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["random"] is True
+    assert set(manifest["files"]) >= {
+        "config.json",
+        "encoder.safetensors",
+        "world_model.safetensors",
+        "demos.safetensors",
+    }
+    assert all(len(d) == 64 for d in manifest["files"].values())
+
+
+def test_random_bundle_warns_when_loaded(saved, caplog):
+    with caplog.at_level("WARNING"):
+        load_bundle(saved[1])
+    assert "RANDOM weights" in caplog.text
+
+
+def test_checksum_mismatch_is_named(saved, tmp_path):
+    path = shutil.copytree(saved[1], tmp_path / "b")
+    with open(path / "world_model.safetensors", "r+b") as f:
+        f.seek(-4, 2)
+        f.write(b"\x00\x01\x02\x03")
+    with pytest.raises(BundleError, match=r"checksum mismatch for .*world_model.safetensors"):
+        load_bundle(path)
+
+
+def test_missing_file_is_named(saved, tmp_path):
+    path = shutil.copytree(saved[1], tmp_path / "b")
+    (path / "rla_decoder.safetensors").unlink()
+    with pytest.raises(BundleError, match=r"bundle file missing: .*rla_decoder.safetensors"):
+        load_bundle(path)
+
+
+def test_bundle_for_another_robot_is_rejected(saved):
+    with pytest.raises(BundleError, match="made for robot 'ur10e', not 'panda'"):
+        load_bundle(saved[1], robot="panda")
+
+
+def test_missing_folder_is_clear(tmp_path):
+    with pytest.raises(BundleError, match="no bundle folder"):
+        load_bundle(tmp_path / "nope")
+
+
+def test_hub_id_unreachable_says_how_to_download(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(BundleError, match=r"huggingface-cli download someone/rla-bundles"):
+        resolve_bundle_path("someone/rla-bundles/ur10e", cache_dir=tmp_path)
+
+
+def test_hub_id_resolves_through_the_hub_cache(saved, tmp_path):
+    """The real huggingface_hub code path, offline: a cache laid out as the hub client writes it."""
+    commit = "a" * 40
+    repo = tmp_path / "models--someone--rla-bundles"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    shutil.copytree(saved[1], repo / "snapshots" / commit / "ur10e-tiny")
+    loaded = load_bundle("someone/rla-bundles/ur10e-tiny", cache_dir=tmp_path)
+    assert loaded.robot == "ur10e" and loaded.demos.num_episodes == 2

@@ -30,7 +30,7 @@ class RobotActionEncoder(nn.Module):
         """qpos: (B, T, qpos_dim) zero-padded; lengths: (B,) in [1, T] -> (B, model_channels).
 
         Reading the GRU output at `lengths - 1` equals the final hidden state of a packed sequence."""
-        steps = int(lengths.max())
+        steps = qpos.shape[1] if lengths.is_meta else int(lengths.max())  # meta: shape-only dry run
         out, _ = self.gru(self.per_frame_mlp(qpos[:, :steps].float()))
         idx = (lengths.long() - 1).clamp(min=0).to(out.device)
         return out[torch.arange(out.shape[0], device=out.device), idx]
@@ -97,7 +97,7 @@ class RLAWorldModel(nn.Module):
         check_tensor("lengths", lengths, (b,))
         if qpos.shape[1] > c.max_horizon or qpos.shape[1] == 0:
             raise ValueError(f"qpos has {qpos.shape[1]} rows; expected 1..{c.max_horizon} (max_horizon)")
-        if bool((lengths < 1).any()) or bool((lengths > qpos.shape[1]).any()):
+        if not lengths.is_meta and (bool((lengths < 1).any()) or bool((lengths > qpos.shape[1]).any())):
             raise ValueError(f"lengths must lie in [1, {qpos.shape[1]}], got {lengths.tolist()}")
         action = encoder(qpos, lengths)  # (B, C)
         h = self.xt_proj(tokens)

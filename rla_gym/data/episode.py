@@ -1,0 +1,373 @@
+"""One recorded episode and its folder on disk, in the paper authors' layout (reference 8.3).
+
+    <split_root>/traj_000123/metadata.h5           attributes + per-step arrays
+    <split_root>/traj_000123/<camera>_rgb.mp4      H.264, 30 fps
+
+Recording order: frame t is the observation *before* action t, and `target_qpos[t]` is the absolute
+joint target commanded from frame t; the post-step observation of the last action is not stored, so
+there are T frames and T action rows. The authors' reader sees our files as its own; our one extra
+per-step array, `object_moved`, is a dataset it never asks for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import pickle
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rla_gym.data.split_metadata import split_robot_uid
+from rla_gym.data.video import find_rgb_stream, list_rgb_cameras, read_video, resize_frames, write_video
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CAMERA = "front_lower_camera"  # the one camera the released models were trained on
+METADATA_H5 = "metadata.h5"
+TRAJ_FORMAT = "traj_{:06d}"
+OBJECT_MOVE_THRESHOLD_M = 0.002  # the authors' interaction_detect "movement" value (reference 3)
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Episode:
+    """A recorded episode; every per-step array has the same length T.
+
+    `object_moved[t]` is True when some object moves during the step from frame t to t + 1, i.e.
+    action t is an interaction; the last frame has no step after it and is False.
+    """
+
+    frames: np.ndarray | None  # (T, H, W, 3) uint8; None when read with `with_frames=False`
+    target_qpos: np.ndarray  # (T, A) float32, absolute joint targets commanded from frame t
+    qpos: np.ndarray  # (T, J) float32, full robot qpos observed at frame t
+    success: bool
+    object_moved: np.ndarray  # (T,) bool
+    task: str  # env id, e.g. "PushT-v2"
+    robot: str  # our robot name ("ur10e", "panda", ...) or the raw uid when unknown
+    camera: str = DEFAULT_CAMERA
+    eef_pose: np.ndarray | None = None  # (T, 7) tcp pose, p + wxyz quaternion
+    object_poses: np.ndarray | None = None  # (T, N, 7) p + xyzw quaternion, actors sorted by name
+    actions: np.ndarray | None = None  # (T, A') raw policy output; None -> target_qpos is written
+    root_pose: np.ndarray | None = None  # (T, 7) robot base pose p + wxyz; None -> from the robot spec
+    task_description: str = ""
+    num_attempts: int = 1
+
+    def __post_init__(self) -> None:
+        self.target_qpos = np.asarray(self.target_qpos, dtype=np.float32)
+        self.qpos = np.asarray(self.qpos, dtype=np.float32)
+        self.object_moved = np.asarray(self.object_moved, dtype=bool)
+        self.success = bool(self.success)
+        t = self.target_qpos.shape[0]
+        _expect(self.target_qpos, "target_qpos", (t, None))
+        _expect(self.qpos, "qpos", (t, None))
+        _expect(self.object_moved, "object_moved", (t,))
+        if self.frames is not None:
+            self.frames = np.asarray(self.frames)
+            if self.frames.dtype != np.uint8:
+                raise ValueError(f"frames must be uint8; got {self.frames.dtype}")
+            _expect(self.frames, "frames", (t, None, None, 3))
+        for name, shape in (
+            ("eef_pose", (t, 7)),
+            ("object_poses", (t, None, 7)),
+            ("actions", (t, None)),
+            ("root_pose", (t, 7)),
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                value = np.asarray(value, dtype=np.float32)
+                _expect(value, name, shape)
+                setattr(self, name, value)
+
+    @property
+    def num_steps(self) -> int:
+        return int(self.target_qpos.shape[0])
+
+    @property
+    def action_dim(self) -> int:
+        return int(self.target_qpos.shape[1])
+
+    @property
+    def interaction_frames(self) -> np.ndarray:
+        """Indices t whose step moves an object, `(K,) int64`."""
+        return np.flatnonzero(self.object_moved)
+
+
+def object_motion_flags(object_poses: np.ndarray, threshold: float = OBJECT_MOVE_THRESHOLD_M) -> np.ndarray:
+    """`(T, N, 7)` object poses -> `(T,)` bool: some object's position moves > threshold (m) from t to t+1.
+
+    Used when a recording has no `object_moved` array (the authors' data). Only positions count.
+    """
+    poses = np.asarray(object_poses, dtype=np.float64)
+    if poses.ndim == 2:
+        poses = poses[:, None]
+    moved = np.zeros(poses.shape[0], dtype=bool)
+    if poses.shape[0] > 1 and poses.shape[1] > 0:
+        step = np.linalg.norm(np.diff(poses[..., :3], axis=0), axis=-1)  # (T-1, N)
+        moved[:-1] = (step > threshold).any(axis=1)
+    return moved
+
+
+def traj_dir_name(traj_id: int) -> str:
+    return TRAJ_FORMAT.format(int(traj_id))
+
+
+def write_episode(
+    root: Path,
+    traj_id: int,
+    episode: Episode,
+    *,
+    crf: int = 23,
+    preset: str = "fast",
+    fps: int = 30,
+    overwrite: bool = False,
+) -> Path:
+    """Write `root/traj_%06d/` (metadata.h5 + `<camera>_rgb.mp4`) and return its path.
+
+    Written into a hidden `.partial` folder first and renamed at the end, so a crash never leaves a
+    half-written `traj_*` folder for readers to trip on.
+    """
+    if episode.frames is None:
+        raise ValueError("episode.frames is None; write_episode needs the frames (T, H, W, 3)")
+    root = Path(root)
+    final = root / traj_dir_name(traj_id)
+    if final.exists() and not overwrite:
+        raise FileExistsError(f"{final} exists; pass overwrite=True to replace it")
+    partial = root / f".{final.name}.partial"
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    try:
+        _write_metadata_h5(partial / METADATA_H5, episode)
+        write_video(partial / f"{episode.camera}_rgb.mp4", episode.frames, fps=fps, crf=crf, preset=preset)
+        if final.exists():
+            shutil.rmtree(final)
+        partial.rename(final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return final
+
+
+def read_episode(
+    path: Path,
+    size: int | tuple[int, int] | None = None,
+    *,
+    camera: str | None = None,
+    with_frames: bool = True,
+) -> Episode:
+    """Read a `traj_*` folder written by us or by the authors.
+
+    `size` resizes frames bilinearly (int = square, or (H, W)). `camera` picks the stream; by default
+    the one we recorded, else `front_lower_camera`, else the only one. Optional arrays that are
+    missing come back as None; the `_pickled` / `elem_i` conventions of the authors' writer are
+    decoded. Only read data you trust: pickled values run code when loaded.
+    Raises FileNotFoundError / OSError / ValueError (with the path) for a broken folder.
+    """
+    path = Path(path)
+    h5_path = path / METADATA_H5
+    if not h5_path.is_file():
+        raise FileNotFoundError(f"{path}: no {METADATA_H5}")
+    import h5py
+
+    with h5py.File(h5_path, "r") as f:
+        attrs = {k: _attr(v) for k, v in f.attrs.items()}
+        target_qpos = _per_step(_read_value(f, "target_qpos"))
+        if target_qpos is None:
+            raise ValueError(f"{h5_path}: expected a 'target_qpos' dataset; found {sorted(f.keys())}")
+        qpos = _per_step(_read_value(f, "full_qpos"))
+        if qpos is None:
+            qpos = _per_step(_read_value(f, "qpos"))
+        if qpos is None:
+            raise ValueError(f"{h5_path}: expected 'full_qpos' or 'qpos'; found {sorted(f.keys())}")
+        eef_pose = _per_step(_try_read(f, "eef_pose", path))
+        object_poses = _try_read(f, "object_poses", path)
+        actions = _try_read(f, "actions", path)
+        root_pose = _per_step(_try_read(f, "root_poses", path))
+        moved = _try_read(f, "object_moved", path)
+
+    t = target_qpos.shape[0]
+    num_steps = attrs.get("num_steps")
+    if num_steps is not None and int(num_steps) != t:
+        raise ValueError(f"{h5_path}: num_steps attribute says {num_steps}; target_qpos has {t} rows")
+    if object_poses is not None and object_poses.ndim == 2:
+        object_poses = object_poses[:, None]
+    eef_pose = _optional(eef_pose, "eef_pose", (t, 7), path)
+    object_poses = _optional(object_poses, "object_poses", (t, None, 7), path)
+    actions = _optional(actions, "actions", (t, None), path)
+    root_pose = _optional(root_pose, "root_poses", (t, 7), path)
+    if moved is None:  # the authors' data: derive the flags from the object poses
+        moved = object_motion_flags(object_poses) if object_poses is not None else np.zeros(t, bool)
+
+    cam = _choose_camera(path, camera, attrs.get("camera"))
+    stream = find_rgb_stream(path, cam)
+    if stream is None:
+        raise FileNotFoundError(f"{path}: no RGB stream for camera {cam!r} ({cam}_rgb.mp4 or {cam}_rgb/)")
+    if stream.is_file() and stream.stat().st_size == 0:
+        raise ValueError(f"{stream} is empty")
+    frames = None
+    if with_frames:
+        frames = read_video(stream)
+        if frames.shape[0] != t:
+            raise ValueError(f"{stream}: {frames.shape[0]} frames; metadata.h5 has {t} steps")
+        if size is not None:
+            frames = resize_frames(frames, size)
+
+    robot, task = _robot_and_task(path, attrs)
+    return Episode(
+        frames=frames,
+        target_qpos=target_qpos,
+        qpos=qpos,
+        success=bool(attrs.get("success", False)),
+        object_moved=moved,
+        task=task,
+        robot=robot,
+        camera=cam,
+        eef_pose=eef_pose,
+        object_poses=object_poses,
+        actions=actions,
+        root_pose=root_pose,
+        task_description=str(attrs.get("task_description", "")),
+        num_attempts=int(attrs.get("num_attempts", 1)),
+    )
+
+
+# --- metadata.h5 -------------------------------------------------------------------------------
+
+
+def _write_metadata_h5(path: Path, ep: Episode) -> None:
+    import h5py
+
+    t = ep.num_steps
+    root_pose = ep.root_pose if ep.root_pose is not None else np.tile(_default_root_pose(ep.robot), (t, 1))
+    per_step: dict[str, np.ndarray] = {
+        "actions": (ep.actions if ep.actions is not None else ep.target_qpos).astype(np.float32),  # (T, A)
+        "qpos": ep.qpos[:, None].astype(np.float32),  # (T, 1, J)
+        "full_qpos": ep.qpos[:, None].astype(np.float32),  # (T, 1, J)
+        "target_qpos": ep.target_qpos[:, None].astype(np.float32),  # (T, 1, A)
+        "root_poses": root_pose[:, None].astype(np.float32),  # (T, 1, 7)
+        "object_moved": ep.object_moved.astype(bool),  # (T,) ours; the authors' reader ignores it
+    }
+    if ep.eef_pose is not None:
+        per_step["eef_pose"] = ep.eef_pose.astype(np.float32)  # (T, 7)
+    if ep.object_poses is not None:
+        per_step["object_poses"] = ep.object_poses.astype(np.float32)  # (T, N, 7)
+    with h5py.File(path, "w") as f:
+        f.attrs["success"] = np.bool_(ep.success)
+        f.attrs["task_description"] = ep.task_description or ep.task
+        f.attrs["num_steps"] = np.int64(t)
+        f.attrs["num_attempts"] = np.int64(ep.num_attempts)
+        # ours, beside the authors' attributes
+        f.attrs["task"] = ep.task
+        f.attrs["robot"] = ep.robot
+        f.attrs["camera"] = ep.camera
+        f.attrs["rla_gym_format"] = np.int64(FORMAT_VERSION)
+        for key, value in per_step.items():
+            ds = f.create_dataset(key, data=value)
+            ds.attrs["_frame_aligned"] = True
+
+
+def _default_root_pose(robot: str) -> np.ndarray:
+    from rla_gym.robots.specs import get_robot
+
+    try:
+        xyz = get_robot(robot).base_xyz
+    except ValueError:
+        xyz = (0.0, 0.0, 0.0)
+    return np.array([*xyz, 1.0, 0.0, 0.0, 0.0], dtype=np.float32)  # p + wxyz identity
+
+
+def _read_value(f: Any, key: str) -> np.ndarray | None:
+    """A dataset as an array, decoding the authors' pickled forms; None when the key is absent."""
+    if key not in f:
+        return None
+    node = f[key]
+    if hasattr(node, "keys"):  # a group of pickled `elem_i`, one per frame
+        n = int(node.attrs.get("_length", len(node)))
+        items = []
+        for i in range(n):
+            name = f"elem_{i}"
+            if name in node:
+                items.append(pickle.loads(node[name][()].tobytes()))
+            else:
+                items.append(json.loads(node.attrs[name]))
+        return np.asarray(items)
+    if node.attrs.get("_pickled", False):
+        return np.asarray(pickle.loads(node[()].tobytes()))
+    return np.asarray(node[()])
+
+
+def _try_read(f: Any, key: str, path: Path) -> np.ndarray | None:
+    """An optional dataset; one we cannot decode is skipped (logged), not fatal."""
+    try:
+        return _read_value(f, key)
+    except Exception as exc:  # any decoding failure of an optional key
+        logger.debug("%s: ignoring unreadable %s: %s", path, key, exc)
+        return None
+
+
+def _per_step(value: np.ndarray | None) -> np.ndarray | None:
+    """`(T, 1, D)` (one agent) -> `(T, D)`; `(T, D)` unchanged."""
+    if value is None:
+        return None
+    if value.ndim == 3:
+        return value[:, 0]
+    return value
+
+
+def _attr(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _choose_camera(path: Path, wanted: str | None, recorded: str | None) -> str:
+    if wanted:
+        return wanted
+    if recorded:
+        return str(recorded)
+    cams = list_rgb_cameras(path)
+    if DEFAULT_CAMERA in cams or not cams:
+        return DEFAULT_CAMERA
+    if len(cams) > 1:
+        logger.debug("%s: cameras %s and no %s; using %s", path, cams, DEFAULT_CAMERA, cams[0])
+    return cams[0]
+
+
+def _robot_and_task(path: Path, attrs: dict[str, Any]) -> tuple[str, str]:
+    """Ours are attributes; the authors' come from `<robot>/<Task>/<success|fail>/traj_*` and metadata.json."""
+    from rla_gym.robots.specs import get_robot
+
+    split = path.parent
+    base = split.parent if split.name in ("success", "fail") else split
+    task = str(attrs.get("task") or base.name)
+    robot = str(attrs.get("robot") or split_robot_uid(split) or base.parent.name)
+    with contextlib.suppress(ValueError):  # an unknown robot keeps its raw name
+        robot = get_robot(robot).name
+    return robot, task
+
+
+def _optional(value: np.ndarray | None, name: str, shape: tuple[int | None, ...], path: Path) -> np.ndarray | None:
+    """An optional array in the expected shape, else None (logged): it must not sink the episode."""
+    if value is None:
+        return None
+    try:
+        value = np.asarray(value, dtype=np.float32)
+        _expect(value, name, shape)
+    except (TypeError, ValueError) as exc:
+        logger.debug("%s: ignoring %s: %s", path, name, exc)
+        return None
+    return value
+
+
+def _expect(array: np.ndarray, name: str, shape: tuple[int | None, ...]) -> None:
+    ok = array.ndim == len(shape) and all(s is None or s == a for s, a in zip(shape, array.shape))
+    if not ok:
+        want = "(" + ", ".join("·" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} has shape {tuple(array.shape)}; expected {want}")

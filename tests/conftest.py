@@ -27,3 +27,23 @@ def random_bundle_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("bundles") / "ur10e-tiny"
     make_random_bundle("ur10e", "tiny", episodes=4, length=24, seed=0).save_pretrained(path)
     return path
+
+
+@pytest.fixture
+def make_vec_env(random_bundle_dir):
+    """Factory for vector envs on the shared tiny random bundle (closed after the test)."""
+    import gymnasium as gym
+
+    import rla_gym  # noqa: F401  (registers the env)
+
+    made = []
+
+    def factory(num_envs: int = 2, **kwargs):
+        kwargs.setdefault("bundle", random_bundle_dir)
+        env = gym.make_vec("RLAWorldModel-v0", num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
+        made.append(env)
+        return env
+
+    yield factory
+    for env in made:
+        env.close()

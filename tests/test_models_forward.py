@@ -8,29 +8,29 @@ import torch
 from rla_gym.models import RLAAutoencoder, RLAWorldModel, TokenToImageUNet, tiny_config
 
 CFG = tiny_config("ur10e")
-L, C = CFG.encoder.num_patches, CFG.encoder.hidden_size  # 16 patches of width 32
+L, C = CFG.encoder.num_patches, CFG.encoder.hidden_size  # 36 patches of width 32
 NZ, DZ = CFG.num_latent_tokens, CFG.world_model.token_dim
 
 
 def test_stack_shapes(tiny_stack):
-    frames = torch.randint(0, 255, (3, 40, 40, 3), dtype=torch.uint8)  # resized to 32 px inside
+    frames = torch.randint(0, 255, (3, 40, 40, 3), dtype=torch.uint8)  # resized to 48 px inside
     tokens = tiny_stack.encode(frames)
     assert tokens.shape == (3, L, C) and tokens.dtype == torch.float32
     nxt = tiny_stack.predict(tokens, torch.zeros(3, 8, 5), euler_steps=2)
     assert nxt.shape == (3, L, C)
     img = tiny_stack.render(nxt)
-    assert img.shape == (3, 32, 32, 3) and img.dtype == torch.uint8
+    assert img.shape == (3, 48, 48, 3) and img.dtype == torch.uint8
 
 
 def test_encoder_drops_cls_and_register_tokens(tiny_stack):
-    images = torch.rand(2, 3, 32, 32)
+    images = torch.rand(2, 3, 48, 48)
     out = tiny_stack.encoder.vit(pixel_values=(images - tiny_stack.encoder.mean) / tiny_stack.encoder.std)
     assert out.last_hidden_state.shape[1] == L + 1 + CFG.encoder.num_register_tokens
     assert torch.allclose(tiny_stack.encoder(images), out.last_hidden_state[:, -L:])
 
 
 def test_encoder_pads_to_a_multiple_of_the_patch(tiny_stack):
-    assert tiny_stack.encoder(torch.rand(1, 3, 30, 27)).shape == (1, 16, C)  # ceil(30/8) * ceil(27/8)
+    assert tiny_stack.encoder(torch.rand(1, 3, 30, 27)).shape == (1, 16, C)  # ceil(30/8) * ceil(27/8) = 4 * 4
 
 
 def test_rla_autoencoder_shapes():
@@ -43,7 +43,7 @@ def test_rla_autoencoder_shapes():
 
 def test_unet_output_size():
     unet = TokenToImageUNet(CFG.image_decoder)
-    assert unet(torch.randn(2, L, C)).shape == (2, 3, 32, 32)
+    assert unet(torch.randn(2, L, C)).shape == (2, 3, 48, 48)
 
 
 def test_flow_matching_training_lowers_the_loss():
@@ -103,34 +103,34 @@ def test_gru_reads_the_last_real_frame():
 
 
 def test_wrong_token_width_names_argument_and_shapes(tiny_stack):
-    with pytest.raises(ValueError, match=r"tokens has shape \(2, 16, 31\); expected \(B, 16, 32\)"):
-        tiny_stack.predict(torch.zeros(2, 16, 31), torch.zeros(2, 8, 5))
-    with pytest.raises(ValueError, match=r"x has shape \(2, 16, 31\); expected \(B, L, 32\)"):
-        tiny_stack.rla.encoder(torch.zeros(2, 16, 31))
-    with pytest.raises(ValueError, match=r"tokens has shape \(2, 16, 31\); expected \(B, L, 32\)"):
-        tiny_stack.image_decoder(torch.zeros(2, 16, 31))
+    with pytest.raises(ValueError, match=r"tokens has shape \(2, 36, 31\); expected \(B, 36, 32\)"):
+        tiny_stack.predict(torch.zeros(2, 36, 31), torch.zeros(2, 8, 5))
+    with pytest.raises(ValueError, match=r"x has shape \(2, 36, 31\); expected \(B, L, 32\)"):
+        tiny_stack.rla.encoder(torch.zeros(2, 36, 31))
+    with pytest.raises(ValueError, match=r"tokens has shape \(2, 36, 31\); expected \(B, L, 32\)"):
+        tiny_stack.image_decoder(torch.zeros(2, 36, 31))
 
 
 def test_wrong_action_length_names_argument_and_shapes(tiny_stack):
     with pytest.raises(ValueError, match=r"targets has shape \(2, 8, 6\); expected \(2, K, 5\)"):
-        tiny_stack.predict(torch.zeros(2, 16, 32), torch.zeros(2, 8, 6))
+        tiny_stack.predict(torch.zeros(2, 36, 32), torch.zeros(2, 8, 6))
     with pytest.raises(ValueError, match=r"targets hold 16 rows; expected 1..15"):
-        tiny_stack.predict(torch.zeros(2, 16, 32), torch.zeros(2, 16, 5))
+        tiny_stack.predict(torch.zeros(2, 36, 32), torch.zeros(2, 16, 5))
     with pytest.raises(ValueError, match=r"qpos has shape \(2, 8, 5\); expected \(2, T, 6\)"):
-        tiny_stack.world_model.forward_cond(torch.zeros(2, 16, 32), torch.zeros(2, 8, 5), torch.full((2,), 8), "2")
+        tiny_stack.world_model.forward_cond(torch.zeros(2, 36, 32), torch.zeros(2, 8, 5), torch.full((2,), 8), "2")
 
 
 def test_nan_inputs_are_rejected(tiny_stack):
-    bad = torch.zeros(2, 16, 32)
+    bad = torch.zeros(2, 36, 32)
     bad[0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="tokens contains NaN"):
         tiny_stack.predict(bad, torch.zeros(2, 8, 5))
     actions = torch.zeros(2, 8, 5)
     actions[1, 2, 3] = float("inf")
     with pytest.raises(ValueError, match="targets contains NaN or inf"):
-        tiny_stack.predict(torch.zeros(2, 16, 32), actions)
+        tiny_stack.predict(torch.zeros(2, 36, 32), actions)
     with pytest.raises(ValueError, match="images contains NaN"):
-        tiny_stack.encoder(torch.full((1, 3, 32, 32), float("nan")))
+        tiny_stack.encoder(torch.full((1, 3, 48, 48), float("nan")))
 
 
 def test_unknown_robot_id_lists_the_known_ones():

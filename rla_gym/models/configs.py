@@ -271,7 +271,7 @@ def cpu_config(robot: str = "ur10e") -> StackConfig:
 def tiny_config(robot: str = "ur10e") -> StackConfig:
     """Test scale: seconds to build and run; shapes exercise every code path."""
     enc = EncoderConfig(
-        image_size=32,
+        image_size=48,  # 6x6 patches: the smallest size SB3's NatureCNN accepts
         hub_id=None,
         hidden_size=32,
         num_hidden_layers=1,

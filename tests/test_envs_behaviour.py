@@ -1,0 +1,131 @@
+"""RLAWorldModel-v0 behaviour: determinism, env splits, the reward formula, long rollouts, SB3 PPO."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rla_gym.envs.reward import video_aligned_reward
+
+
+def _rollout(env, steps: int, seed: int = 7):
+    obs, _ = env.reset(seed=seed)
+    gen = np.random.default_rng(0)
+    out = [obs]
+    rewards = []
+    for _ in range(steps):
+        action = gen.uniform(env.action_space.low, env.action_space.high).astype(np.float32)
+        obs, reward, *_ = env.step(action)
+        out.append(obs)
+        rewards.append(reward)
+    return torch.stack(out), torch.stack(rewards)
+
+
+def test_same_seed_gives_identical_rollouts(make_vec_env):
+    obs_a, rew_a = _rollout(make_vec_env(3), 20)
+    obs_b, rew_b = _rollout(make_vec_env(3), 20)
+    assert torch.equal(obs_a, obs_b) and torch.equal(rew_a, rew_b)
+    obs_c, _ = _rollout(make_vec_env(3), 20, seed=8)
+    assert not torch.equal(obs_a, obs_c)
+
+
+def test_env_splits_give_the_same_worlds(make_vec_env):
+    """One env of 4 worlds and four envs of 1 world (global offsets 0..3) simulate the same worlds."""
+    gen = np.random.default_rng(1)
+    together = make_vec_env(4)
+    apart = [make_vec_env(1, global_env_offset=i) for i in range(4)]
+    obs4, info4 = together.reset(seed=3)
+    singles = [e.reset(seed=3) for e in apart]
+    assert torch.equal(info4["demo"], torch.cat([s[1]["demo"] for s in singles]))
+    assert torch.equal(obs4, torch.cat([s[0] for s in singles]))
+    for _ in range(8):
+        action = gen.uniform(together.action_space.low, together.action_space.high).astype(np.float32)
+        o4, r4, te4, tr4, i4 = together.step(action)
+        outs = [e.step(action[i : i + 1]) for i, e in enumerate(apart)]
+        assert torch.equal(i4["demo"], torch.cat([o[4]["demo"] for o in outs]))
+        assert torch.equal(te4 | tr4, torch.cat([o[2] | o[3] for o in outs]))
+        assert torch.allclose(r4, torch.cat([o[1] for o in outs]), atol=1e-5)
+        diff = (o4.int() - torch.cat([o[0] for o in outs]).int()).abs().max()
+        assert diff <= 1, "batched and single-world kernels may round a pixel differently, no more"
+
+
+def test_reward_formula_on_a_hand_built_case():
+    pred = torch.zeros(2, 3, 4)
+    ref = torch.zeros(2, 3, 4)
+    ref[0] = 0.5  # mean |diff| = 0.5
+    ref[1, 0, 0] = 1.2  # mean |diff| = 1.2 / 12 = 0.1
+    reward, l1 = video_aligned_reward(pred, ref, scale=5.0)
+    assert torch.allclose(l1, torch.tensor([0.5, 0.1]))
+    assert torch.allclose(reward, torch.tensor([-2.5, -0.5]))
+
+
+@pytest.mark.parametrize("mode", ["aligned", "goal"])
+def test_env_reward_uses_the_documented_reference_frame(make_vec_env, mode):
+    env = make_vec_env(2, obs_mode="dict", reward_mode=mode, reward_scale=3.0)
+    obs, info = env.reset(seed=0, options={"demo": [0, 1], "frame": [0, 4]})
+    obs, reward, _, _, info = env.step(env.action_space.sample())
+    demos = env.bundle.demos
+    for i in range(2):
+        d, start = int(info["demo"][i]), int(demos.episode_starts[int(info["demo"][i])])
+        length = int(demos.episode_lengths[d])
+        ref_frame = int(info["frame"][i]) if mode == "aligned" else length - 1
+        ref_tokens = env.stack.encode(demos.frames[start + ref_frame][None])[0]
+        expected = -3.0 * (obs["tokens"][i] - ref_tokens).abs().mean()
+        assert torch.allclose(reward[i], expected, atol=1e-5)
+        assert torch.allclose(info["reward_l1"][i], expected / -3.0, atol=1e-6)
+    if mode == "goal":
+        assert torch.equal(info["goal_l1"], info["reward_l1"])
+
+
+def test_success_needs_a_finished_episode_under_the_threshold(make_vec_env):
+    env = make_vec_env(2, max_chunk_steps=1, success_threshold=1e9)
+    env.reset(seed=0)
+    *_, info = env.step(env.action_space.sample())
+    assert bool(info["success"].all()), "every finished episode is under an infinite threshold"
+    env = make_vec_env(2, max_chunk_steps=5, success_threshold=1e9, p_initial_frame=1.0)
+    env.reset(seed=0)
+    *_, info = env.step(env.action_space.sample())
+    assert not bool(info["success"].any()), "no success before the episode finishes"
+
+
+def test_500_random_chunk_steps_keep_tokens_finite(make_vec_env):
+    env = make_vec_env(4, obs_mode="dict")
+    env.reset(seed=0)
+    gen = np.random.default_rng(0)
+    for _ in range(500):
+        obs, reward, *_ = env.step(gen.uniform(env.action_space.low, env.action_space.high).astype(np.float32))
+        assert torch.isfinite(obs["tokens"]).all() and torch.isfinite(reward).all()
+
+
+def test_clipped_actions_are_counted(make_vec_env):
+    env = make_vec_env(2)
+    env.reset(seed=0)
+    action = np.zeros(env.action_space.shape, np.float32)
+    action[0, 0, 0] = 100.0
+    action[0, 3, 2] = -100.0
+    *_, info = env.step(action)
+    assert info["clipped"].tolist() == [2, 0]
+
+
+def test_sb3_ppo_learns_through_the_adapter(make_vec_env):
+    from stable_baselines3 import PPO
+
+    from rla_gym.envs.sb3 import SB3VecEnv
+
+    venv = SB3VecEnv(make_vec_env(4, max_chunk_steps=3))
+    model = PPO("CnnPolicy", venv, n_steps=32, batch_size=64, n_epochs=2, seed=0, verbose=0)
+    model.learn(512)
+    assert model.num_timesteps >= 512
+    obs = venv.reset()
+    seen_terminal = False
+    for _ in range(4):
+        action, _ = model.predict(obs, deterministic=True)
+        obs, rewards, dones, infos = venv.step(action)
+        assert obs.shape == (4, 48, 48, 3) and rewards.shape == (4,)
+        for done, info in zip(dones, infos):
+            if done:
+                assert info["terminal_observation"].shape == (48, 48, 3)
+                assert "TimeLimit.truncated" in info
+                seen_terminal = True
+    assert seen_terminal, "max_chunk_steps=3 ends every episode within 4 steps"

@@ -146,3 +146,27 @@ def test_mismatched_config_is_named():
         replace(CFG, world_model=replace(CFG.world_model, token_dim=16))
     with pytest.raises(ValueError, match=r"ur10e has qpos dim 6"):
         replace(CFG, world_model=replace(CFG.world_model, robot_qpos_dims={"2": 9}))
+
+
+@pytest.mark.parametrize("cond_channels", [32, 48])
+def test_cached_cross_attention_equals_multihead_attention(cond_channels):
+    """The flow blocks project the condition once per transition; the result must equal PyTorch's
+    own MultiheadAttention on the same weights (packed when widths match, separate otherwise)."""
+    from rla_gym.models.blocks import ModCrossAttentionBlock
+
+    torch.manual_seed(0)
+    block = ModCrossAttentionBlock(32, 2, 4.0, cond_channels=cond_channels).eval()
+    x, cond = torch.randn(3, 4, 32), torch.randn(3, 10, cond_channels)
+    ours = block._cross_attention(x, block.cond_kv(cond))
+    theirs = block.cross_attn(x, cond, cond, need_weights=False)[0]
+    assert torch.allclose(ours, theirs, atol=1e-5)
+
+
+def test_sampler_with_cached_condition_matches_per_step_condition():
+    torch.manual_seed(0)
+    wm = RLAWorldModel(CFG.world_model)
+    for p in wm.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    cond = wm.forward_cond(torch.randn(2, L, C), torch.randn(2, 8, 6), torch.tensor([8, 8]), "2")
+    latent, t = torch.randn(2, NZ, DZ), torch.tensor([0.3, 0.9])
+    assert torch.allclose(wm.forward_flow(cond, latent, t), wm.forward_flow(wm.prepare_cond(cond), latent, t))

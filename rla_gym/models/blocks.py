@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -83,12 +84,44 @@ class ModCrossAttentionBlock(nn.Module):
         self.mlp = _mlp(channels, mlp_ratio)
         self.modulation = _modulation(channels)
 
-    def forward(self, x: torch.Tensor, mod: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """x: (B, Nz, C) latent tokens; mod: (B, C) time embedding; cond: (B, Lc, Cc) condition queries."""
+    def cond_kv(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-attention keys and values of the condition queries, (B, heads, Lc, head_dim) each.
+
+        The condition is fixed across Euler steps, so the sampler projects it once per transition
+        instead of once per step (the projection is most of a flow step's FLOPs at paper size)."""
+        attn = self.cross_attn
+        c = attn.embed_dim
+        if attn._qkv_same_embed_dim:
+            wk, wv = attn.in_proj_weight[c : 2 * c], attn.in_proj_weight[2 * c :]
+        else:
+            wk, wv = attn.k_proj_weight, attn.v_proj_weight
+        bk, bv = attn.in_proj_bias[c : 2 * c], attn.in_proj_bias[2 * c :]
+        return self._heads(F.linear(cond, wk, bk)), self._heads(F.linear(cond, wv, bv))
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        h = self.cross_attn.num_heads
+        return x.view(b, n, h, c // h).transpose(1, 2)
+
+    def _cross_attention(self, x: torch.Tensor, kv: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        attn = self.cross_attn
+        c = attn.embed_dim
+        w = attn.in_proj_weight[:c] if attn._qkv_same_embed_dim else attn.q_proj_weight
+        q = self._heads(F.linear(x, w, attn.in_proj_bias[:c]))
+        out = F.scaled_dot_product_attention(q, kv[0].to(q.dtype), kv[1].to(q.dtype))
+        out = out.transpose(1, 2).reshape(x.shape)
+        return attn.out_proj(out)
+
+    def forward(
+        self, x: torch.Tensor, mod: torch.Tensor, cond: torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        """x: (B, Nz, C) latent tokens; mod: (B, C) time embedding; cond: (B, Lc, Cc) condition
+        queries, or their precomputed `cond_kv`."""
+        kv = self.cond_kv(cond) if isinstance(cond, torch.Tensor) else cond
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = _chunk6(self.modulation(mod))
         h = self.norm1(x) * (1 + scale_msa) + shift_msa
         x = x + _self_attention(self.self_attn, h) * gate_msa
-        x = x + self.cross_attn(self.norm2(x), cond, cond, need_weights=False)[0]
+        x = x + self._cross_attention(self.norm2(x), kv)
         h = self.norm3(x) * (1 + scale_mlp) + shift_mlp
         return x + self.mlp(h) * gate_mlp
 

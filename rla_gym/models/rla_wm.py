@@ -105,16 +105,26 @@ class RLAWorldModel(nn.Module):
             h = block(h, action.to(h.dtype))
         return h
 
-    def forward_flow(self, cond: torch.Tensor, latent: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """cond: (B, L, model_channels); latent: (B, Nz, token_dim) noisy; t: (B,) in [0, 1] -> velocity."""
+    def prepare_cond(self, cond: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per flow block, the cross-attention keys/values of the condition: computed once per
+        transition and reused by every Euler step."""
+        check_tensor("cond", cond, ("B", "L", self.config.model_channels))
+        return [block.cond_kv(cond) for block in self.flow_blocks]
+
+    def forward_flow(
+        self, cond: torch.Tensor | list[tuple[torch.Tensor, torch.Tensor]], latent: torch.Tensor, t: torch.Tensor
+    ) -> torch.Tensor:
+        """cond: (B, L, model_channels) condition queries (or `prepare_cond(cond)`); latent:
+        (B, Nz, token_dim) noisy latent; t: (B,) in [0, 1] -> predicted velocity (B, Nz, token_dim)."""
         c = self.config
-        check_tensor("cond", cond, ("B", "L", c.model_channels))
-        check_tensor("latent", latent, (cond.shape[0], "Nz", c.token_dim))
-        check_tensor("t", t, (cond.shape[0],))
+        kvs = self.prepare_cond(cond) if isinstance(cond, torch.Tensor) else cond
+        b = kvs[0][0].shape[0] if kvs else latent.shape[0]
+        check_tensor("latent", latent, (b, "Nz", c.token_dim))
+        check_tensor("t", t, (b,))
         f = self.flow_latent_proj(latent)
         mod = self.flow_time_embedder(t * 1000).to(f.dtype)
-        for block in self.flow_blocks:
-            f = block(f, mod, cond)
+        for block, kv in zip(self.flow_blocks, kvs):
+            f = block(f, mod, kv)
         return self.flow_out_proj(self.flow_norm_out(f))
 
     def forward(
@@ -134,10 +144,11 @@ class RLAWorldModel(nn.Module):
         if steps < 1:
             raise ValueError(f"euler steps must be >= 1, got {steps}")
         check_tensor("noise", noise, (cond.shape[0], "Nz", self.config.token_dim))
+        kvs = self.prepare_cond(cond)
         x = noise
         ones = torch.ones(noise.shape[0], device=noise.device, dtype=torch.float32)
         for i in range(steps):
-            v = self.forward_flow(cond, x, ones * (1.0 - i / steps))
+            v = self.forward_flow(kvs, x, ones * (1.0 - i / steps))
             x = x - v.to(x.dtype) / steps
         return x
 

@@ -1,0 +1,54 @@
+"""The paper's five ManiSkill tasks as plain data: robot, episode length, env id. No simulator import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rla_gym.robots.specs import ROBOTS, RobotSpec, get_robot
+
+
+@dataclass(frozen=True)
+class SimTask:
+    """One task of the shared tabletop workspace (reference 8.2)."""
+
+    name: str  # "PushT"
+    robot: str  # our robot name (rla_gym.robots.specs)
+    env_id: str  # our gymnasium/ManiSkill id, distinct from ManiSkill's own
+    upstream_id: str  # the ManiSkill task it is derived from
+    max_episode_steps: int
+    wm_reward: str  # reward the world-model env uses: "aligned" (to the demo video) or "goal"
+
+
+TASKS: dict[str, SimTask] = {
+    t.name: t
+    for t in (
+        SimTask("PushT", "ur10e", "RLA-PushT-v1", "PushT-v1", 100, "aligned"),
+        SimTask("RollBall", "ur10e", "RLA-RollBall-v1", "RollBall-v1", 80, "aligned"),
+        SimTask("PullCube", "panda", "RLA-PullCube-v1", "PullCube-v1", 50, "aligned"),
+        SimTask("PullCubeTool", "panda", "RLA-PullCubeTool-v1", "PullCubeTool-v1", 100, "aligned"),
+        SimTask("PokeCube", "xarm6_robotiq", "RLA-PokeCube-v1", "PokeCube-v1", 50, "goal"),
+    )
+}
+assert all(t.name in ROBOTS[t.robot].tasks for t in TASKS.values()), "TASKS disagrees with the robot specs"
+
+
+def get_task(name: str) -> SimTask:
+    """Look a task up by name ("PushT") or env id ("RLA-PushT-v1"); the error lists the valid names."""
+    if name in TASKS:
+        return TASKS[name]
+    for task in TASKS.values():
+        if name == task.env_id:
+            return task
+    raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(TASKS)}")
+
+
+def check_pair(robot: str | RobotSpec, task: str | SimTask) -> tuple[RobotSpec, SimTask]:
+    """Validate a (robot, task) pair; errors name the valid robots, tasks, or the robot's own tasks."""
+    spec = get_robot(robot) if isinstance(robot, str) else robot
+    sim_task = get_task(task) if isinstance(task, str) else task
+    if sim_task.robot != spec.name:
+        raise ValueError(
+            f"task {sim_task.name} runs with robot {sim_task.robot}, not {spec.name}; "
+            f"{spec.name} runs: {', '.join(spec.tasks)}"
+        )
+    return spec, sim_task

@@ -42,7 +42,9 @@ class Args:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     for name, value in vars(Args()).items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value) if value is not None else str, default=value)
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=type(value) if value is not None else str, default=value
+        )
     args = Args(**vars(parser.parse_args()))
 
     env = gym.make_vec(

@@ -1,0 +1,161 @@
+"""`rla-gym collect`: the reference layout, reading back, resuming, corrupt folders, bad input."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sim_support import SimEnvs, require_sim, single_torch_thread
+
+from rla_gym.data import read_episode
+from rla_gym.sim.collect import CollectConfig, collect, scan_finished
+from rla_gym.sim.scripted.record import RecordConfig
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:mani_skill"),
+    pytest.mark.filterwarnings("ignore:.*precision lowered by casting:UserWarning"),
+]
+SIZE = 64
+MAX_STEPS = 24  # PullCube succeeds after ~17 steps: one short success and one failure slot
+
+
+@pytest.fixture(scope="module")
+def envs():
+    require_sim()
+    pool = SimEnvs()
+    with single_torch_thread():
+        yield pool
+    pool.close()
+
+
+def _config(out, episodes: int) -> CollectConfig:
+    return CollectConfig(
+        "panda", "PullCube", episodes, out, size=SIZE, fail_every=2, record=RecordConfig(max_steps=MAX_STEPS)
+    )
+
+
+@pytest.fixture(scope="module")
+def collected(envs, tmp_path_factory):
+    """Two episodes collected once, with the in-memory episodes captured at write time."""
+    import rla_gym.sim.collect as collect_module
+
+    out = tmp_path_factory.mktemp("demos")
+    written = {}
+    real_write = collect_module.write_episode
+
+    def capture(root, traj_id, episode, **kwargs):
+        written[traj_id] = episode
+        return real_write(root, traj_id, episode, **kwargs)
+
+    collect_module.write_episode = capture
+    try:
+        report = collect(_config(out, 2), env=envs.get("PullCube"), progress=False)
+    finally:
+        collect_module.write_episode = real_write
+    return out, report, written
+
+
+@pytest.mark.sim
+def test_collect_writes_the_reference_layout_with_split_metadata(collected):
+    out, report, _ = collected
+    root = out / "panda" / "PullCube-v2"
+    assert report.root == root
+    assert [r.traj_id for r in report.new] == [0, 1] and report.kept == {}
+    assert (root / "success" / "traj_000000").is_dir()  # a success slot
+    assert (root / "fail" / "traj_000001").is_dir()  # the failure slot (fail_every=2)
+    for split in ("success", "fail"):
+        meta = json.loads((root / split / "metadata.json").read_text())
+        assert meta["robot_infos"][0]["uid"] == "panda"
+        assert meta["robot_infos"][0]["action_space"][2] == [8]
+        assert meta["rla_gym"]["size"] == SIZE
+    assert report.frames == sum(r.num_steps for r in report.new) > 0
+    assert report.frames_per_second > 0 and report.episodes_per_minute > 0
+    assert report.success_rate == pytest.approx(0.5)
+    assert "success rate" in report.summary()
+
+
+@pytest.mark.sim
+def test_collected_episodes_read_back_identically(collected):
+    out, report, written = collected
+    for result in report.new:
+        split = "success" if result.success else "fail"
+        back = read_episode(out / "panda" / "PullCube-v2" / split / f"traj_{result.traj_id:06d}")
+        original = written[result.traj_id]
+        assert back.success == original.success == result.success
+        assert back.num_steps == original.num_steps == result.num_steps
+        np.testing.assert_array_equal(back.target_qpos, original.target_qpos)
+        np.testing.assert_array_equal(back.qpos, original.qpos)
+        np.testing.assert_array_equal(back.object_moved, original.object_moved)
+        assert back.task == "PullCube-v2" and back.robot == "panda"
+        assert back.frames.shape == original.frames.shape == (result.num_steps, SIZE, SIZE, 3)
+        mse = np.mean((back.frames.astype(np.float64) - original.frames) ** 2)
+        assert 10 * np.log10(255**2 / mse) > 28.0  # PSNR of H.264 crf 23 on a textured 64 px scene
+    assert written[0].object_moved.any()  # the success pulled the cube
+
+
+@pytest.mark.sim
+def test_rerun_keeps_finished_episodes_and_redoes_a_corrupt_one(envs, collected, tmp_path):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(collected[0], out)  # leave the shared collection untouched
+    root = out / "panda" / "PullCube-v2"
+    kept = root / "success" / "traj_000000" / "metadata.h5"
+    mtime = kept.stat().st_mtime_ns
+    broken = root / "success" / "traj_000002"  # a folder a crash or a user left behind
+    broken.mkdir()
+    (broken / "metadata.h5").write_bytes(b"not an hdf5 file")
+    report = collect(_config(out, 3), env=envs.get("PullCube"), progress=False)
+    assert set(report.kept) == {0, 1}
+    assert [r.traj_id for r in report.new] == [2]
+    assert kept.stat().st_mtime_ns == mtime  # finished episodes are not rewritten
+    assert [p.name for p in report.corrupt] == [".traj_000002.corrupt"]
+    finished, corrupt = scan_finished(root)
+    assert set(finished) == {0, 1, 2} and corrupt == []
+    assert report.total == 3
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+def test_worker_processes_record_the_same_episodes_as_one_process(collected, tmp_path):
+    out, report, _ = collected
+    parallel = collect(replace(_config(tmp_path, 2), workers=2), progress=False)
+    assert [(r.traj_id, r.success, r.num_steps) for r in parallel.new] == [
+        (r.traj_id, r.success, r.num_steps) for r in report.new
+    ]
+    for r in report.new:
+        rel = Path("panda", "PullCube-v2", "success" if r.success else "fail", f"traj_{r.traj_id:06d}")
+        a = read_episode(out / rel, with_frames=False)
+        b = read_episode(tmp_path / rel, with_frames=False)
+        np.testing.assert_array_equal(a.target_qpos, b.target_qpos)
+
+
+@pytest.mark.sim
+def test_rerun_with_another_size_is_refused(envs, collected):
+    out, _, _ = collected
+    config = CollectConfig("panda", "PullCube", 2, out, size=96)
+    with pytest.raises(ValueError, match="holds 64 px episodes; this run asks for 96 px"):
+        collect(config, env=envs.get("PullCube"), progress=False)
+
+
+def test_unknown_robot_or_task_error_lists_valid_names(tmp_path):
+    with pytest.raises(ValueError, match="valid robots: panda, ur10e, xarm6_robotiq"):
+        CollectConfig("ur5", "PullCube", 1, tmp_path)
+    with pytest.raises(ValueError, match="valid tasks: PushT, RollBall, PullCube, PullCubeTool, PokeCube"):
+        CollectConfig("panda", "StackCube", 1, tmp_path)
+    with pytest.raises(ValueError, match="panda runs: PullCube, PullCubeTool"):
+        CollectConfig("panda", "RollBall", 1, tmp_path)
+
+
+def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
+    from rla_gym.cli import main
+
+    code = main(["collect", "--robot", "ur5", "--task", "RollBall", "--episodes", "1", "--out", str(tmp_path)])
+    assert code == 2
+    assert "valid robots: panda, ur10e, xarm6_robotiq" in capsys.readouterr().err
+    code = main(["collect", "--robot", "ur10e", "--task", "RollBall", "--episodes", "1", "--out", str(tmp_path), "--size", "63"])  # fmt: skip
+    assert code == 2
+    assert "even number of pixels" in capsys.readouterr().err

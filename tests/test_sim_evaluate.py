@@ -1,0 +1,112 @@
+"""`evaluate`: per-seed success agrees with the simulator, chunks run open loop, preprocessing, videos, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sim_collect_support import run_script
+from sim_support import SimEnvs, require_sim, single_torch_thread
+
+from rla_gym.sim.evaluate import EvalResult, SeedResult, evaluate, stack_preprocess, wilson_interval
+from rla_gym.sim.scripted import ScriptedPolicy
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:mani_skill"),
+    pytest.mark.filterwarnings("ignore:.*precision lowered by casting:UserWarning"),
+]
+SEEDS = [0, 1, 2]
+
+
+@pytest.fixture(scope="module")
+def envs():
+    require_sim()
+    pool = SimEnvs()
+    with single_torch_thread():
+        yield pool
+    pool.close()
+
+
+class RecordingPolicy:
+    """Holds the rest pose; remembers what it saw and how often it was asked."""
+
+    def __init__(self, chunk: int = 8, dim: int = 8) -> None:
+        from rla_gym.robots.specs import PANDA
+
+        self.action = np.array(PANDA.rest_qpos[:dim], dtype=np.float32)
+        self.chunk, self.calls, self.seen = chunk, 0, []
+
+    def __call__(self, rgb, qpos):
+        self.calls += 1
+        self.seen.append(rgb.copy())
+        return np.tile(self.action, (self.chunk, 1))
+
+
+@pytest.mark.sim
+def test_per_seed_success_agrees_with_a_direct_rollout(envs, tmp_path):
+    env = envs.get("PullCube")
+    policy = ScriptedPolicy("PullCube", fail={1})  # seed 1 runs the failure mode
+    result = evaluate(policy, "panda", "PullCube", seeds=SEEDS, env=env, video_dir=tmp_path)
+    assert [e.seed for e in result.episodes] == SEEDS
+    direct = [run_script(env, "PullCube", seed, fail=seed == 1) for seed in SEEDS]
+    assert [e.success for e in result.episodes] == [d.success for d in direct]
+    assert [e.steps for e in result.episodes] == [d.steps for d in direct]
+    assert [e.success for e in result.episodes] == [True, False, True]
+    assert result.success_rate == pytest.approx(2 / 3)
+    lo, hi = result.ci95
+    assert lo < 2 / 3 < hi
+    assert result.episodes[1].steps == 50  # a failure runs to the task's limit
+    assert all(e.video is not None and e.video.stat().st_size > 0 for e in result.episodes)
+    assert all(e.episode_return > 0 for e in result.episodes)  # summed normalized dense reward
+
+
+@pytest.mark.sim
+def test_chunks_run_open_loop_and_max_steps_caps_the_episode(envs):
+    policy = RecordingPolicy(chunk=8)
+    result = evaluate(policy, "panda", "PullCube", seeds=[0], env=envs.get("PullCube"), max_steps=20)
+    assert result.episodes[0].steps == 20
+    assert policy.calls == 3  # 8 + 8 + 4 steps: one observation per chunk
+    assert not result.episodes[0].success
+
+
+@pytest.mark.sim
+def test_neural_preprocess_reaches_the_policy_and_can_be_switched_off(envs):
+    def invert(frames):
+        return 255 - frames
+
+    env = envs.get("PullCube")
+    on, off = RecordingPolicy(), RecordingPolicy()
+    evaluate(on, "panda", "PullCube", seeds=[0], env=env, max_steps=8, neural_preprocess=invert)
+    evaluate(off, "panda", "PullCube", seeds=[0], env=env, max_steps=8, neural_preprocess=invert, use_preprocess=False)
+    np.testing.assert_array_equal(on.seen[0], 255 - off.seen[0])
+
+
+@pytest.mark.sim
+def test_bad_chunk_or_preprocess_output_is_rejected(envs):
+    env = envs.get("PullCube")
+    with pytest.raises(ValueError, match=r"shape \(8, 6\); panda expects \(K, 8\)"):
+        evaluate(RecordingPolicy(dim=6), "panda", "PullCube", seeds=[0], env=env)
+    with pytest.raises(ValueError, match="neural_preprocess returned"):
+        evaluate(RecordingPolicy(), "panda", "PullCube", seeds=[0], env=env, neural_preprocess=lambda f: f[:, ::2])
+
+
+def test_unknown_robot_or_task_error_lists_valid_names():
+    with pytest.raises(ValueError, match="valid robots: panda, ur10e, xarm6_robotiq"):
+        evaluate(RecordingPolicy(), "ur5", "PullCube")
+    with pytest.raises(ValueError, match="valid tasks: PushT, RollBall"):
+        evaluate(RecordingPolicy(), "panda", "Stack")
+
+
+def test_stack_preprocess_returns_frames_of_the_input_size(tiny_stack):
+    frames = np.random.default_rng(0).integers(0, 256, (2, 48, 48, 3), dtype=np.uint8)
+    out = stack_preprocess(tiny_stack)(frames)
+    assert out.shape == frames.shape and out.dtype == np.uint8
+
+
+def test_wilson_interval_matches_known_values():
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    lo, hi = wilson_interval(5, 10)
+    assert lo == pytest.approx(0.2366, abs=1e-3) and hi == pytest.approx(0.7634, abs=1e-3)
+    lo, hi = wilson_interval(50, 50)
+    assert hi == pytest.approx(1.0) and lo == pytest.approx(0.9287, abs=1e-3)
+    result = EvalResult("panda", "PullCube", [SeedResult(0, True, 10, 1.0), SeedResult(1, False, 50, 0.1)])
+    assert result.success_rate == 0.5 and "50.0 %" in result.summary()

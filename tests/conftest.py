@@ -47,3 +47,15 @@ def make_vec_env(random_bundle_dir):
     yield factory
     for env in made:
         env.close()
+
+
+@pytest.fixture(scope="module")
+def envs():
+    """ManiSkill envs shared within one test module (creating one costs seconds); sim tests only."""
+    from sim_support import SimEnvs, require_sim, single_torch_thread
+
+    require_sim()
+    pool = SimEnvs()
+    with single_torch_thread():
+        yield pool
+    pool.close()

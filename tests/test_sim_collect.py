@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sim_support import SimEnvs, require_sim, single_torch_thread
 
 from rla_gym.data import read_episode
 from rla_gym.sim.collect import CollectConfig, collect, scan_finished
@@ -20,15 +19,6 @@ pytestmark = [
 ]
 SIZE = 64
 MAX_STEPS = 24  # PullCube succeeds after ~17 steps: one short success and one failure slot
-
-
-@pytest.fixture(scope="module")
-def envs():
-    require_sim()
-    pool = SimEnvs()
-    with single_torch_thread():
-        yield pool
-    pool.close()
 
 
 def _config(out, episodes: int) -> CollectConfig:

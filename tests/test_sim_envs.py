@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sim_support import TEST_SIZE, SimEnvs, require_sim, single_torch_thread
+from sim_support import TEST_SIZE
 
 from rla_gym.robots.specs import ROBOTS
 from rla_gym.sim import TASKS, rgb_frames
@@ -17,15 +17,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:.*precision lowered by casting:UserWarning"),
 ]
 TASK_NAMES = list(TASKS)
-
-
-@pytest.fixture(scope="module")
-def envs():
-    require_sim()
-    pool = SimEnvs()
-    with single_torch_thread():
-        yield pool
-    pool.close()
 
 
 def _spec(task: str):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sim_collect_support import run_script
-from sim_support import SimEnvs, require_sim, single_torch_thread
 
 from rla_gym.sim.evaluate import EvalResult, SeedResult, evaluate, stack_preprocess, wilson_interval
 from rla_gym.sim.scripted import ScriptedPolicy
@@ -15,15 +14,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:.*precision lowered by casting:UserWarning"),
 ]
 SEEDS = [0, 1, 2]
-
-
-@pytest.fixture(scope="module")
-def envs():
-    require_sim()
-    pool = SimEnvs()
-    with single_torch_thread():
-        yield pool
-    pool.close()
 
 
 class RecordingPolicy:

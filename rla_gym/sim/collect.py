@@ -26,7 +26,7 @@ from rla_gym.data.video import find_rgb_stream
 from rla_gym.robots.specs import RobotSpec
 from rla_gym.sim.cameras import FRONT_CAMERA
 from rla_gym.sim.scripted.base import ScriptConfig
-from rla_gym.sim.scripted.record import PAPER_TASK_IDS, RecordConfig, record_episode
+from rla_gym.sim.scripted.record import RecordConfig, record_episode
 from rla_gym.sim.task_specs import SimTask, check_pair
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class CollectConfig:
     @property
     def root(self) -> Path:
         """`OUT/<robot uid>/<paper task id>`, the folder holding `success/` and `fail/`."""
-        return Path(self.out) / self.spec.maniskill_uid / PAPER_TASK_IDS[self.sim_task.name]
+        return Path(self.out) / self.spec.maniskill_uid / self.sim_task.paper_id
 
     def is_fail_slot(self, traj_id: int) -> bool:
         return self.fail_every > 0 and traj_id % self.fail_every == self.fail_every - 1

@@ -15,6 +15,7 @@ class SimTask:
     robot: str  # our robot name (rla_gym.robots.specs)
     env_id: str  # our gymnasium/ManiSkill id, distinct from ManiSkill's own
     upstream_id: str  # the ManiSkill task it is derived from
+    paper_id: str  # the paper authors' env id: names the task folder of their released data
     max_episode_steps: int
     wm_reward: str  # reward the world-model env uses: "aligned" (to the demo video) or "goal"
 
@@ -22,11 +23,11 @@ class SimTask:
 TASKS: dict[str, SimTask] = {
     t.name: t
     for t in (
-        SimTask("PushT", "ur10e", "RLA-PushT-v1", "PushT-v1", 100, "aligned"),
-        SimTask("RollBall", "ur10e", "RLA-RollBall-v1", "RollBall-v1", 80, "aligned"),
-        SimTask("PullCube", "panda", "RLA-PullCube-v1", "PullCube-v1", 50, "aligned"),
-        SimTask("PullCubeTool", "panda", "RLA-PullCubeTool-v1", "PullCubeTool-v1", 100, "aligned"),
-        SimTask("PokeCube", "xarm6_robotiq", "RLA-PokeCube-v1", "PokeCube-v1", 50, "goal"),
+        SimTask("PushT", "ur10e", "RLA-PushT-v1", "PushT-v1", "PushT-v2", 100, "aligned"),
+        SimTask("RollBall", "ur10e", "RLA-RollBall-v1", "RollBall-v1", "RollBall-v1", 80, "aligned"),
+        SimTask("PullCube", "panda", "RLA-PullCube-v1", "PullCube-v1", "PullCube-v2", 50, "aligned"),
+        SimTask("PullCubeTool", "panda", "RLA-PullCubeTool-v1", "PullCubeTool-v1", "PullCubeTool-v1", 100, "aligned"),
+        SimTask("PokeCube", "xarm6_robotiq", "RLA-PokeCube-v1", "PokeCube-v1", "PokeCube-v2", 50, "goal"),
     )
 }
 assert all(t.name in ROBOTS[t.robot].tasks for t in TASKS.values()), "TASKS disagrees with the robot specs"

@@ -21,14 +21,6 @@ from rla_gym.sim.task_specs import TASKS
 # the authors' object_poses filter: actor names containing any of these are not task objects
 NOT_OBJECTS = ("table", "ground", "robot", "workspace", "goal_region", "camera", "panda", "xarm")
 
-# the paper's env ids: folder names and `Episode.task` of recorded data (reference 8.2, 8.3)
-PAPER_TASK_IDS: dict[str, str] = {
-    "PushT": "PushT-v2",
-    "RollBall": "RollBall-v1",
-    "PullCube": "PullCube-v2",
-    "PullCubeTool": "PullCubeTool-v1",
-    "PokeCube": "PokeCube-v2",
-}
 TASK_DESCRIPTIONS: dict[str, str] = {
     "PushT": "Push the T-shaped block onto the grey T-shaped goal.",
     "RollBall": "Hit the ball so that it rolls into the red and white target.",
@@ -98,7 +90,7 @@ def record_episode(
         qpos=np.stack(qpos),
         success=first_success is not None,
         object_moved=object_motion_flags(object_poses),
-        task=PAPER_TASK_IDS[task.name],
+        task=task.paper_id,
         robot=script.spec.name,
         eef_pose=np.stack(eef),
         object_poses=object_poses,

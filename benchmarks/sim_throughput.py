@@ -78,6 +78,9 @@ def measure_sim_fps(robot: str, task: str, num_envs: int = 1, steps: int = 200, 
     spec = get_robot(robot)
     phase = np.random.default_rng(0).uniform(0, 2 * np.pi, (max(num_envs, 1), spec.action_dim))
     if num_envs == 1:
+        import torch
+
+        threads = torch.get_num_threads()  # restored below: a caller may time torch work next
         _single_thread()
         from rla_gym.sim.make import make_sim_env
 
@@ -93,6 +96,7 @@ def measure_sim_fps(robot: str, task: str, num_envs: int = 1, steps: int = 200, 
             return steps / (time.perf_counter() - start)
         finally:
             env.close()
+            torch.set_num_threads(threads)
     from gymnasium.vector import AsyncVectorEnv
 
     factory = functools.partial(_make_rgb_env, robot, task, size)

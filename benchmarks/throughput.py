@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--task", default="RollBall")
     parser.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper"])
     parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--steps", type=int, default=10, help="timed chunk steps per configuration")
+    parser.add_argument("--steps", type=int, default=20, help="timed chunk steps per configuration")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--euler-steps", type=int, default=None, help="default: the preset's (paper 30, cpu 4)")
     parser.add_argument("--sim-steps", type=int, default=100, help="timed ManiSkill steps per env")
@@ -93,21 +93,26 @@ def main() -> None:
     from rla_gym.models.random_bundle import make_random_bundle
 
     bundle = make_random_bundle(args.robot, args.preset, episodes=4, length=40, seed=0, task=args.task)
-    rows = []
-    for n in args.num_envs:
-        wm = measure_world_model(bundle, n, args.steps, args.device, args.euler_steps)
-        row = {"num_envs": n, **wm}
-        if not args.no_sim:
+    # all world-model runs first: ManiSkill's worker processes must not share the cores while they are timed
+    rows = [
+        {"num_envs": n, **measure_world_model(bundle, n, args.steps, args.device, args.euler_steps)}
+        for n in args.num_envs
+    ]
+    for row in rows:
+        print(f"world model, num_envs {row['num_envs']}: {json.dumps(row)}", flush=True)
+    if not args.no_sim:
+        for row in rows:
             try:
                 from sim_throughput import measure_sim_fps
 
                 row["maniskill_steps_per_s"] = measure_sim_fps(
-                    args.robot, args.task, n, args.sim_steps, wm["image_size"]
+                    args.robot, args.task, row["num_envs"], args.sim_steps, row["image_size"]
                 )
             except Exception as err:  # report the gap instead of hiding it
                 row["maniskill_error"] = f"{type(err).__name__}: {err}"
-        rows.append(row)
-        print(f"num_envs {n}: {json.dumps(row)}", flush=True)
+            print(
+                f"ManiSkill, num_envs {row['num_envs']}: {row.get('maniskill_steps_per_s', row.get('maniskill_error'))}"
+            )
 
     print(
         f"\n## RLAWorldModel-v0 ({args.preset} preset, {rows[0]['image_size']} px, {rows[0]['euler_steps']} Euler "

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sim_support import require_sim
 
 from rla_gym.data import read_episode
-from rla_gym.sim.collect import CollectConfig, collect, scan_finished
+from rla_gym.sim.collect import CollectConfig, collect, scan_finished, write_metadata
 from rla_gym.sim.scripted.record import RecordConfig
 
 pytestmark = [
@@ -149,3 +150,13 @@ def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
     code = main(["collect", "--robot", "ur10e", "--task", "RollBall", "--episodes", "1", "--out", str(tmp_path), "--size", "63"])  # fmt: skip
     assert code == 2
     assert "even number of pixels" in capsys.readouterr().err
+
+
+@pytest.mark.sim
+def test_ur10e_split_metadata_names_the_generated_urdf(tmp_path):
+    require_sim()
+    config = CollectConfig(robot="ur10e", task="RollBall", episodes=0, out=tmp_path, size=64)
+    write_metadata(config)
+    info = json.loads((config.root / "success" / "metadata.json").read_text())["robot_infos"][0]
+    assert info["uid"] == "ur10e_stick" and info["urdf_path"].endswith(".urdf")
+    assert "stick_link" in Path(info["urdf_path"]).read_text()

@@ -45,9 +45,14 @@ class UR10eStick(BaseAgent):
     arm_friction = 0.1
     arm_force_limit = 100
 
-    def __init__(self, *args, **kwargs) -> None:
+    @classmethod
+    def generated_urdf_path(cls) -> str:
+        """Write (once) and return the URDF: it names ManiSkill's mesh folder, known only at run time."""
         ensure_robot_assets(UR10E)
-        self.urdf_path = str(write_urdf(robot_asset_dir(UR10E) / "assets"))
+        return str(write_urdf(robot_asset_dir(UR10E) / "assets"))
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.urdf_path = self.generated_urdf_path()
         super().__init__(*args, **kwargs)
 
     @property

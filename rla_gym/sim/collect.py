@@ -186,7 +186,7 @@ def write_metadata(config: CollectConfig) -> None:
 
     cls = agent_class(config.spec)
     joints = list(getattr(cls, "arm_joint_names", []) or []) + list(getattr(cls, "gripper_joint_names", []) or [])
-    urdf = getattr(cls, "urdf_path", None) or ""
+    urdf = cls.generated_urdf_path() if hasattr(cls, "generated_urdf_path") else getattr(cls, "urdf_path", None) or ""
     extra = {
         "task": config.sim_task.name,
         "env_id": config.sim_task.env_id,

@@ -37,9 +37,7 @@ def component_flops(stack: WorldModelStack, device: torch.device, k: int = 8) ->
     qpos = torch.randn(1, k, spec.qpos_dim, device=device)
     lengths = torch.full((1,), k, device=device)
     wm = stack.world_model
-    cond = wm.forward_cond(tokens, qpos, lengths, cfg.robot_key) if device.type != "meta" else None
-    if cond is None:
-        cond = torch.randn(1, stack.num_tokens, cfg.world_model.model_channels, device=device)
+    cond = wm.forward_cond(tokens, qpos, lengths, cfg.robot_key)
     latent = torch.randn(1, *stack.latent_shape, device=device)
     t = torch.ones(1, device=device)
     kvs = wm.prepare_cond(cond)

@@ -215,10 +215,10 @@ class RLAWorldModelVectorEnv(VectorEnv):
         last = self._lengths[self._episode] - 1
         new_frame = torch.minimum(self._frame + k, last)
         goal = self._demo_tokens[self._goal_index(self._episode)]
-        aligned = self._demo_tokens[self._starts[self._episode] + new_frame]
-        ref = aligned if self.cfg.reward_mode == "aligned" else goal
+        goal_mode = self.cfg.reward_mode == "goal"
+        ref = goal if goal_mode else self._demo_tokens[self._starts[self._episode] + new_frame]
         reward, err = video_aligned_reward(pred, ref, self.cfg.reward_scale)
-        goal_err = err if self.cfg.reward_mode == "goal" else token_l1(pred, goal)
+        goal_err = err if goal_mode else token_l1(pred, goal)
 
         terminated = self._frame + k >= last
         self._chunk_step += 1

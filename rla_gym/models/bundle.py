@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 FORMAT = "rla-gym-bundle"
 FORMAT_VERSION = 1
+# config.json keys the format itself owns; everything else there is free-form metadata
+_RESERVED_KEYS = frozenset({"format", "format_version", "stack", "random", "task"})
 
 
 class BundleError(ValueError):
@@ -93,7 +95,7 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike) -> Path:
         "stack": cfg.to_dict(),
         "random": bundle.random,
         "task": bundle.task,
-        **{k: v for k, v in bundle.metadata.items() if k not in {"format", "stack", "random", "task"}},
+        **{k: v for k, v in bundle.metadata.items() if k not in _RESERVED_KEYS},
     }
     (out / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
     files.append("config.json")
@@ -190,5 +192,5 @@ def load_bundle(
             "observations and rewards are meaningless; use it to try the API and in tests",
             path,
         )
-    extra = {k: v for k, v in meta.items() if k not in {"format", "format_version", "stack", "random", "task"}}
+    extra = {k: v for k, v in meta.items() if k not in _RESERVED_KEYS}
     return Bundle(stack=stack, demos=demos, random=random, task=meta.get("task"), path=path, metadata=extra)

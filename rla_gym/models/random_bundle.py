@@ -67,8 +67,7 @@ def make_random_bundle(
 ) -> Bundle:
     """Random weights (seeded) for the chosen preset plus a synthetic demo set at the encoder's size."""
     config = preset_config(preset, robot)
-    if config.encoder.hub_id is not None:
-        config.encoder.hub_id = None  # random weights: the bundle must carry the encoder too
+    config.encoder.hub_id = None  # random weights: the bundle must carry the encoder too
     torch.manual_seed(seed)
     stack = WorldModelStack(config).eval()
     demos = synthetic_demos(robot, episodes, length, stack.image_size, seed)

@@ -94,7 +94,7 @@ class WorldModelStack(nn.Module):
             cond = self.world_model.forward_cond(tokens, qpos, lengths, self.config.robot_key)
             latent = self.world_model.sample(cond, noise.float(), steps)
             z = latent.float() * self.config.latent_scale
-            next_tokens = self.rla.decode(tokens, z.to(cond.dtype) if cond.dtype != torch.float32 else z)
+            next_tokens = self.rla.decode(tokens, z.to(cond.dtype))
         return next_tokens.float()
 
     @torch.no_grad()

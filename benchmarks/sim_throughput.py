@@ -29,7 +29,7 @@ WARMUP_STEPS = 5
 def _wiggle(spec, step: int, phase: np.ndarray) -> np.ndarray:
     """Rest-pose joint targets plus a slow sinusoid per joint (gripper open): (action_dim,) float32."""
     action = np.array(spec.rest_qpos[: spec.action_dim], dtype=np.float64)
-    arm = min(spec.action_dim, 7 if spec.name == "panda" else 6 if spec.name == "xarm6_robotiq" else 5)
+    arm = spec.arm_dof
     action[:arm] += 0.15 * np.sin(0.2 * step + phase[:arm])
     if spec.name == "panda":
         action[7] = 0.04
@@ -48,8 +48,8 @@ def _make_rgb_env(robot: str, task: str, size: int):
     _single_thread()
     import gymnasium as gym
 
-    from rla_gym.robots.specs import get_robot
     from rla_gym.sim.make import make_sim_env, rgb_frames
+    from rla_gym.specs.robots import get_robot
 
     class RGBOnly(gym.Wrapper):
         def __init__(self, env):
@@ -73,7 +73,7 @@ def _make_rgb_env(robot: str, task: str, size: int):
 
 def measure_sim_fps(robot: str, task: str, num_envs: int = 1, steps: int = 200, size: int = 128) -> float:
     """Rendered frames per second (env steps x num_envs / s) of `task` with `robot` at `size` px."""
-    from rla_gym.robots.specs import get_robot
+    from rla_gym.specs.robots import get_robot
 
     spec = get_robot(robot)
     phase = np.random.default_rng(0).uniform(0, 2 * np.pi, (max(num_envs, 1), spec.action_dim))
@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here as JSON")
     args = parser.parse_args()
 
-    from rla_gym.sim.task_specs import TASKS
+    from rla_gym.specs.tasks import TASKS
 
     tasks = args.tasks or list(TASKS)
     rows = []

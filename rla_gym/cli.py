@@ -1,38 +1,56 @@
-"""The one `rla-gym` command. Each subcommand lives in its own module, imported only when used,
-so `rla-gym --help` stays fast and a missing optional dependency only breaks its own subcommand."""
+"""rla-gym: reinforcement learning inside the RLA world model, and the ManiSkill tasks to check it against.
+
+Each subcommand is a module of `rla_gym.commands`, imported only when it runs, so `rla-gym --help` is fast
+and a missing optional dependency (ManiSkill) breaks only the subcommands that need it."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
+from types import ModuleType
 
-# subcommand -> module providing `add_arguments(parser)`, `run(args) -> int` and a docstring line
+# subcommand -> one-line description shown by `rla-gym --help` (the module's docstring says the same)
 COMMANDS: dict[str, str] = {
-    "demo": "rla_gym.demo",
-    "make-bundle": "rla_gym.models.bundle_cli",
-    "collect": "rla_gym.sim.collect",
-    "featurize": "rla_gym.data.featurize",
+    "demo": "the main job on the embedded default: env throughput, a rollout video, a short SB3 PPO run",
+    "make-bundle": "write a bundle; --random gives random weights and synthetic demos, for trying the API",
+    "collect": "collect scripted ManiSkill demonstrations in the paper authors' layout (resumable, parallel)",
+    "featurize": "encode every episode's frames once with a bundle's encoder into a token cache",
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rla-gym", description=__doc__.split("\n")[0])
+def load_command(name: str) -> ModuleType:
+    """Import one subcommand's module (explicitly, lazily: the heavy imports happen only here)."""
+    if name == "demo":
+        from rla_gym.commands import demo as module
+    elif name == "make-bundle":
+        from rla_gym.commands import make_bundle as module
+    elif name == "collect":
+        from rla_gym.commands import collect as module
+    elif name == "featurize":
+        from rla_gym.commands import featurize as module
+    else:
+        raise ValueError(f"unknown command {name!r}; commands: {', '.join(COMMANDS)}")
+    return module
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rla-gym", description=(__doc__ or "").split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
-    argv = sys.argv[1:] if argv is None else argv
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     wanted = next((a for a in argv if not a.startswith("-")), None)
-    for name, module_name in COMMANDS.items():
-        if name == wanted:
-            module = importlib.import_module(module_name)
-            doc = (module.__doc__ or "").strip().split("\n")[0]
-            p = sub.add_parser(name, help=doc, description=doc)
+    for name, description in COMMANDS.items():
+        p = sub.add_parser(name, help=description, description=description)
+        if name == wanted:  # only the chosen command's module is imported
+            module = load_command(name)
             module.add_arguments(p)
             p.set_defaults(_run=module.run)
-        else:
-            sub.add_parser(name, help=f"(see `rla-gym {name} --help`)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )

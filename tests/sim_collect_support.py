@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rla_gym.sim import TASKS
+from rla_gym.specs import TASKS
 
 
 @dataclass

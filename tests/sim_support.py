@@ -78,7 +78,8 @@ class SimEnvs:
         self._envs: dict[tuple[str, str, int], object] = {}
 
     def get(self, task: str, control_mode: str = "pd_joint_pos", size: int = TEST_SIZE):
-        from rla_gym.sim import TASKS, make_sim_env
+        from rla_gym.sim import make_sim_env
+        from rla_gym.specs import TASKS
 
         key = (task, control_mode, size)
         if key not in self._envs:

@@ -37,7 +37,7 @@ def test_make_vec_returns_documented_spaces(make_vec_env):
     assert isinstance(env, RLAWorldModelVectorEnv)
     assert env.metadata["autoreset_mode"] == gym.vector.AutoresetMode.SAME_STEP
     assert env.single_action_space.shape == (8, 5) and env.action_space.shape == (4, 8, 5)
-    assert np.allclose(env.single_action_space.high[0], rla_gym.robots.UR10E.action_high)
+    assert np.allclose(env.single_action_space.high[0], rla_gym.specs.UR10E.action_high)
     assert env.single_observation_space == spaces.Box(0, 255, (48, 48, 3), np.uint8)
     assert env.observation_space.shape == (4, 48, 48, 3)
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from rla_gym.data.demo_set import DemoSet
 from rla_gym.models.bundle import BundleError
-from rla_gym.models.demo_set import DemoSet
 from rla_gym.models.random_bundle import make_random_bundle
 
 

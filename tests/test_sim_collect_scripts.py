@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sim_collect_support import run_script
 
-from rla_gym.robots.specs import ROBOTS
-from rla_gym.sim import TASKS
+from rla_gym.specs import TASKS
+from rla_gym.specs.robots import ROBOTS
 
 pytestmark = [
     pytest.mark.sim,

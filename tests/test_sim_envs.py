@@ -7,8 +7,9 @@ import pytest
 import torch
 from sim_support import TEST_SIZE
 
-from rla_gym.robots.specs import ROBOTS
-from rla_gym.sim import TASKS, rgb_frames
+from rla_gym.sim import rgb_frames
+from rla_gym.specs import TASKS
+from rla_gym.specs.robots import ROBOTS
 
 pytestmark = [
     pytest.mark.sim,

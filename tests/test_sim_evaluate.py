@@ -20,7 +20,7 @@ class RecordingPolicy:
     """Holds the rest pose; remembers what it saw and how often it was asked."""
 
     def __init__(self, chunk: int = 8, dim: int = 8) -> None:
-        from rla_gym.robots.specs import PANDA
+        from rla_gym.specs.robots import PANDA
 
         self.action = np.array(PANDA.rest_qpos[:dim], dtype=np.float32)
         self.chunk, self.calls, self.seen = chunk, 0, []

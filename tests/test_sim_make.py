@@ -9,10 +9,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from rla_gym.robots.assets import RobotAssetsMissing, ensure_robot_assets
-from rla_gym.robots.specs import PANDA, ROBOTS, UR10E, XARM6_ROBOTIQ
-from rla_gym.robots.ur10e_stick_urdf import ARM_JOINTS, mesh_files, urdf_text, write_urdf
-from rla_gym.sim import TASKS, check_pair, get_task, make_sim_env
+from rla_gym.sim import make_sim_env
+from rla_gym.sim.robots.assets import RobotAssetsMissing, ensure_robot_assets
+from rla_gym.sim.robots.ur10e_stick_urdf import ARM_JOINTS, mesh_files, urdf_text, write_urdf
+from rla_gym.specs import TASKS, check_pair, get_task
+from rla_gym.specs.robots import PANDA, ROBOTS, UR10E, XARM6_ROBOTIQ
 
 
 def test_task_table_matches_robot_specs():
@@ -58,7 +59,7 @@ def test_panda_needs_no_downloaded_assets(tmp_path):
 
 
 def test_make_sim_env_checks_assets_before_building(tmp_path, monkeypatch):
-    import rla_gym.robots.assets as assets
+    import rla_gym.sim.robots.assets as assets
 
     monkeypatch.setattr(assets, "maniskill_asset_dir", lambda: tmp_path)
     with pytest.raises(RobotAssetsMissing, match="download_asset ur10e"):

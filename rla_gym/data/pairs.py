@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rla_gym.specs.robots import WM_ACTION_BUFFER
+
 if TYPE_CHECKING:
     import torch
 
@@ -47,7 +49,7 @@ class PairSamplerConfig:
             raise ValueError(f"interaction_prob is {self.interaction_prob}; expected a value in [0, 1]")
 
 
-WORLD_MODEL = PairSamplerConfig(min_horizon=1, max_horizon=15)
+WORLD_MODEL = PairSamplerConfig(min_horizon=1, max_horizon=WM_ACTION_BUFFER)
 RLA_AUTOENCODER = PairSamplerConfig(min_horizon=1, max_horizon=99)  # authors' H in [2, 100] frames
 
 

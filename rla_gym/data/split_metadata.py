@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from rla_gym.robots.specs import RobotSpec, get_robot
+from rla_gym.specs.robots import RobotSpec, get_robot
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from rla_gym.data.episode import DEFAULT_CAMERA, Episode, object_motion_flags
-from rla_gym.robots.specs import get_robot
+from rla_gym.specs.robots import get_robot
 
 
 def synthetic_episode(

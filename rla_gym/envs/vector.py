@@ -25,7 +25,7 @@ from rla_gym.envs.reward import token_l1, video_aligned_reward
 from rla_gym.envs.seeding import FLOW_NOISE, env_rng
 from rla_gym.models.bundle import Bundle, BundleError
 from rla_gym.models.device import resolve_device
-from rla_gym.robots.specs import get_robot
+from rla_gym.specs.robots import get_robot
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from rla_gym.data.demo_set import DemoSet
 from rla_gym.models.configs import StackConfig
-from rla_gym.models.demo_set import DemoSet
 from rla_gym.models.device import resolve_device
 from rla_gym.models.dino_encoder import DinoEncoder
 from rla_gym.models.stack import WorldModelStack

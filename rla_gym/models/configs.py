@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from rla_gym.robots.specs import get_robot
+from rla_gym.specs.robots import WM_ACTION_BUFFER, get_robot
 
 # Released args that only concern the authors' fp16 numerics or disabled features: accepted, not stored.
 _IGNORED_ARGS = {"use_fp16", "num_tasks", "use_task_horizon_embedding", "no_horizon_embedding"}
@@ -213,7 +213,7 @@ def _stack(
             num_cond_blocks=cond_blocks,
             num_flow_blocks=flow_blocks,
             num_heads=heads,
-            max_horizon=15,
+            max_horizon=WM_ACTION_BUFFER,
             qpos_frame_channels=frame_channels,
         ),
         image_decoder=UNetConfig(c, unet_channels, 3, num_upsamples=(enc.patch_size).bit_length() - 1),

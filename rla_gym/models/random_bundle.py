@@ -8,11 +8,11 @@ import math
 import numpy as np
 import torch
 
+from rla_gym.data.demo_set import DemoSet
 from rla_gym.models.bundle import Bundle
 from rla_gym.models.configs import preset_config
-from rla_gym.models.demo_set import DemoSet
 from rla_gym.models.stack import WorldModelStack
-from rla_gym.robots.specs import RobotSpec, get_robot
+from rla_gym.specs.robots import RobotSpec, get_robot
 
 
 def synthetic_episode(spec: RobotSpec, length: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:

@@ -15,7 +15,7 @@ from rla_gym.models.dino_encoder import DinoEncoder
 from rla_gym.models.rla_wm import RLAWorldModel
 from rla_gym.models.token_transformer import RLAAutoencoder
 from rla_gym.models.unet import TokenToImageUNet
-from rla_gym.robots.specs import RobotSpec, get_robot
+from rla_gym.specs.robots import RobotSpec, get_robot
 
 COMPONENTS = ("encoder", "rla_encoder", "rla_decoder", "world_model", "image_decoder")
 

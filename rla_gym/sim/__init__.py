@@ -1,11 +1,8 @@
-"""The paper's ManiSkill tasks in one shared tabletop workspace.
+"""ManiSkill: the paper's robots and tasks in one shared tabletop workspace, scripted demos, collection, evaluation.
 
-Light to import: the task table and camera facts need no simulator. `make_sim_env` (in
-`rla_gym.sim.make`) imports ManiSkill and registers the robots and the `RLA-<Task>-v1` envs on first use.
-"""
+`make_sim_env` imports ManiSkill and registers the robots and the `RLA-<Task>-v1` envs on first use. The facts
+about robots, tasks and cameras live one rung down, in `rla_gym.specs`."""
 
-from rla_gym.sim.cameras import CAMERAS, FRONT_CAMERA
 from rla_gym.sim.make import make_sim_env, rgb_frames
-from rla_gym.sim.task_specs import TASKS, SimTask, check_pair, get_task
 
-__all__ = ["CAMERAS", "FRONT_CAMERA", "TASKS", "SimTask", "check_pair", "get_task", "make_sim_env", "rgb_frames"]
+__all__ = ["make_sim_env", "rgb_frames"]

@@ -11,11 +11,9 @@ aside (hidden, `.traj_XXXXXX.corrupt`) and redone. Workers are processes, each o
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +21,11 @@ from pathlib import Path
 from rla_gym.data.episode import METADATA_H5, write_episode
 from rla_gym.data.split_metadata import read_split_metadata, write_split_metadata
 from rla_gym.data.video import find_rgb_stream
-from rla_gym.robots.specs import RobotSpec
-from rla_gym.sim.cameras import FRONT_CAMERA
 from rla_gym.sim.scripted.base import ScriptConfig
 from rla_gym.sim.scripted.record import RecordConfig, record_episode
-from rla_gym.sim.task_specs import SimTask, check_pair
+from rla_gym.specs.cameras import FRONT_CAMERA
+from rla_gym.specs.robots import RobotSpec
+from rla_gym.specs.tasks import SimTask, check_pair
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +180,7 @@ def scan_finished(root: Path) -> tuple[dict[int, bool], list[Path]]:
 
 def write_metadata(config: CollectConfig) -> None:
     """Each split's `metadata.json`; refuses to mix frame sizes in one folder."""
-    from rla_gym.robots.maniskill_agents import agent_class
+    from rla_gym.sim.robots.maniskill_agents import agent_class
 
     cls = agent_class(config.spec)
     joints = list(getattr(cls, "arm_joint_names", []) or []) + list(getattr(cls, "gripper_joint_names", []) or [])
@@ -311,57 +309,3 @@ def collect(config: CollectConfig, env=None, progress: bool = True) -> CollectRe
         bar.close()
     results.sort(key=lambda r: r.traj_id)
     return CollectReport(config.root, results, kept, time.perf_counter() - start, corrupt)
-
-
-# -- command line ------------------------------------------------------------------------------ #
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--robot", required=True, help="ur10e, panda or xarm6_robotiq (or the ManiSkill uid)")
-    parser.add_argument("--task", required=True, help="PushT, RollBall, PullCube, PullCubeTool or PokeCube")
-    parser.add_argument("--episodes", type=int, required=True, help="episodes wanted in OUT (ids 0..N-1)")
-    parser.add_argument("--out", type=Path, required=True, help="dataset root")
-    parser.add_argument("--size", type=int, default=128, help="front camera pixels (square)")
-    parser.add_argument("--workers", type=int, default=1, help="processes, each with its own simulator")
-    parser.add_argument("--seed", type=int, default=0, help="episode i uses ManiSkill seed SEED + i")
-    parser.add_argument("--fail-every", type=int, default=3, help="every n-th episode uses the failure mode (0: none)")
-    parser.add_argument("--max-steps", type=int, default=None, help="episode limit (default: the task's)")
-    parser.add_argument("--post-success-steps", type=int, default=5, help="frames kept after the first success")
-    parser.add_argument("--joint-noise", type=float, default=ScriptConfig.joint_noise, help="rad, per step")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        config = CollectConfig(
-            robot=args.robot,
-            task=args.task,
-            episodes=args.episodes,
-            out=args.out,
-            size=args.size,
-            seed=args.seed,
-            workers=args.workers,
-            fail_every=args.fail_every,
-            record=RecordConfig(max_steps=args.max_steps, post_success_steps=args.post_success_steps),
-            script=ScriptConfig(joint_noise=args.joint_noise),
-        )
-    except ValueError as err:
-        print(f"rla-gym collect: {err}", file=sys.stderr)
-        return 2
-    from rla_gym.sim.make import default_backends
-    from rla_gym.sim.vulkan import vulkan_problem
-
-    problem = vulkan_problem("cuda" if default_backends()[1] == "gpu" else "cpu")
-    if problem is not None:
-        print(f"rla-gym collect: {problem}", file=sys.stderr)
-        return 1
-    try:
-        report = collect(config, progress=not args.no_progress)
-    except ValueError as err:
-        print(f"rla-gym collect: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("rla-gym collect: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
-    print(report.summary())
-    return 0

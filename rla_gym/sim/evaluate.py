@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rla_gym.sim.task_specs import check_pair
+from rla_gym.specs.tasks import check_pair
 
 logger = logging.getLogger(__name__)
 

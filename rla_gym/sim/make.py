@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rla_gym.robots.assets import ensure_robot_assets
-from rla_gym.sim.cameras import FRONT_CAMERA
-from rla_gym.sim.task_specs import TASKS, check_pair
+from rla_gym.sim.robots.assets import ensure_robot_assets
+from rla_gym.specs.cameras import FRONT_CAMERA
+from rla_gym.specs.tasks import TASKS, check_pair
 
 if TYPE_CHECKING:
     import gymnasium as gym

@@ -25,10 +25,10 @@ from mani_skill.utils.registration import REGISTERED_ENVS, register_env
 from mani_skill.utils.structs.pose import Pose
 from transforms3d.euler import euler2quat
 
-import rla_gym.robots.maniskill_agents  # noqa: F401  (registers ur10e_stick, xarm6_robotiq, panda)
-from rla_gym.robots.specs import get_robot
-from rla_gym.sim.task_specs import TASKS
+import rla_gym.sim.robots.maniskill_agents  # noqa: F401  (registers ur10e_stick, xarm6_robotiq, panda)
 from rla_gym.sim.workspace import UnifiedWorkspace
+from rla_gym.specs.robots import get_robot
+from rla_gym.specs.tasks import TASKS
 
 
 def _supported(robot: str) -> list[str]:

@@ -26,8 +26,8 @@ from mani_skill.utils import sapien_utils
 from mani_skill.utils.scene_builder.table import TableSceneBuilder
 from transforms3d.euler import euler2quat
 
-from rla_gym.robots.specs import RobotSpec, get_robot
-from rla_gym.sim.cameras import CAMERAS, FRONT_CAMERA, HUMAN_CAMERA, CameraSpec
+from rla_gym.specs.cameras import CAMERAS, FRONT_CAMERA, HUMAN_CAMERA, CameraSpec
+from rla_gym.specs.robots import RobotSpec, get_robot
 
 TABLE_HEIGHT = 0.9196429  # ManiSkill's table.glb scaled 1.75: top at z = 0
 

@@ -19,7 +19,7 @@ from rla_gym.sim.scripted.pull_cube import PullCubeScript
 from rla_gym.sim.scripted.pull_cube_tool import PullCubeToolScript
 from rla_gym.sim.scripted.push_t import PushTScript
 from rla_gym.sim.scripted.roll_ball import RollBallScript
-from rla_gym.sim.task_specs import get_task
+from rla_gym.specs.tasks import get_task
 
 SCRIPTS: dict[str, type[ScriptedController]] = {
     cls.task: cls for cls in (PushTScript, RollBallScript, PullCubeScript, PullCubeToolScript, PokeCubeScript)

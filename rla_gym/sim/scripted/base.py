@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rla_gym.robots.specs import RobotSpec, get_robot
 from rla_gym.sim.scripted.kinematics import TcpKinematics, yaw_matrix
+from rla_gym.specs.robots import RobotSpec, get_robot
 
 DOWN = np.array([0.0, 0.0, -1.0])  # tcp z axis pointing at the table
 

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rla_gym.robots.specs import RobotSpec, get_robot
+from rla_gym.specs.robots import RobotSpec, get_robot
 
 # joints the IK may move, per robot: the arm joints the action drives (not grippers, not wrist_3)
-ARM_DOF: dict[str, int] = {"ur10e": 5, "panda": 7, "xarm6_robotiq": 6}
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ class TcpKinematics:
             raise ValueError(f"tcp link {agent.tcp.name!r} is not among the robot's links {names}")
         self.link = names.index(agent.tcp.name)
         self.num_joints = len(agent.robot.active_joints)
-        self.arm_dof = ARM_DOF[self.spec.name]
+        self.arm_dof = self.spec.arm_dof
         limits = agent.robot.get_qlimits()[0].cpu().numpy().astype(np.float64)  # (J, 2)
         self.low, self.high = limits[:, 0], limits[:, 1]
         pose = agent.robot.pose.raw_pose[0].cpu().numpy().astype(np.float64)  # base p + wxyz

@@ -16,7 +16,7 @@ import numpy as np
 from rla_gym.data.episode import Episode, object_motion_flags
 from rla_gym.sim.make import rgb_frames
 from rla_gym.sim.scripted.base import ScriptedController
-from rla_gym.sim.task_specs import TASKS
+from rla_gym.specs.tasks import TASKS
 
 # the authors' object_poses filter: actor names containing any of these are not task objects
 NOT_OBJECTS = ("table", "ground", "robot", "workspace", "goal_region", "camera", "panda", "xarm")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rla_gym.robots.specs import RobotSpec, get_robot
+from rla_gym.specs.robots import RobotSpec, get_robot
 
 
 class RobotAssetsMissing(FileNotFoundError):
@@ -20,7 +20,7 @@ class RobotAssetsMissing(FileNotFoundError):
 def _needed_files(name: str) -> tuple[str, tuple[str, ...]] | None:
     """(ManiSkill download id, files relative to <ASSET_DIR>/robots/<id>) for our robot `name`."""
     if name == "ur10e":
-        from rla_gym.robots.ur10e_stick_urdf import mesh_files
+        from rla_gym.sim.robots.ur10e_stick_urdf import mesh_files
 
         return "ur10e", tuple(f"assets/{m}" for m in mesh_files())
     if name == "xarm6_robotiq":

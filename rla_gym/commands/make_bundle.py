@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from rla_gym.models.configs import PRESETS
-from rla_gym.robots.specs import ROBOTS
+from rla_gym.specs.robots import ROBOTS
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Robot specs: the facts every part of rla-gym needs about a robot, with no simulator import.
+"""Robot facts: what every part of rla-gym needs to know about a robot, with no torch or simulator import.
 
 The world model is conditioned on the robot's *full* qpos, derived from the commanded joint targets
 (the policy's action) the way the paper's authors do it (reference section 4.6): arm joints pass
@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 PI = math.pi
 
+# The released RLA-WM conditions on joint targets through a buffer of this many rows (its `max_horizon`):
+# an action chunk, and a training horizon h, hold at most this many steps.
+WM_ACTION_BUFFER = 15
+
 
 @dataclass(frozen=True)
 class RobotSpec:
@@ -32,6 +36,7 @@ class RobotSpec:
     rest_qpos: tuple[float, ...]  # `rest` keyframe, length qpos_dim
     base_xyz: tuple[float, float, float]
     tasks: tuple[str, ...]  # the paper's tasks for this robot
+    arm_dof: int  # arm joints driven by the policy (ur10e: 5 of 6, wrist 3 held at 0); the rest is gripper
 
     def __post_init__(self) -> None:
         assert len(self.action_low) == len(self.action_high) == self.action_dim, self.name
@@ -82,6 +87,7 @@ UR10E = RobotSpec(
     rest_qpos=(0.09706659, -1.1033098, 1.94184, -2.394296, -1.5409073, 0.0),
     base_xyz=(-0.615, 0.0, 0.0),
     tasks=("PushT", "RollBall"),
+    arm_dof=5,
 )
 
 XARM6_ROBOTIQ = RobotSpec(
@@ -95,6 +101,7 @@ XARM6_ROBOTIQ = RobotSpec(
     rest_qpos=(0.11007055, 0.44809502, -1.4307088, 0.061216623, 0.95184845, 0.045703474) + (0.0,) * 6,
     base_xyz=(-0.522, 0.0, 0.0),
     tasks=("PokeCube",),
+    arm_dof=6,
 )
 
 PANDA = RobotSpec(
@@ -108,13 +115,16 @@ PANDA = RobotSpec(
     rest_qpos=(0.0, PI / 8, 0.0, -5 * PI / 8, 0.0, 3 * PI / 4, PI / 4, 0.04, 0.04),
     base_xyz=(-0.615, 0.0, 0.0),
     tasks=("PullCube", "PullCubeTool"),
+    arm_dof=7,
 )
 
 ROBOTS: dict[str, RobotSpec] = {spec.name: spec for spec in (UR10E, XARM6_ROBOTIQ, PANDA)}
 
 
-def get_robot(name: str) -> RobotSpec:
-    """Look a robot up by our name (or its ManiSkill uid); the error lists the valid names."""
+def get_robot(name: str | RobotSpec) -> RobotSpec:
+    """Look a robot up by our name (or its ManiSkill uid); a spec passes through. The error lists the valid names."""
+    if isinstance(name, RobotSpec):
+        return name
     if name in ROBOTS:
         return ROBOTS[name]
     for spec in ROBOTS.values():

@@ -1,6 +1,6 @@
 """Register the paper's three robots with ManiSkill. Import this module before `gym.make`.
 
-- `ur10e_stick`: new uid (`rla_gym.robots.ur10e_stick`).
+- `ur10e_stick`: new uid (`rla_gym.sim.robots.ur10e_stick`).
 - `xarm6_robotiq` and `panda`: subclasses of ManiSkill's agents registered with `override=True`
   under the same uid, as the paper's code does (reference 8.1), so in this process those uids mean
   the paper's variants: xArm6 with softer arm drives, a 100 N gripper, its own rest keyframes and
@@ -24,9 +24,9 @@ from mani_skill.utils import common
 from mani_skill.utils.logging_utils import logger as maniskill_logger
 from mani_skill.utils.structs.actor import Actor
 
-from rla_gym.robots.assets import RobotAssetsMissing, ensure_robot_assets
-from rla_gym.robots.specs import PANDA, XARM6_ROBOTIQ, RobotSpec, get_robot
-from rla_gym.robots.ur10e_stick import UR10eStick, keyframe
+from rla_gym.sim.robots.assets import RobotAssetsMissing, ensure_robot_assets
+from rla_gym.sim.robots.ur10e_stick import UR10eStick, keyframe
+from rla_gym.specs.robots import PANDA, XARM6_ROBOTIQ, RobotSpec, get_robot
 
 __all__ = [
     "AGENT_CLASSES",

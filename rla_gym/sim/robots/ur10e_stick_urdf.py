@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rla_gym.robots.specs import UR10E
+from rla_gym.specs.robots import UR10E
 
 HALF_PI = math.pi / 2
 STICK_RADIUS = 0.008

@@ -1,7 +1,7 @@
 """ManiSkill agent `ur10e_stick`: the paper's UR10e with a 10 cm stick, 5-D padded joint-position action.
 
 Facts from the reference (section 8.1); the URDF is generated at construction around ManiSkill's
-downloaded UR10e meshes (`rla_gym.robots.ur10e_stick_urdf`). Importing this module registers the uid.
+downloaded UR10e meshes (`rla_gym.sim.robots.ur10e_stick_urdf`). Importing this module registers the uid.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from mani_skill.agents.controllers import PDEEPoseControllerConfig, PDJointPosCo
 from mani_skill.agents.registration import register_agent
 from mani_skill.utils import sapien_utils
 
-from rla_gym.robots.assets import ensure_robot_assets, robot_asset_dir
-from rla_gym.robots.controllers import PaddedPDJointPosControllerConfig
-from rla_gym.robots.specs import UR10E
-from rla_gym.robots.ur10e_stick_urdf import ARM_JOINTS, write_urdf
+from rla_gym.sim.robots.assets import ensure_robot_assets, robot_asset_dir
+from rla_gym.sim.robots.controllers import PaddedPDJointPosControllerConfig
+from rla_gym.sim.robots.ur10e_stick_urdf import ARM_JOINTS, write_urdf
+from rla_gym.specs.robots import UR10E
 
 REST_HIGH = (0.10832267, -1.3466122, 1.7542601, -1.992004, -1.5525175, -0.0038689054)
 

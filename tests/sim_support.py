@@ -72,19 +72,19 @@ def single_torch_thread() -> Iterator[None]:
 
 
 class SimEnvs:
-    """Lazily created envs, one per (task, control mode, size), closed together."""
+    """Lazily created envs, one per (task, control mode, size, obs mode), closed together."""
 
     def __init__(self) -> None:
-        self._envs: dict[tuple[str, str, int], object] = {}
+        self._envs: dict[tuple[str, str, int, str], object] = {}
 
-    def get(self, task: str, control_mode: str = "pd_joint_pos", size: int = TEST_SIZE):
+    def get(self, task: str, control_mode: str = "pd_joint_pos", size: int = TEST_SIZE, obs_mode: str = "rgb"):
         from rla_gym.sim import make_sim_env
         from rla_gym.specs import TASKS
 
-        key = (task, control_mode, size)
+        key = (task, control_mode, size, obs_mode)
         if key not in self._envs:
             robot = TASKS[task].robot
-            self._envs[key] = make_sim_env(robot, task, size=size, seed=0, control_mode=control_mode)
+            self._envs[key] = make_sim_env(robot, task, size=size, seed=0, control_mode=control_mode, obs_mode=obs_mode)
         return self._envs[key]
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rla_gym.data import EpisodeDataset, EpisodeLoadError, synthetic_episode, write_episode
@@ -61,3 +62,13 @@ def test_a_video_broken_after_discovery_is_skipped_not_fatal(tree, caplog):
 def test_missing_root_says_what_it_expected(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a folder"):
         EpisodeDataset(tmp_path / "nope")
+
+
+def test_dataset_returns_the_recorded_foreground_mask(tmp_path):
+    ep = synthetic_episode(8, 16, seed=5)
+    ep.mask = np.zeros((8, 16, 16), dtype=bool)
+    ep.mask[:, 4:12] = True
+    write_episode(tmp_path / "success", 0, ep)
+    got = EpisodeDataset(tmp_path, size=8)[0]
+    assert got.mask.shape == (8, 8, 8) and got.mask[:, 2:6].all() and not got.mask[:, :2].any()
+    assert EpisodeDataset(tmp_path, with_mask=False)[0].mask is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -152,3 +153,67 @@ def test_reads_an_authors_style_folder(two_episodes, tmp_path):
     np.testing.assert_array_equal(back.object_moved, ep.object_moved)  # derived from the object poses
     np.testing.assert_array_equal(back.eef_pose, ep.eef_pose)
     assert back.actions is None and back.root_pose is None
+
+
+def _with_camera_data(ep: Episode) -> Episode:
+    """`ep` with a foreground mask (a disc) and camera matrices, as a collection records them."""
+    t, h, w = ep.frames.shape[:3]
+    yy, xx = np.mgrid[0:h, 0:w]
+    mask = np.stack([(yy - h / 2) ** 2 + (xx - w / 2 - i) ** 2 < (h / 3) ** 2 for i in range(t)])
+    k = np.tile(np.array([[40.0, 0, w / 2], [0, 40.0, h / 2], [0, 0, 1]], np.float32), (t, 1, 1))
+    e = np.tile(np.hstack([np.eye(3), [[0.0], [0.1], [0.9]]]).astype(np.float32), (t, 1, 1))
+    return replace(ep, mask=mask, intrinsics=k, extrinsics=e)
+
+
+def test_foreground_mask_and_camera_matrices_round_trip(tmp_path):
+    """The mask is stored exactly (not as lossy video) and the camera matrices as the authors' (T, 1, 3, k)."""
+    ep = _with_camera_data(synthetic_episode(12, 32, seed=3))
+    path = write_episode(tmp_path, 0, ep)
+    back = read_episode(path)
+    assert back.mask.dtype == bool and back.mask.shape == (12, 32, 32)
+    np.testing.assert_array_equal(back.mask, ep.mask)
+    np.testing.assert_array_equal(back.intrinsics, ep.intrinsics)
+    np.testing.assert_array_equal(back.extrinsics, ep.extrinsics)
+    with h5py.File(path / "metadata.h5", "r") as f:
+        assert f["front_lower_camera_foreground_mask"].shape == (12, 32, 32)
+        assert f["front_lower_camera_foreground_mask"].compression == "gzip"
+        assert f["front_lower_camera_intrinsics"].shape == (12, 1, 3, 3)
+        assert f["front_lower_camera_extrinsics"].shape == (12, 1, 3, 4)
+    assert read_episode(path, with_mask=False).mask is None
+    header = read_episode(path, with_frames=False)
+    assert header.mask is None and header.intrinsics is not None  # headers stay small
+
+
+def test_resized_read_resizes_the_mask_nearest_and_scales_the_intrinsics(tmp_path):
+    ep = _with_camera_data(synthetic_episode(6, 32, seed=4))
+    small = read_episode(write_episode(tmp_path, 0, ep), size=16)
+    assert small.mask.shape == (6, 16, 16) and small.mask.dtype == bool
+    np.testing.assert_array_equal(small.mask, ep.mask[:, 1::2, 1::2])  # nearest: pixel centres
+    np.testing.assert_allclose(small.intrinsics[0], [[20, 0, 8], [0, 20, 8], [0, 0, 1]])
+
+
+def test_episode_without_a_mask_reads_back_none(two_episodes):
+    _, _, paths = two_episodes
+    assert read_episode(paths[0]).mask is None
+
+
+def test_reads_the_authors_lossy_mask_stream(two_episodes, tmp_path):
+    """The authors' full data keeps the mask as `<cam>_foreground_mask.mp4` (0/255, thresholded at 127)."""
+    _, _, paths = two_episodes
+    traj = tmp_path / "traj_000000"
+    shutil.copytree(paths[0], traj)
+    t, h, w = read_episode(traj).frames.shape[:3]
+    mask = np.zeros((t, h, w), dtype=bool)
+    mask[:, h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = True
+    write_video(
+        traj / "front_lower_camera_foreground_mask.mp4", np.repeat(mask[..., None] * 255, 3, -1).astype(np.uint8)
+    )
+    back = read_episode(traj)
+    assert back.mask.shape == (t, h, w)
+    assert (back.mask != mask).mean() < 0.02  # lossy H.264 edges only
+
+
+def test_episode_rejects_a_mask_of_another_size():
+    ep = synthetic_episode(10, 16)
+    with pytest.raises(ValueError, match=r"mask has shape \(10, 8, 8\); expected \(10, 16, 16\)"):
+        replace(ep, mask=np.ones((10, 8, 8), bool))

@@ -12,7 +12,7 @@ from sim_support import require_sim
 
 from rla_gym.data import read_episode
 from rla_gym.sim.collect import CollectConfig, collect, scan_finished, write_metadata
-from rla_gym.sim.scripted.record import RecordConfig
+from rla_gym.sim.scripted.record import COLLECT_OBS_MODE, RecordConfig
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning:mani_skill"),
@@ -26,6 +26,11 @@ def _config(out, episodes: int) -> CollectConfig:
     return CollectConfig(
         "panda", "PullCube", episodes, out, size=SIZE, fail_every=2, record=RecordConfig(max_steps=MAX_STEPS)
     )
+
+
+def _env(envs):
+    """The shared PullCube env, observing segmentation as collection needs (the foreground mask)."""
+    return envs.get("PullCube", obs_mode=COLLECT_OBS_MODE)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +48,7 @@ def collected(envs, tmp_path_factory):
 
     collect_module.write_episode = capture
     try:
-        report = collect(_config(out, 2), env=envs.get("PullCube"), progress=False)
+        report = collect(_config(out, 2), env=_env(envs), progress=False)
     finally:
         collect_module.write_episode = real_write
     return out, report, written
@@ -88,6 +93,75 @@ def test_collected_episodes_read_back_identically(collected):
 
 
 @pytest.mark.sim
+def test_collected_episodes_carry_a_foreground_mask_that_covers_the_robot(envs, collected):
+    """The paper blacks out ground and sky before DINOv3, so collection records the mask per frame."""
+    from mani_skill.utils.structs import Link
+
+    out, report, written = collected
+    env = _env(envs)
+    for result in report.new:
+        split = "success" if result.success else "fail"
+        back = read_episode(out / "panda" / "PullCube-v2" / split / f"traj_{result.traj_id:06d}")
+        assert back.mask is not None and back.mask.dtype == bool
+        assert back.mask.shape == (result.num_steps, SIZE, SIZE)
+        np.testing.assert_array_equal(back.mask, written[result.traj_id].mask)  # stored exactly
+        assert 0.05 < back.mask.mean() < 0.95  # neither all foreground nor all background
+        # frame 0 is the observation right after reset(seed): its segmentation says where robot and ground are
+        obs, _ = env.reset(seed=_config(out, 2).episode_seed(result.traj_id))
+        seg = obs["sensor_data"]["front_lower_camera"]["segmentation"][0, ..., 0].numpy()
+        ids = env.unwrapped.segmentation_id_map
+        robot = np.isin(seg, [i for i, obj in ids.items() if isinstance(obj, Link)])
+        ground = np.isin(seg, [0] + [i for i, obj in ids.items() if obj.name == "ground"])
+        assert robot.sum() > 20 and ground.sum() > 20
+        assert back.mask[0][robot].all()
+        assert not back.mask[0][ground].any()
+
+
+@pytest.mark.sim
+def test_metadata_h5_carries_the_camera_matrices_as_the_authors_do(collected):
+    import h5py
+
+    from rla_gym.specs.cameras import CAMERAS, FRONT_CAMERA
+
+    out, report, _ = collected
+    result = report.new[0]
+    path = out / "panda" / "PullCube-v2" / "success" / f"traj_{result.traj_id:06d}"
+    t = result.num_steps
+    fx = (SIZE / 2) / np.tan(CAMERAS[FRONT_CAMERA].fov / 2)
+    k = np.array([[fx, 0, SIZE / 2], [0, fx, SIZE / 2], [0, 0, 1]])
+    with h5py.File(path / "metadata.h5", "r") as f:
+        intrinsics, extrinsics = f[f"{FRONT_CAMERA}_intrinsics"], f[f"{FRONT_CAMERA}_extrinsics"]
+        assert intrinsics.shape == (t, 1, 3, 3) and extrinsics.shape == (t, 1, 3, 4)
+        assert bool(intrinsics.attrs["_frame_aligned"]) and bool(extrinsics.attrs["_frame_aligned"])
+        np.testing.assert_allclose(intrinsics[0, 0], k, rtol=1e-4)
+        world_to_cam = extrinsics[0, 0]
+    eye, target = (np.append(getattr(CAMERAS[FRONT_CAMERA], n), 1.0) for n in ("eye", "target"))
+    np.testing.assert_allclose(world_to_cam @ eye, 0.0, atol=1e-5)  # the camera sits at its eye
+    in_cam = world_to_cam @ target
+    assert in_cam[2] > 0 and np.allclose(in_cam[:2], 0.0, atol=1e-4)  # looking at its target (OpenCV +z)
+    back = read_episode(path, size=SIZE // 2)  # resized frames come with scaled intrinsics
+    np.testing.assert_allclose(back.intrinsics[0], k * [[0.5], [0.5], [1]], rtol=1e-4)
+    np.testing.assert_allclose(back.extrinsics[0], world_to_cam)
+    assert back.mask.shape == (t, SIZE // 2, SIZE // 2)
+
+
+@pytest.mark.sim
+def test_failure_episode_runs_the_authors_150_steps(envs):
+    from rla_gym.sim.scripted import make_script
+    from rla_gym.sim.scripted.record import record_episode
+
+    episode = record_episode(_env(envs), make_script("PullCube"), seed=0, fail=True)
+    assert not episode.success
+    assert episode.num_steps == 150  # reference 8.3: the collection env's limit, not the task's 50
+
+
+@pytest.mark.sim
+def test_collect_refuses_an_env_without_segmentation(envs, tmp_path):
+    with pytest.raises(ValueError, match="expected segmentation for the foreground mask"):
+        collect(_config(tmp_path, 1), env=envs.get("PullCube"), progress=False)
+
+
+@pytest.mark.sim
 def test_rerun_keeps_finished_episodes_and_redoes_a_corrupt_one(envs, collected, tmp_path):
     import shutil
 
@@ -99,7 +173,7 @@ def test_rerun_keeps_finished_episodes_and_redoes_a_corrupt_one(envs, collected,
     broken = root / "success" / "traj_000002"  # a folder a crash or a user left behind
     broken.mkdir()
     (broken / "metadata.h5").write_bytes(b"not an hdf5 file")
-    report = collect(_config(out, 3), env=envs.get("PullCube"), progress=False)
+    report = collect(_config(out, 3), env=_env(envs), progress=False)
     assert set(report.kept) == {0, 1}
     assert [r.traj_id for r in report.new] == [2]
     assert kept.stat().st_mtime_ns == mtime  # finished episodes are not rewritten
@@ -129,7 +203,7 @@ def test_rerun_with_another_size_is_refused(envs, collected):
     out, _, _ = collected
     config = CollectConfig("panda", "PullCube", 2, out, size=96)
     with pytest.raises(ValueError, match="holds 64 px episodes; this run asks for 96 px"):
-        collect(config, env=envs.get("PullCube"), progress=False)
+        collect(config, env=_env(envs), progress=False)
 
 
 def test_unknown_robot_or_task_error_lists_valid_names(tmp_path):

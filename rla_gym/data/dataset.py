@@ -46,8 +46,9 @@ def find_episode_dirs(root: Path) -> list[Path]:
 class EpisodeDataset:
     """Episodes under `root` (a split root, a task folder with success/ and fail/, or a whole tree).
 
-    `dataset[i]` is an `Episode` with frames (resized to `size` if given), kept in a small LRU cache of
-    `cache_size` episodes; `dataset.header(i)` is the same without frames, always in memory.
+    `dataset[i]` is an `Episode` with frames (resized to `size` if given) and, where recorded, the
+    foreground mask `episode.mask` (unless `with_mask=False`), kept in a small LRU cache of `cache_size`
+    episodes; `dataset.header(i)` is the same without frames or mask, always in memory.
     """
 
     def __init__(
@@ -57,12 +58,14 @@ class EpisodeDataset:
         size: int | tuple[int, int] | None = None,
         camera: str | None = None,
         cache_size: int = 4,
+        with_mask: bool = True,
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"episode root {self.root} is not a folder")
         self.size = size
         self.camera = camera
+        self.with_mask = with_mask
         self.cache_size = max(0, int(cache_size))
         self._cache: OrderedDict[int, Episode] = OrderedDict()
         self.paths: list[Path] = []
@@ -91,7 +94,7 @@ class EpisodeDataset:
             return self._cache[index]
         path = self.paths[index]
         try:
-            episode = read_episode(path, self.size, camera=self.camera)
+            episode = read_episode(path, self.size, camera=self.camera, with_mask=self.with_mask)
         except Exception as exc:
             logger.warning("skipping corrupt episode %s: %s", path, exc)
             if path not in self.skipped:

@@ -5,8 +5,13 @@
 
 Recording order: frame t is the observation *before* action t, and `target_qpos[t]` is the absolute
 joint target commanded from frame t; the post-step observation of the last action is not stored, so
-there are T frames and T action rows. The authors' reader sees our files as its own; our one extra
-per-step array, `object_moved`, is a dataset it never asks for.
+there are T frames and T action rows. The authors' reader sees our files as its own; our extra
+per-step arrays, `object_moved` and `<camera>_foreground_mask`, are datasets it never asks for.
+
+Foreground mask: the paper blacks out ground and sky before DINOv3 (reference 6). The authors keep
+it as a lossy H.264 stream `<camera>_foreground_mask.mp4` (0/255, thresholded at 127 on read); we
+keep it exact and small in metadata.h5 (`<camera>_foreground_mask`, (T, H, W) uint8 0/1, gzip,
+one chunk per frame) and read either form into `Episode.mask`.
 """
 
 from __future__ import annotations
@@ -24,14 +29,16 @@ import numpy as np
 
 from rla_gym.data.split_metadata import split_robot_uid
 from rla_gym.data.video import find_rgb_stream, list_rgb_cameras, read_video, resize_frames, write_video
+from rla_gym.specs.cameras import FRONT_CAMERA
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CAMERA = "front_lower_camera"  # the one camera the released models were trained on
+DEFAULT_CAMERA = FRONT_CAMERA  # the one camera the released models were trained on
 METADATA_H5 = "metadata.h5"
 TRAJ_FORMAT = "traj_{:06d}"
 OBJECT_MOVE_THRESHOLD_M = 0.002  # the authors' interaction_detect "movement" value (reference 3)
 FORMAT_VERSION = 1
+MASK_SUFFIX = "_foreground_mask"  # `<camera>_foreground_mask`, the authors' name for the stream
 
 
 @dataclass
@@ -39,7 +46,8 @@ class Episode:
     """A recorded episode; every per-step array has the same length T.
 
     `object_moved[t]` is True when some object moves during the step from frame t to t + 1, i.e.
-    action t is an interaction; the last frame has no step after it and is False.
+    action t is an interaction; the last frame has no step after it and is False. `mask[t]` is the
+    camera's foreground at frame t (the paper multiplies RGB by it before DINOv3).
     """
 
     frames: np.ndarray | None  # (T, H, W, 3) uint8; None when read with `with_frames=False`
@@ -56,6 +64,9 @@ class Episode:
     root_pose: np.ndarray | None = None  # (T, 7) robot base pose p + wxyz; None -> from the robot spec
     task_description: str = ""
     num_attempts: int = 1
+    mask: np.ndarray | None = None  # (T, H, W) bool foreground (robot, objects, table); None: not recorded
+    intrinsics: np.ndarray | None = None  # (T, 3, 3) OpenCV K of `frames` (scaled with them on resize)
+    extrinsics: np.ndarray | None = None  # (T, 3, 4) world -> camera, OpenCV axes
 
     def __post_init__(self) -> None:
         self.target_qpos = np.asarray(self.target_qpos, dtype=np.float32)
@@ -76,12 +87,19 @@ class Episode:
             ("object_poses", (t, None, 7)),
             ("actions", (t, None)),
             ("root_pose", (t, 7)),
+            ("intrinsics", (t, 3, 3)),
+            ("extrinsics", (t, 3, 4)),
         ):
             value = getattr(self, name)
             if value is not None:
                 value = np.asarray(value, dtype=np.float32)
                 _expect(value, name, shape)
                 setattr(self, name, value)
+        if self.mask is not None:
+            mask = np.asarray(self.mask)
+            self.mask = mask if mask.dtype == bool else mask > 0
+            hw = (None, None) if self.frames is None else tuple(self.frames.shape[1:3])
+            _expect(self.mask, "mask", (t, *hw))
 
     @property
     def num_steps(self) -> int:
@@ -159,13 +177,16 @@ def read_episode(
     *,
     camera: str | None = None,
     with_frames: bool = True,
+    with_mask: bool = True,
 ) -> Episode:
     """Read a `traj_*` folder written by us or by the authors.
 
-    `size` resizes frames bilinearly (int = square, or (H, W)). `camera` picks the stream; by default
-    the one we recorded, else `front_lower_camera`, else the only one. Optional arrays that are
-    missing come back as None; the `_pickled` / `elem_i` conventions of the authors' writer are
-    decoded. Only read data you trust: pickled values run code when loaded.
+    `size` resizes frames bilinearly and the mask nearest (int = square, or (H, W)); intrinsics are
+    scaled to match. `camera` picks the stream; by default the one we recorded, else
+    `front_lower_camera`, else the only one. The foreground mask is read with the frames (unless
+    `with_mask=False`) from metadata.h5 or the authors' `<camera>_foreground_mask` stream. Optional
+    arrays that are missing come back as None; the `_pickled` / `elem_i` conventions of the authors'
+    writer are decoded. Only read data you trust: pickled values run code when loaded.
     Raises FileNotFoundError / OSError / ValueError (with the path) for a broken folder.
     """
     path = Path(path)
@@ -189,6 +210,12 @@ def read_episode(
         actions = _try_read(f, "actions", path)
         root_pose = _per_step(_try_read(f, "root_poses", path))
         moved = _try_read(f, "object_moved", path)
+        cam = _choose_camera(path, camera, attrs.get("camera"))
+        intrinsics = _per_camera(_try_read(f, f"{cam}_intrinsics", path))
+        extrinsics = _per_camera(_try_read(f, f"{cam}_extrinsics", path))
+        mask = None
+        if with_frames and with_mask and f"{cam}{MASK_SUFFIX}" in f:
+            mask = np.asarray(f[f"{cam}{MASK_SUFFIX}"][()]) > 0
 
     t = target_qpos.shape[0]
     num_steps = attrs.get("num_steps")
@@ -200,10 +227,11 @@ def read_episode(
     object_poses = _optional(object_poses, "object_poses", (t, None, 7), path)
     actions = _optional(actions, "actions", (t, None), path)
     root_pose = _optional(root_pose, "root_poses", (t, 7), path)
+    intrinsics = _optional(intrinsics, f"{cam}_intrinsics", (t, 3, 3), path)
+    extrinsics = _optional(extrinsics, f"{cam}_extrinsics", (t, 3, 4), path)
     if moved is None:  # the authors' data: derive the flags from the object poses
         moved = object_motion_flags(object_poses) if object_poses is not None else np.zeros(t, bool)
 
-    cam = _choose_camera(path, camera, attrs.get("camera"))
     stream = find_rgb_stream(path, cam)
     if stream is None:
         raise FileNotFoundError(f"{path}: no RGB stream for camera {cam!r} ({cam}_rgb.mp4 or {cam}_rgb/)")
@@ -214,8 +242,19 @@ def read_episode(
         frames = read_video(stream)
         if frames.shape[0] != t:
             raise ValueError(f"{stream}: {frames.shape[0]} frames; metadata.h5 has {t} steps")
+        if mask is None and with_mask:
+            mask = _read_mask_stream(path, cam, t)
+        if mask is not None and mask.shape != (t, *frames.shape[1:3]):
+            raise ValueError(
+                f"{path}: {cam} foreground mask has shape {mask.shape}; expected {(t, *frames.shape[1:3])}"
+            )
         if size is not None:
+            out_h, out_w = (size, size) if isinstance(size, int) else size
+            if intrinsics is not None:
+                intrinsics = scale_intrinsics(intrinsics, frames.shape[1:3], (out_h, out_w))
             frames = resize_frames(frames, size)
+            if mask is not None:
+                mask = resize_masks(mask, (out_h, out_w))
 
     robot, task = _robot_and_task(path, attrs)
     return Episode(
@@ -233,7 +272,40 @@ def read_episode(
         root_pose=root_pose,
         task_description=str(attrs.get("task_description", "")),
         num_attempts=int(attrs.get("num_attempts", 1)),
+        mask=mask,
+        intrinsics=intrinsics,
+        extrinsics=extrinsics,
     )
+
+
+def resize_masks(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of `(T, H, W)` bool masks to `(H', W')`: a mask must stay binary."""
+    out_h, out_w = size
+    t, h, w = mask.shape
+    if (h, w) == (out_h, out_w):
+        return mask
+    rows = np.minimum(((np.arange(out_h) + 0.5) * h / out_h).astype(np.int64), h - 1)
+    cols = np.minimum(((np.arange(out_w) + 0.5) * w / out_w).astype(np.int64), w - 1)
+    return mask[:, rows][:, :, cols]
+
+
+def scale_intrinsics(k: np.ndarray, src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> np.ndarray:
+    """OpenCV `K (..., 3, 3)` of `src_hw` frames -> K of the same frames resized to `dst_hw` (fx, cx, fy, cy)."""
+    k = np.array(k, dtype=np.float32, copy=True)
+    k[..., 0, :] *= dst_hw[1] / src_hw[1]
+    k[..., 1, :] *= dst_hw[0] / src_hw[0]
+    return k
+
+
+def _read_mask_stream(path: Path, camera: str, t: int) -> np.ndarray | None:
+    """The authors' `<camera>_foreground_mask` video/image stream (0/255, lossy) as `(T, H, W)` bool."""
+    stream = find_rgb_stream(path, camera, suffix=MASK_SUFFIX)
+    if stream is None:
+        return None
+    values = read_video(stream)
+    if values.shape[0] != t:
+        raise ValueError(f"{stream}: {values.shape[0]} frames; metadata.h5 has {t} steps")
+    return values[..., 0] > 127  # the authors' reader thresholds at 127
 
 
 # --- metadata.h5 -------------------------------------------------------------------------------
@@ -256,6 +328,10 @@ def _write_metadata_h5(path: Path, ep: Episode) -> None:
         per_step["eef_pose"] = ep.eef_pose.astype(np.float32)  # (T, 7)
     if ep.object_poses is not None:
         per_step["object_poses"] = ep.object_poses.astype(np.float32)  # (T, N, 7)
+    if ep.intrinsics is not None:
+        per_step[f"{ep.camera}_intrinsics"] = ep.intrinsics[:, None].astype(np.float32)  # (T, 1, 3, 3)
+    if ep.extrinsics is not None:
+        per_step[f"{ep.camera}_extrinsics"] = ep.extrinsics[:, None].astype(np.float32)  # (T, 1, 3, 4)
     with h5py.File(path, "w") as f:
         f.attrs["success"] = np.bool_(ep.success)
         f.attrs["task_description"] = ep.task_description or ep.task
@@ -269,10 +345,22 @@ def _write_metadata_h5(path: Path, ep: Episode) -> None:
         for key, value in per_step.items():
             ds = f.create_dataset(key, data=value)
             ds.attrs["_frame_aligned"] = True
+        if ep.mask is not None:  # ours: exact 0/1, one gzip chunk per frame (a few hundred bytes each)
+            _, h, w = ep.mask.shape
+            ds = f.create_dataset(
+                f"{ep.camera}{MASK_SUFFIX}",
+                data=ep.mask.astype(np.uint8),
+                chunks=(1, h, w),
+                compression="gzip",
+                compression_opts=4,
+                shuffle=True,
+            )
+            ds.attrs["_frame_aligned"] = True
+            ds.attrs["meaning"] = "1: robot, task objects, table; 0: ground and empty background (segmentation id 0)"
 
 
 def _default_root_pose(robot: str) -> np.ndarray:
-    from rla_gym.robots.specs import get_robot
+    from rla_gym.specs.robots import get_robot
 
     try:
         xyz = get_robot(robot).base_xyz
@@ -310,6 +398,13 @@ def _try_read(f: Any, key: str, path: Path) -> np.ndarray | None:
         return None
 
 
+def _per_camera(value: np.ndarray | None) -> np.ndarray | None:
+    """The authors' `(T, 1, 3, k)` camera matrices (one camera) -> `(T, 3, k)`."""
+    if value is not None and value.ndim == 4 and value.shape[1] == 1:
+        return value[:, 0]
+    return value
+
+
 def _per_step(value: np.ndarray | None) -> np.ndarray | None:
     """`(T, 1, D)` (one agent) -> `(T, D)`; `(T, D)` unchanged."""
     if value is None:
@@ -342,7 +437,7 @@ def _choose_camera(path: Path, wanted: str | None, recorded: str | None) -> str:
 
 def _robot_and_task(path: Path, attrs: dict[str, Any]) -> tuple[str, str]:
     """Ours are attributes; the authors' come from `<robot>/<Task>/<success|fail>/traj_*` and metadata.json."""
-    from rla_gym.robots.specs import get_robot
+    from rla_gym.specs.robots import get_robot
 
     split = path.parent
     base = split.parent if split.name in ("success", "fail") else split

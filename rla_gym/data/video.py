@@ -60,9 +60,9 @@ def read_video(path: Path) -> np.ndarray:
     return _to_rgb(np.stack(frames))
 
 
-def find_rgb_stream(traj_dir: Path, camera: str) -> Path | None:
-    """The `<camera>_rgb` stream of an episode folder: a video file or a folder of images."""
-    stem = f"{camera}_rgb"
+def find_rgb_stream(traj_dir: Path, camera: str, suffix: str = "_rgb") -> Path | None:
+    """The `<camera><suffix>` stream of an episode folder (RGB by default): a video file or a folder of images."""
+    stem = f"{camera}{suffix}"
     folder = traj_dir / stem
     if folder.is_dir() and _frame_files(folder):
         return folder

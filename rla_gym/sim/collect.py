@@ -22,7 +22,13 @@ from rla_gym.data.episode import METADATA_H5, write_episode
 from rla_gym.data.split_metadata import read_split_metadata, write_split_metadata
 from rla_gym.data.video import find_rgb_stream
 from rla_gym.sim.scripted.base import ScriptConfig
-from rla_gym.sim.scripted.record import RecordConfig, record_episode
+from rla_gym.sim.scripted.record import (
+    COLLECT_MAX_STEPS,
+    COLLECT_OBS_MODE,
+    RecordConfig,
+    has_segmentation,
+    record_episode,
+)
 from rla_gym.specs.cameras import FRONT_CAMERA
 from rla_gym.specs.robots import RobotSpec
 from rla_gym.specs.tasks import SimTask, check_pair
@@ -237,13 +243,21 @@ def _script_rng(config: CollectConfig, traj_id: int):
 _WORKER: dict = {}
 
 
+def make_collect_env(config: CollectConfig):
+    """The simulator env a collection records from: segmentation on (the foreground mask), and a time
+    limit that lets a failure run the authors' 150 steps."""
+    from rla_gym.sim.make import make_sim_env
+
+    limit = config.record.max_steps or COLLECT_MAX_STEPS
+    return make_sim_env(config.robot, config.task, size=config.size, obs_mode=COLLECT_OBS_MODE, max_episode_steps=limit)
+
+
 def _init_worker(config: CollectConfig) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from rla_gym.sim.make import make_sim_env
     from rla_gym.sim.scripted import make_script
 
     _single_thread()
-    _WORKER["env"] = make_sim_env(config.robot, config.task, size=config.size)
+    _WORKER["env"] = make_collect_env(config)
     _WORKER["script"] = make_script(config.task, config.script)
     _WORKER["config"] = config
 
@@ -257,6 +271,11 @@ def collect(config: CollectConfig, env=None, progress: bool = True) -> CollectRe
     (serial runs only; tests); otherwise each process makes its own."""
     from tqdm.auto import tqdm
 
+    if env is not None and not has_segmentation(env):
+        raise ValueError(
+            f"the env given to collect observes {env.unwrapped.obs_mode!r}; expected segmentation for the "
+            f"foreground mask: make it with obs_mode={COLLECT_OBS_MODE!r} (or let collect make it)"
+        )
     start = time.perf_counter()
     config.root.mkdir(parents=True, exist_ok=True)
     write_metadata(config)
@@ -278,12 +297,11 @@ def collect(config: CollectConfig, env=None, progress: bool = True) -> CollectRe
 
     try:
         if todo and (config.workers == 1 or env is not None):
-            from rla_gym.sim.make import make_sim_env
             from rla_gym.sim.scripted import make_script
 
             _single_thread()
             own = env is None
-            env = env if env is not None else make_sim_env(config.robot, config.task, size=config.size)
+            env = env if env is not None else make_collect_env(config)
             script = make_script(config.task, config.script)
             try:
                 for traj_id in todo:

@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "make-bundle": "write a bundle; --random gives random weights and synthetic demos, for trying the API",
     "collect": "collect scripted ManiSkill demonstrations in the paper authors' layout (resumable, parallel)",
     "featurize": "encode every episode's frames once with a bundle's encoder into a token cache",
+    "train": "train one model of the stack (unet, rla, wm, regression): resumable, CPU, one GPU or many",
 }
 
 
@@ -29,6 +30,8 @@ def load_command(name: str) -> ModuleType:
         from rla_gym.commands import collect as module
     elif name == "featurize":
         from rla_gym.commands import featurize as module
+    elif name == "train":
+        from rla_gym.commands import train as module
     else:
         raise ValueError(f"unknown command {name!r}; commands: {', '.join(COMMANDS)}")
     return module

@@ -64,6 +64,9 @@ class TokenTransformerConfig:
     zero_init: bool = False
     token_channels: int | None = None
     norm_output_tokens: bool = False
+    # Decoder only: predict s_{t+h} - s_t and add s_t back. Not in the released models (False there); an
+    # absolute-token decoder has an error floor on the static background that copying does not have.
+    residual_output: bool = False
 
     from_args = classmethod(_from_args)
 

@@ -81,7 +81,7 @@ class RLAAutoencoder(nn.Module):
     def decode(self, s_t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """s_t: (B, L, C), z: (B, Nz, Dz) -> predicted s_{t+h}: (B, L, C)."""
         _, s_next = self.decoder(s_t, tokens=z)
-        return s_next
+        return s_t + s_next if self.decoder.config.residual_output else s_next
 
     def forward(self, s_t: torch.Tensor, s_next: torch.Tensor) -> torch.Tensor:
         return self.decode(s_t, self.encode(s_t, s_next))

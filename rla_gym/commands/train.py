@@ -1,0 +1,86 @@
+"""Train one model of the stack (unet, rla, wm, regression): resumable, on CPU, one GPU or many (accelerate)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rla_gym.train.build import MODELS
+from rla_gym.train.loop import TrainConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    parser.add_argument("model", choices=MODELS, help="which model to train")
+    parser.add_argument("--init", required=True, help="bundle (folder or hub id) whose config and encoder to use")
+    parser.add_argument(
+        "--data", type=Path, required=True, help="training episodes (traj_* folders, searched recursively)"
+    )
+    parser.add_argument("--heldout", type=Path, default=None, help="held-out episodes for evaluation")
+    parser.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, logs, plot, final/ export")
+    parser.add_argument("--rla", type=Path, default=None, help="wm: the trained RLA run folder")
+    parser.add_argument("--steps", type=int, default=d.steps)
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--lr", type=float, default=d.lr)
+    parser.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
+    parser.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+    parser.add_argument("--eval-every", type=int, default=d.eval_every, help="0: only at the end")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--mixed-precision", default=d.mixed_precision, choices=("auto", "no", "bf16", "fp16"))
+    parser.add_argument("--cpu", action="store_true", help="train on the CPU even where CUDA is available")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
+    parser.add_argument("--mask", action="store_true", help="black out ground and sky (recorded foreground mask)")
+    parser.add_argument("--train-encoder", action="store_true", help="unet: train the encoder too (image AE)")
+    parser.add_argument("--max-horizon", type=int, default=None, help="pair horizon in steps (rla 30, wm 15)")
+    parser.add_argument("--latent-scale", type=float, default=None, help="wm: x0 = z / scale (default: std of z)")
+    parser.add_argument("--euler-steps", type=int, default=None, help="wm: Euler steps of the held-out evaluation")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from rla_gym.train.build import TaskOptions, build_task
+    from rla_gym.train.loop import train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        config = TrainConfig(
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            warmup_steps=args.warmup_steps,
+            checkpoint_every=args.checkpoint_every,
+            eval_every=args.eval_every,
+            seed=args.seed,
+            mixed_precision=args.mixed_precision,
+            cpu=args.cpu,
+        )
+        opts = TaskOptions(
+            model=args.model,
+            init=args.init,
+            data=args.data,
+            heldout=args.heldout,
+            rla_run=args.rla,
+            mask=args.mask,
+            train_encoder=args.train_encoder,
+            max_horizon=args.max_horizon,
+            latent_scale=args.latent_scale,
+            euler_steps=args.euler_steps,
+            progress=not args.no_progress,
+        )
+        torch.manual_seed(args.seed)
+        task = build_task(opts)
+        result = train(task, config, args.out, resume=args.resume, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        print(f"rla-gym train: {err}", file=sys.stderr)
+        return 2
+    print(f"{args.model}: {result.steps} steps, final loss {result.final_loss:.4f}")
+    for key, value in result.metrics.items():
+        print(f"  held-out {key}: {value:.4f}")
+    for path in result.exported:
+        print(f"  wrote {path}")
+    return 0

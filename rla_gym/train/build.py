@@ -1,0 +1,104 @@
+"""Build a trainer's task from an init bundle, training data and (for RLA-WM) a trained RLA run."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from rla_gym.data.pairs import PairSamplerConfig
+from rla_gym.models.bundle import load_bundle
+from rla_gym.models.regression import RegressionConfig, RegressionWorldModel
+from rla_gym.models.state_dicts import load_strict
+from rla_gym.models.token_transformer import RLAAutoencoder
+from rla_gym.specs import WM_ACTION_BUFFER
+from rla_gym.train.data import TrainingData, load_training_data
+from rla_gym.train.pairs import TransitionSampler
+
+log = logging.getLogger(__name__)
+
+MODELS = ("unet", "rla", "wm", "regression")
+RLA_MAX_HORIZON = 30  # CPU default: covers the world model's 15-step buffer with margin (reference: 99)
+
+
+@dataclass
+class TaskOptions:
+    model: str
+    init: str
+    data: Path
+    heldout: Path | None = None
+    rla_run: Path | None = None  # wm: the RLA run whose final weights define the latent space
+    mask: bool = False
+    train_encoder: bool = False  # unet: train the encoder with it as an image autoencoder
+    max_horizon: int | None = None  # pair horizon in steps (default: rla 30, wm/regression 15)
+    latent_scale: float | None = None  # wm: None = std of z on the training pairs
+    euler_steps: int | None = None  # wm held-out evaluation (default: the bundle's)
+    progress: bool = True
+
+
+def load_final(run: Path, name: str) -> dict[str, torch.Tensor]:
+    path = Path(run) / "final" / f"{name}.safetensors"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: train that run to the end first (its final/ folder)")
+    return load_file(path)
+
+
+def build_task(opts: TaskOptions):
+    """-> (task, description) for `rla_gym.train.loop.train`."""
+    if opts.model not in MODELS:
+        raise ValueError(f"unknown model {opts.model!r}; trainers: {', '.join(MODELS)}")
+    bundle = load_bundle(opts.init)
+    stack = bundle.stack
+    encoder = stack.encoder
+    size = stack.image_size
+
+    def data(root: Path | None) -> TrainingData | None:
+        if root is None:
+            return None
+        return load_training_data(root, encoder, size, mask=opts.mask, progress=opts.progress)
+
+    if opts.model == "unet":
+        from rla_gym.train.unet import UNetTask
+
+        unet = stack.image_decoder
+        return UNetTask(unet, data(opts.data), data(opts.heldout), encoder if opts.train_encoder else None)
+
+    robot = stack.robot
+    default_h = RLA_MAX_HORIZON if opts.model == "rla" else WM_ACTION_BUFFER
+    pair_cfg = PairSamplerConfig(min_horizon=1, max_horizon=opts.max_horizon or default_h)
+    train_pairs = TransitionSampler(data(opts.data), pair_cfg, robot)
+    held = data(opts.heldout)
+    held_pairs = TransitionSampler(held, pair_cfg, robot) if held is not None else None
+
+    if opts.model == "rla":
+        from rla_gym.train.rla import RLATask
+
+        return RLATask(stack.rla, train_pairs, held_pairs)
+    if opts.model == "regression":
+        from rla_gym.train.regression import RegressionTask
+
+        if pair_cfg.max_horizon > stack.config.world_model.max_horizon:
+            raise ValueError(f"--max-horizon {pair_cfg.max_horizon} exceeds the action buffer")
+        model = RegressionWorldModel(RegressionConfig.matching(stack.config))
+        return RegressionTask(model, stack.config.robot_key, train_pairs, held_pairs)
+
+    from rla_gym.train.wm import WMTask, estimate_latent_scale
+
+    if opts.rla_run is None:
+        raise ValueError("training RLA-WM needs --rla RUN: the trained RLA autoencoder that defines its latents")
+    rla = RLAAutoencoder(stack.config.rla_encoder, stack.config.rla_decoder)
+    load_strict(rla.encoder, load_final(opts.rla_run, "rla_encoder"), source="rla_encoder.safetensors")
+    load_strict(rla.decoder, load_final(opts.rla_run, "rla_decoder"), source="rla_decoder.safetensors")
+    rla.eval()
+    scale = opts.latent_scale or estimate_latent_scale(rla, train_pairs)
+    log.info("RLA-WM latent scale %.3f (x0 = z / scale)", scale)
+    steps = opts.euler_steps or stack.config.euler_steps
+    return WMTask(stack.world_model, rla, stack.config.robot_key, scale, train_pairs, held_pairs, steps)
+
+
+def read_latent_scale(run: Path) -> float:
+    return float(json.loads((Path(run) / "final" / "world_model.json").read_text())["latent_scale"])

@@ -1,0 +1,121 @@
+"""Episodes in memory for training: frames at the stack's size and their encoder tokens, computed once.
+
+At CPU scale every frame fits in memory (300 episodes of 64 px frames and 64 x 192 tokens: ~0.5 GB), so the
+frozen encoder runs once per frame and the tokens are cached in one file beside the data, keyed by the
+encoder's weights, the image size and the mask setting. Frames are read at the recorded size (128 px) and
+resized with antialiasing to the stack's size: one frame pipeline everywhere (design notes: a 64 px render is
+aliased and a model trained on it fails on resized 128 px frames).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rla_gym.data.dataset import EpisodeDataset
+from rla_gym.data.feature_cache import encode_frames, state_dict_fingerprint
+from rla_gym.data.video import resize_frames
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR = ".features"  # hidden: episode discovery never walks it
+
+
+@dataclass
+class TrainingData:
+    """Per-episode arrays, index-aligned. frames[i]: (T, H, W, 3) uint8; tokens[i]: (T, L, C) float16;
+    targets[i]: (T, A) float32 joint targets commanded from each frame; interaction[i]: (T,) bool."""
+
+    keys: list[str]
+    frames: list[torch.Tensor]
+    tokens: list[torch.Tensor]
+    targets: list[np.ndarray]
+    interaction: list[np.ndarray]
+    success: list[bool]
+    masked: bool
+
+    def __post_init__(self) -> None:
+        n = len(self.keys)
+        for name in ("frames", "tokens", "targets", "interaction", "success"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} has {len(getattr(self, name))} episodes; keys has {n}")
+        if n == 0:
+            raise ValueError("no episodes: training needs at least one readable traj_* folder")
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def num_frames(self) -> int:
+        return int(sum(len(t) for t in self.targets))
+
+    def flat_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """(episode, frame) of every frame, for uniform frame sampling."""
+        ep = np.concatenate([np.full(len(t), i) for i, t in enumerate(self.targets)])
+        fr = np.concatenate([np.arange(len(t)) for t in self.targets])
+        return ep, fr
+
+
+def apply_mask(frames: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Black out the background (ground, sky): frames (T, H, W, 3) uint8 * mask (T, H', W') bool, resized nearest."""
+    if mask.shape[1:] != frames.shape[1:3]:
+        idx_h = (np.arange(frames.shape[1]) * mask.shape[1] // frames.shape[1]).astype(int)
+        idx_w = (np.arange(frames.shape[2]) * mask.shape[2] // frames.shape[2]).astype(int)
+        mask = mask[:, idx_h][:, :, idx_w]
+    return frames * mask[..., None].astype(np.uint8)
+
+
+def load_training_data(
+    root: str | Path,
+    encoder: torch.nn.Module,
+    image_size: int,
+    *,
+    mask: bool = False,
+    cache: bool = True,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> TrainingData:
+    """Read every episode under `root`, resize (and mask) its frames, encode them (cached)."""
+    from tqdm.auto import tqdm
+
+    root = Path(root)
+    dataset = EpisodeDataset(root, cache_size=0)
+    if dataset.skipped:
+        log.warning("%d corrupt episode folders skipped under %s", len(dataset.skipped), root)
+    keys = [dataset.key(i) for i in range(len(dataset))]
+    fingerprint = hashlib.sha256(
+        f"{state_dict_fingerprint(encoder)}|{image_size}|mask={mask}|{'/'.join(keys)}".encode()
+    ).hexdigest()[:16]
+    cache_path = root / CACHE_DIR / f"train-{fingerprint}.pt"
+    cached = torch.load(cache_path, weights_only=True) if cache and cache_path.is_file() else None
+
+    frames, tokens, targets, interaction, success = [], [], [], [], []
+    for i in tqdm(range(len(dataset)), desc=f"load {root.name}", unit="ep", disable=not progress):
+        episode = dataset[i]
+        f = episode.frames
+        if mask:
+            if episode.mask is None:
+                raise ValueError(f"{dataset.paths[i]} has no foreground mask; collect again or train without --mask")
+            f = apply_mask(f, episode.mask)
+        f = resize_frames(f, image_size)
+        frames.append(torch.from_numpy(np.ascontiguousarray(f)))
+        targets.append(np.asarray(episode.target_qpos, dtype=np.float32))
+        interaction.append(np.asarray(episode.object_moved, dtype=bool))
+        success.append(bool(episode.success))
+        if cached is None:
+            tokens.append(encode_frames(encoder, f, batch_size=batch_size, device=str(device)).half())
+    if cached is not None:
+        tokens = list(cached["tokens"])
+        log.info("tokens for %d episodes read from %s", len(tokens), cache_path)
+    elif cache:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_path.with_suffix(".tmp")
+        torch.save({"tokens": tokens, "keys": keys}, tmp)
+        tmp.replace(cache_path)
+    return TrainingData(keys, frames, tokens, targets, interaction, success, mask)

@@ -1,0 +1,42 @@
+"""Transition batches (s_t, actions t..t+h-1, s_{t+h}) from in-memory tokens, for the RLA, RLA-WM and regression
+trainers: the shared pair sampler (interaction-biased starts, reference 3) drawing from the loop's generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from rla_gym.data.pairs import PairBatch, PairIndex, PairSampler, PairSamplerConfig
+from rla_gym.specs import RobotSpec
+from rla_gym.train.data import TrainingData
+
+
+class TransitionSampler:
+    def __init__(self, data: TrainingData, config: PairSamplerConfig, robot: RobotSpec) -> None:
+        self.data, self.robot = data, robot
+        self.sampler = PairSampler(data.targets, data.interaction, config, seed=0)
+
+    def sample(self, rng: np.random.Generator, batch_size: int) -> dict[str, torch.Tensor]:
+        self.sampler.rng = rng  # the loop's registered generator: saved and restored with each checkpoint
+        return self.collate(self.sampler.sample_index(batch_size))
+
+    def fixed(self, count: int, horizon: int, seed: int) -> dict[str, torch.Tensor]:
+        """A reproducible evaluation batch of `count` pairs at one horizon (shorter where an episode is)."""
+        self.sampler.rng = np.random.default_rng(seed)
+        index = self.sampler.sample_index(count)
+        h = np.minimum(np.full(count, horizon), self.sampler.lengths[index.episode] - 1)
+        t = np.array(
+            [self.sampler.rng.integers(self.sampler.lengths[e] - hh) for e, hh in zip(index.episode, h)],
+            dtype=np.int64,
+        )
+        return self.collate(PairIndex(index.episode, t, h.astype(np.int64)))
+
+    def collate(self, index: PairIndex) -> dict[str, torch.Tensor]:
+        batch: PairBatch = self.sampler.collate(index, self.data.tokens)
+        qpos = self.robot.to_full_qpos(batch.actions[..., : self.robot.action_dim])  # (B, max_h, J)
+        qpos = qpos * batch.mask[..., None]  # zero padding past h, as the authors pad the buffer
+        return {"s_t": batch.states_t, "s_next": batch.states_next, "qpos": qpos, "lengths": batch.lengths}
+
+
+def token_l1(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.float() - b.float()).abs().mean())

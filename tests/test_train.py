@@ -1,0 +1,180 @@
+"""Trainers: each lowers its loss on tiny data; a run killed after a checkpoint resumes to the same weights; two
+DDP ranks (gloo, CPU) end with identical weights; the command writes its logs, plot and export."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rla_gym.train.build import TaskOptions, build_task
+from rla_gym.train.loop import TrainConfig, latest_checkpoint, train
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """Synthetic ur10e episodes (frames follow the joint targets) and a tiny random init bundle."""
+    from rla_gym.data import synthetic_episode, write_episode
+    from rla_gym.models.random_bundle import make_random_bundle
+
+    root = tmp_path_factory.mktemp("train-data")
+    for split, seeds in (("train", range(6)), ("heldout", range(100, 102))):
+        for s in seeds:
+            episode = synthetic_episode(30, 32, robot="ur10e", task="RollBall-v1", seed=s)
+            write_episode(root / split / "success", s, episode)
+    make_random_bundle("ur10e", "tiny").save_pretrained(root / "init")
+    return root
+
+
+def _options(root: Path, model: str, **kwargs) -> TaskOptions:
+    return TaskOptions(
+        model=model, init=str(root / "init"), data=root / "train", heldout=root / "heldout", progress=False, **kwargs
+    )
+
+
+def _losses(run: Path) -> list[float]:
+    with (run / "loss.csv").open() as f:
+        return [float(r["loss"]) for r in csv.DictReader(f)]
+
+
+@pytest.fixture(scope="module")
+def rla_run(tiny_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("rla-run")
+    torch.manual_seed(0)
+    train(
+        build_task(_options(tiny_data, "rla")),
+        TrainConfig(steps=150, batch_size=16, lr=1e-3, warmup_steps=10),
+        out,
+        progress=False,
+    )
+    return out
+
+
+@pytest.mark.parametrize("model", ["unet", "rla", "regression", "wm"])
+def test_each_trainer_lowers_its_loss(model, tiny_data, rla_run, tmp_path):
+    if model == "rla":
+        losses = _losses(rla_run)
+    else:
+        torch.manual_seed(0)
+        task = build_task(_options(tiny_data, model, rla_run=rla_run if model == "wm" else None))
+        config = TrainConfig(steps=150, batch_size=16, lr=1e-3, warmup_steps=10)
+        train(task, config, tmp_path, progress=False)
+        losses = _losses(tmp_path)
+    first, last = np.mean(losses[:2]), np.mean(losses[-2:])
+    assert last < 0.9 * first, f"{model}: loss {first:.4f} -> {last:.4f} did not fall by 10 %"
+
+
+def test_training_writes_logs_plot_and_export(tiny_data, rla_run):
+    assert (rla_run / "losses.png").stat().st_size > 1000
+    with (rla_run / "eval.csv").open() as f:
+        row = next(csv.DictReader(f))
+    assert float(row["l1_h10"]) > 0 and float(row["copy_l1_h10"]) > 0
+    weights = load_file(rla_run / "final" / "rla_decoder.safetensors")
+    assert any(t.abs().sum() > 0 for k, t in weights.items() if k.startswith("out_layer")), "decoder output trained"
+
+
+def test_rerun_into_a_used_folder_needs_resume(tiny_data, rla_run):
+    with pytest.raises(FileExistsError, match="resume"):
+        train(build_task(_options(tiny_data, "rla")), TrainConfig(steps=5), rla_run, progress=False)
+
+
+def test_wm_needs_a_trained_rla_run(tiny_data, tmp_path):
+    with pytest.raises(ValueError, match="--rla"):
+        build_task(_options(tiny_data, "wm"))
+    with pytest.raises(FileNotFoundError, match="final"):
+        build_task(_options(tiny_data, "wm", rla_run=tmp_path))
+
+
+_KILL_SCRIPT = """
+import os, signal, sys, torch
+from pathlib import Path
+from rla_gym.train.build import TaskOptions, build_task
+from rla_gym.train.loop import TrainConfig, train
+
+root, out, kill_at, resume = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+torch.manual_seed(0)
+opts = TaskOptions(model="regression", init=str(root / "init"), data=root / "train", progress=False)
+config = TrainConfig(steps=20, batch_size=8, lr=1e-3, warmup_steps=5, checkpoint_every=10)
+
+def maybe_kill(step, loss):
+    if step == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)  # no clean-up, no final save: as a killed job
+
+train(build_task(opts), config, out, resume=resume, progress=False, on_step=maybe_kill)
+"""
+
+
+def test_killed_and_resumed_run_ends_with_the_same_weights(tiny_data, tmp_path):
+    script = tmp_path / "kill.py"
+    script.write_text(textwrap.dedent(_KILL_SCRIPT))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def run(out: Path, kill_at: int, resume: bool) -> int:
+        cmd = [sys.executable, str(script), str(tiny_data), str(out), str(kill_at), "1" if resume else "0"]
+        return subprocess.run(cmd, env=env, capture_output=True, timeout=300).returncode
+
+    assert run(tmp_path / "straight", -1, False) == 0
+    assert run(tmp_path / "killed", 15, False) == -9, "the run should die by SIGKILL at step 15"
+    assert latest_checkpoint(tmp_path / "killed").name == "step_0000010"
+    assert not (tmp_path / "killed" / "final").exists()
+    assert run(tmp_path / "killed", -1, True) == 0
+    a = load_file(tmp_path / "straight" / "final" / "regression.safetensors")
+    b = load_file(tmp_path / "killed" / "final" / "regression.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), f"{key} differs after kill and resume"
+    steps = [int(float(r)) for r in np.loadtxt(tmp_path / "killed" / "loss.csv", delimiter=",", skiprows=1)[:, 0]]
+    assert steps == sorted(set(steps)), "each logged step appears once after the resume"
+
+
+_DDP_SCRIPT = """
+import sys, torch
+from pathlib import Path
+from accelerate import PartialState
+from rla_gym.train.build import TaskOptions, build_task
+from rla_gym.train.loop import TrainConfig, train
+
+root, out = Path(sys.argv[1]), Path(sys.argv[2])
+torch.manual_seed(0)
+task = build_task(TaskOptions(model="rla", init=str(root / "init"), data=root / "train", progress=False))
+train(task, TrainConfig(steps=2, batch_size=4, warmup_steps=0, cpu=True), out / "run", progress=False)
+rank = PartialState().process_index
+torch.save({k: v.detach().clone() for k, v in task.module.state_dict().items()}, out / f"rank{rank}.pt")
+"""
+
+
+def test_two_ddp_ranks_end_with_identical_weights(tiny_data, tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(textwrap.dedent(_DDP_SCRIPT))
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun), "--nproc_per_node", "2", "--master_port", "29517", str(script), str(tiny_data), str(tmp_path)]
+    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    w0, w1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    init = load_file(tiny_data / "init" / "rla_decoder.safetensors")
+    assert any(not torch.equal(w0[f"rla.decoder.{k}"], v) for k, v in init.items()), "the step changed the weights"
+    for key in w0:
+        assert torch.equal(w0[key], w1[key]), f"{key} differs between ranks"
+
+
+def test_cli_train_reports_and_exports(tiny_data, tmp_path, capsys):
+    from rla_gym.cli import main
+
+    out = tmp_path / "unet"
+    args = ["train", "unet", "--init", str(tiny_data / "init"), "--data", str(tiny_data / "train")]
+    args += ["--heldout", str(tiny_data / "heldout"), "--out", str(out), "--steps", "4", "--batch-size", "4"]
+    assert main([*args, "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "held-out ssim" in printed and (out / "final" / "image_decoder.safetensors").is_file()
+    assert main([*args, "--no-progress"]) == 2, "a used run folder without --resume is refused"
+    assert "resume" in capsys.readouterr().err

@@ -234,3 +234,40 @@ def test_ur10e_split_metadata_names_the_generated_urdf(tmp_path):
     info = json.loads((config.root / "success" / "metadata.json").read_text())["robot_infos"][0]
     assert info["uid"] == "ur10e_stick" and info["urdf_path"].endswith(".urdf")
     assert "stick_link" in Path(info["urdf_path"]).read_text()
+
+
+@pytest.mark.sim
+def test_resume_summary_counts_every_episode_in_the_folder(collected, tmp_path):
+    """A folder of 2 episodes resumed with --episodes 1: the summary counts both, not just id 0."""
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(collected[0], out)
+    report = collect(_config(out, 1), progress=False)  # nothing to record: no simulator is made
+    assert report.new == [] and set(report.kept) == {0} and set(report.beyond) == {1}
+    assert report.total == 2 and report.successes == 1
+    assert "(1/2 on disk" in report.summary()
+    assert "1 more with higher ids" in report.summary()
+
+
+def test_cli_rejects_an_out_path_that_is_a_file(tmp_path, capsys):
+    from rla_gym.cli import main
+
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("not a folder")
+    for out in (blocker, blocker / "demos"):
+        code = main(["collect", "--robot", "ur10e", "--task", "RollBall", "--episodes", "1", "--out", str(out)])
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert "a file; expected a folder" in err and str(blocker) in err
+        assert "Traceback" not in err
+
+
+def test_cli_rejects_max_steps_below_one(tmp_path, capsys):
+    from rla_gym.cli import main
+
+    for bad in ("-5", "0"):
+        args = ["collect", "--robot", "ur10e", "--task", "RollBall", "--episodes", "1", "--out", str(tmp_path)]
+        code = main([*args, "--max-steps", bad])
+        assert code == 2
+        assert f"max_steps must be >= 1; got {bad}" in capsys.readouterr().err

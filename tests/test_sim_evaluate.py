@@ -59,6 +59,26 @@ def test_chunks_run_open_loop_and_max_steps_caps_the_episode(envs):
 
 
 @pytest.mark.sim
+def test_videos_play_in_real_time(envs, tmp_path):
+    """One stored frame per 8-step chunk at 20 Hz control: 2.5 fps, so 20 steps last 1 s, not 0.15 s."""
+    import imageio.v2 as iio
+
+    env = envs.get("PullCube")
+    assert env.unwrapped.control_freq == 20
+    result = evaluate(
+        RecordingPolicy(chunk=8), "panda", "PullCube", seeds=[0], env=env, max_steps=20, video_dir=tmp_path
+    )
+    reader = iio.get_reader(str(result.episodes[0].video), format="FFMPEG")
+    try:
+        fps, frames = reader.get_meta_data()["fps"], sum(1 for _ in reader.iter_data())
+    finally:
+        reader.close()
+    assert frames == 3  # policy calls at steps 0, 8, 16
+    assert fps == pytest.approx(3.0, rel=1e-3)  # 20 Hz * 3 frames / 20 steps
+    assert frames / fps == pytest.approx(20 / 20)  # the episode's real duration in seconds
+
+
+@pytest.mark.sim
 def test_neural_preprocess_reaches_the_policy_and_can_be_switched_off(envs):
     def invert(frames):
         return 255 - frames

@@ -20,7 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes, each with its own simulator")
     parser.add_argument("--seed", type=int, default=0, help="episode i uses ManiSkill seed SEED + i")
     parser.add_argument("--fail-every", type=int, default=3, help="every n-th episode uses the failure mode (0: none)")
-    parser.add_argument("--max-steps", type=int, default=None, help="episode limit (default: the task's)")
+    parser.add_argument(
+        "--max-steps", type=int, default=None, help="episode limit, >= 1 (default: 150, the authors' collection limit)"
+    )
     parser.add_argument("--post-success-steps", type=int, default=5, help="frames kept after the first success")
     parser.add_argument("--joint-noise", type=float, default=ScriptConfig.joint_noise, help="rad, per step")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -55,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"rla-gym collect: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # the output folder cannot be written (permissions, disk full, ...)
+        print(f"rla-gym collect: cannot write {err.filename or args.out}: {err.strerror or err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("rla-gym collect: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

@@ -15,7 +15,7 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-def write_video(path: Path, frames: np.ndarray, *, fps: int = 30, crf: int = 23, preset: str = "fast") -> None:
+def write_video(path: Path, frames: np.ndarray, *, fps: float = 30, crf: int = 23, preset: str = "fast") -> None:
     """Write `frames (T, H, W, 3) uint8` as H.264 (yuv420p) with the authors' codec settings."""
     import imageio.v2 as iio
 

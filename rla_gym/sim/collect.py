@@ -63,6 +63,7 @@ class CollectConfig:
             raise ValueError(f"size must be an even number of pixels >= 16 (H.264 video); got {self.size}")
         if self.fail_every < 0:
             raise ValueError(f"fail_every must be >= 0; got {self.fail_every}")
+        _check_out_folder(Path(self.out))
 
     @property
     def spec(self) -> RobotSpec:
@@ -84,6 +85,16 @@ class CollectConfig:
         return self.seed + traj_id
 
 
+def _check_out_folder(out: Path) -> None:
+    """`out` must be a folder or creatable as one: a file there (or above it) would fail only at mkdir."""
+    for path in (out, *out.parents):
+        if path.exists():
+            if not path.is_dir():
+                where = "is" if path == out else f"lies under {path}, which is"
+                raise ValueError(f"out {out} {where} a file; expected a folder (existing or new) for the dataset")
+            return
+
+
 @dataclass(frozen=True)
 class EpisodeResult:
     traj_id: int
@@ -94,13 +105,16 @@ class EpisodeResult:
 
 @dataclass
 class CollectReport:
-    """What a run did: `new` episodes recorded now, `kept` ones found finished on disk (id -> success)."""
+    """What a run did: `new` episodes recorded now, `kept` ones (ids asked for) found finished on disk,
+    `beyond` finished ones with ids past this run's `--episodes` (id -> success). The success rate
+    counts every finished episode in the folder, not only the ids this run asked for."""
 
     root: Path
     new: list[EpisodeResult]
     kept: dict[int, bool]
     seconds: float
     corrupt: list[Path] = field(default_factory=list)
+    beyond: dict[int, bool] = field(default_factory=dict)
 
     @property
     def frames(self) -> int:
@@ -116,12 +130,13 @@ class CollectReport:
 
     @property
     def successes(self) -> int:
-        """Successful episodes on disk after the run (new and kept)."""
-        return sum(r.success for r in self.new) + sum(self.kept.values())
+        """Successful episodes on disk after the run (new, kept and beyond)."""
+        return sum(r.success for r in self.new) + sum(self.kept.values()) + sum(self.beyond.values())
 
     @property
     def total(self) -> int:
-        return len(self.new) + len(self.kept)
+        """Finished episodes on disk after the run."""
+        return len(self.new) + len(self.kept) + len(self.beyond)
 
     @property
     def success_rate(self) -> float:
@@ -129,8 +144,9 @@ class CollectReport:
 
     def summary(self) -> str:
         new_ok = sum(r.success for r in self.new)
+        more = f", {len(self.beyond)} more with higher ids" if self.beyond else ""
         lines = [
-            f"{self.root}: {len(self.new)} new episodes, {len(self.kept)} already on disk",
+            f"{self.root}: {len(self.new)} new episodes, {len(self.kept)} already on disk{more}",
             f"throughput: {self.frames} frames in {self.seconds:.1f} s = {self.frames_per_second:.1f} frames/s, "
             f"{self.episodes_per_minute:.1f} episodes/min",
             f"success rate ({self.root.name}): {100 * self.success_rate:.1f} % ({self.successes}/{self.total} on disk; "
@@ -281,6 +297,7 @@ def collect(config: CollectConfig, env=None, progress: bool = True) -> CollectRe
     write_metadata(config)
     finished, corrupt = scan_finished(config.root)
     kept = {i: ok for i, ok in finished.items() if i < config.episodes}
+    beyond = {i: ok for i, ok in finished.items() if i >= config.episodes}
     todo = [i for i in range(config.episodes) if i not in kept]
     if kept:
         logger.info(
@@ -326,4 +343,4 @@ def collect(config: CollectConfig, env=None, progress: bool = True) -> CollectRe
     finally:
         bar.close()
     results.sort(key=lambda r: r.traj_id)
-    return CollectReport(config.root, results, kept, time.perf_counter() - start, corrupt)
+    return CollectReport(config.root, results, kept, time.perf_counter() - start, corrupt, beyond)

@@ -28,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Preprocess = Callable[[np.ndarray], np.ndarray]  # (B, H, W, 3) uint8 -> (B, H, W, 3) uint8
-VIDEO_FPS = 20  # the simulator's control frequency
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,8 @@ def evaluate(
     defaults to the task's episode length. `env`: a `make_sim_env` env of this robot/task to reuse
     (left open); by default one is made at `size` pixels and closed at the end. Videos, when
     `video_dir` is given, are `<task>_seed<seed>.mp4`: the sim frame, and beside it the preprocessed
-    frame when preprocessing is on.
+    frame when preprocessing is on. They hold one frame per policy call and play in real time: at
+    control frequency / env steps per stored frame (e.g. 20 Hz / chunks of 8 = 2.5 fps).
     """
     spec, sim_task = check_pair(robot, task)
     limit = int(max_steps or sim_task.max_episode_steps)
@@ -179,8 +179,15 @@ def _rollout(env, policy: Policy, spec, task: str, seed: int, limit: int, prepro
         from rla_gym.data.video import write_video
 
         path = Path(video_dir) / f"{task}_seed{seed}.mp4"
-        write_video(path, np.stack(video), fps=VIDEO_FPS)
+        write_video(path, np.stack(video), fps=real_time_fps(env, len(video), steps))
     return SeedResult(seed, success, steps, total, path)
+
+
+def real_time_fps(env, frames: int, steps: int) -> float:
+    """Frame rate that plays `frames` stored over `steps` env steps in real time: a video of one frame
+    per policy call at the control frequency would run chunk-length times too fast."""
+    control_freq = float(env.unwrapped.control_freq)  # env steps per simulated second
+    return control_freq * frames / max(steps, 1)
 
 
 def _checked_chunk(chunk, spec) -> np.ndarray:

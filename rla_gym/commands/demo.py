@@ -29,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
     from stable_baselines3 import PPO
 
     import rla_gym  # noqa: F401
-    from rla_gym.envs.bundles import default_bundle_path
     from rla_gym.envs.sb3 import SB3VecEnv
     from rla_gym.envs.video import record_rollout
+    from rla_gym.models.zoo import default_bundle_path
 
     out = Path(args.out)
     bundle = args.bundle or default_bundle_path(args.robot, None)

@@ -3,29 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 
 from rla_gym.models.bundle import Bundle, BundleError, load_bundle
-
-MODELS_ENV_VAR = "RLA_GYM_MODELS"
-
-
-def models_dir() -> Path:
-    """The model zoo: $RLA_GYM_MODELS, else the repository's top-level `models/` folder."""
-    if os.environ.get(MODELS_ENV_VAR):
-        return Path(os.environ[MODELS_ENV_VAR])
-    return Path(__file__).resolve().parents[2] / "models"
-
-
-def default_bundle_path(robot: str, task: str | None) -> Path | None:
-    root = models_dir()
-    names = ([f"{robot}-{task}"] if task else []) + [f"{robot}-default"]
-    for name in names:
-        if (root / name / "manifest.json").is_file():
-            return root / name
-    return None
+from rla_gym.models.zoo import default_bundle_path, models_dir
 
 
 def resolve_bundle(

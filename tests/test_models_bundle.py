@@ -8,7 +8,8 @@ import shutil
 import pytest
 import torch
 
-from rla_gym.models.bundle import BundleError, load_bundle, resolve_bundle_path
+from rla_gym.models import bundle as bundle_module
+from rla_gym.models.bundle import BundleError, copy_bundle, load_bundle, resolve_bundle_path
 from rla_gym.models.random_bundle import make_random_bundle
 
 
@@ -62,7 +63,7 @@ def test_checksum_mismatch_is_named(saved, tmp_path):
         f.seek(-4, 2)
         f.write(b"\x00\x01\x02\x03")
     with pytest.raises(BundleError, match=r"checksum mismatch for .*world_model.safetensors"):
-        load_bundle(path)
+        load_bundle(path, verify=True)
 
 
 def test_missing_file_is_named(saved, tmp_path):
@@ -97,3 +98,95 @@ def test_hub_id_resolves_through_the_hub_cache(saved, tmp_path):
     shutil.copytree(saved[1], repo / "snapshots" / commit / "ur10e-tiny")
     loaded = load_bundle("someone/rla-bundles/ur10e-tiny", cache_dir=tmp_path)
     assert loaded.robot == "ur10e" and loaded.demos.num_episodes == 2
+
+
+def test_plain_load_hashes_nothing_and_verify_hashes_every_file(saved, monkeypatch):
+    """A paper-size bundle is gigabytes: sha256 of every file at every gym.make is too slow."""
+    hashed = []
+    real = bundle_module.sha256_file
+    monkeypatch.setattr(bundle_module, "sha256_file", lambda path: hashed.append(path.name) or real(path))
+    load_bundle(saved[1])
+    assert hashed == []
+    load_bundle(saved[1], verify=True)
+    listed = json.loads((saved[1] / "manifest.json").read_text())["files"]
+    assert sorted(hashed) == sorted(listed)
+
+
+@pytest.mark.parametrize("name", ["world_model.safetensors", "demos.safetensors"])
+def test_truncated_safetensors_is_named_without_hashing(saved, tmp_path, name):
+    path = shutil.copytree(saved[1], tmp_path / "b")
+    data = (path / name).read_bytes()
+    (path / name).write_bytes(data[: len(data) // 2])
+    with pytest.raises(BundleError, match=rf"{name} has \d+ bytes; manifest.json says {len(data)}"):
+        load_bundle(path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    del manifest["sizes"]  # a bundle written before sizes were recorded: the reader names the file
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=rf"{path / name} cannot be read as safetensors"):
+        load_bundle(path)
+
+
+@pytest.mark.parametrize("name", ["config.json", "manifest.json"])
+def test_invalid_json_is_named(saved, tmp_path, name):
+    path = shutil.copytree(saved[1], tmp_path / "b")
+    text = (path / name).read_text()
+    (path / name).write_text(text[: len(text) // 2])
+    manifest = json.loads((saved[1] / "manifest.json").read_text())
+    if name == "config.json":  # keep the size check quiet: the JSON reader must name the file
+        del manifest["sizes"]
+        (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=rf"{path / name} is not valid JSON"):
+        load_bundle(path)
+
+
+def test_mismatch_message_names_the_file_once(saved, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    path = shutil.copytree(saved[1], tmp_path / "b")
+    file = path / "world_model.safetensors"
+    state = load_file(file)
+    state.pop(sorted(state)[0])
+    save_file(state, file)
+    manifest = json.loads((path / "manifest.json").read_text())
+    del manifest["sizes"]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError) as err:
+        load_bundle(path)
+    message = str(err.value)
+    assert message.startswith(f"{file} does not fit its config: it lacks key")
+    assert "config/" not in message and message.count(str(file)) == 1
+
+
+def test_copy_is_verified(saved, tmp_path):
+    copy = copy_bundle(saved[1], tmp_path / "copy")
+    assert load_bundle(copy).robot == "ur10e"
+    source = shutil.copytree(saved[1], tmp_path / "src")
+    with open(source / "encoder.safetensors", "r+b") as f:  # same size, other bytes
+        f.seek(-4, 2)
+        f.write(b"\x00\x01\x02\x03")
+    with pytest.raises(BundleError, match=r"checksum mismatch for .*copy2/encoder.safetensors"):
+        copy_bundle(source, tmp_path / "copy2")
+
+
+def test_a_download_is_verified_once(saved, tmp_path, monkeypatch):
+    """A bundle fetched from the hub is hashed when it arrives; served from the cache, it is not."""
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    snapshot = tmp_path / "snap"
+    shutil.copytree(saved[1], snapshot / "ur10e-tiny")
+    with open(snapshot / "ur10e-tiny" / "world_model.safetensors", "r+b") as f:
+        f.seek(-4, 2)
+        f.write(b"\x00\x01\x02\x03")
+    cached = {"yes": False}
+
+    def fake_snapshot_download(repo_id, allow_patterns=None, cache_dir=None, local_files_only=False):
+        if local_files_only and not cached["yes"]:
+            raise LocalEntryNotFoundError("not in the cache")
+        return str(snapshot)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    with pytest.raises(BundleError, match=r"checksum mismatch for .*world_model.safetensors"):
+        resolve_bundle_path("someone/rla-bundles/ur10e-tiny")
+    cached["yes"] = True
+    assert resolve_bundle_path("someone/rla-bundles/ur10e-tiny") == snapshot / "ur10e-tiny"

@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from rla_gym.models.released import (
+    CheckpointReadError,
     RunFolderError,
     build_from_block,
     latest_checkpoint,
@@ -125,3 +126,24 @@ def test_released_stack_assembles_and_predicts(tmp_path):
     nxt = stack.predict(tokens, torch.zeros(2, 8, 5))
     assert nxt.shape == tokens.shape and torch.isfinite(nxt).all()
     assert stack.render(nxt).shape == (2, 48, 48, 3)
+
+
+def test_truncated_checkpoint_is_named(tmp_path):
+    run = write_run(tmp_path / "rla", {"encoder": RLA_ENC}, steps=(100,))
+    ckpt = run / "ckpts" / "encoder_step0000100.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:200])
+    with pytest.raises(CheckpointReadError, match=rf"{ckpt} cannot be read as a torch checkpoint"):
+        load_run_model(run, "encoder")
+
+
+def test_wrong_shape_message_names_the_checkpoint_once(tmp_path):
+    def shrink(state):
+        state["input_layer.weight"] = torch.zeros(16, 32)
+        return state
+
+    run = write_run(tmp_path / "bad", {"encoder": RLA_ENC}, steps=(100,), perturb=shrink)
+    with pytest.raises(CheckpointMismatchError) as err:
+        load_run_model(run, "encoder")
+    ckpt = str(run / "ckpts" / "encoder_step0000100.pt")
+    assert str(err.value).startswith(ckpt) and str(err.value).count(ckpt) == 1
+    assert "config/" not in str(err.value)

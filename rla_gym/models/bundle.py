@@ -1,9 +1,14 @@
 """Bundles: one folder holding a whole simulator stack and its reference demos.
 
 Layout: `config.json` (stack config and metadata), one `<component>.safetensors` per model, an
-optional `demos.safetensors`, and `manifest.json` with the sha256 of every file. `save_bundle` and
-`load_bundle` are symmetric; `load_bundle` also takes a hub id (`owner/repo` or `owner/repo/subfolder`)
-resolved through huggingface_hub."""
+optional `demos.safetensors`, and `manifest.json` with the sha256 and size of every file. `save_bundle`
+and `load_bundle` are symmetric; `load_bundle` also takes a hub id (`owner/repo` or `owner/repo/subfolder`)
+resolved through huggingface_hub.
+
+Checksums cost a full read of every file (gigabytes at paper size), so they are verified when a
+bundle is downloaded (`resolve_bundle_path`) or copied (`copy_bundle`), or on request
+(`load_bundle(..., verify=True)`, `verify_manifest`); every load checks only that each listed file
+exists with its recorded size, which catches truncation."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,9 +108,25 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike) -> Path:
     manifest = {
         "format": FORMAT,
         "random": bundle.random,
-        "files": {f: sha256_file(out / f) for f in sorted(files)},
+        "files": {f: sha256_file(out / f) for f in sorted(files)},  # hashed as written, read back from disk
+        "sizes": {f: (out / f).stat().st_size for f in sorted(files)},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return out
+
+
+def copy_bundle(source: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """Copy a bundle folder (or hub id) to `dest` and verify the copy's checksums; returns `dest`."""
+    src = resolve_bundle_path(source)
+    manifest = _read_json(src / "manifest.json")
+    out = Path(dest)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in [*manifest.get("files", {}), "manifest.json"]:
+        file = src / name
+        if not file.is_file():
+            raise BundleError(f"bundle file missing: {file} (listed in manifest.json)")
+        shutil.copyfile(file, out / name)  # follows the hub cache's symlinks
+    verify_manifest(out)
     return out
 
 
@@ -121,8 +143,14 @@ def resolve_bundle_path(source: str | os.PathLike, cache_dir: str | os.PathLike 
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+    patterns = [f"{sub}/*"] if sub else None
+    downloaded = False
     try:
-        root = snapshot_download(repo_id, allow_patterns=[f"{sub}/*"] if sub else None, cache_dir=cache_dir)
+        try:  # already in the cache (verified when it was downloaded): no network, no hashing
+            root = snapshot_download(repo_id, allow_patterns=patterns, cache_dir=cache_dir, local_files_only=True)
+        except LocalEntryNotFoundError:
+            root = snapshot_download(repo_id, allow_patterns=patterns, cache_dir=cache_dir)
+            downloaded = True
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as err:
         offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")
         raise BundleError(
@@ -133,26 +161,55 @@ def resolve_bundle_path(source: str | os.PathLike, cache_dir: str | os.PathLike 
     path = Path(root) / sub if sub else Path(root)
     if not path.is_dir():
         raise BundleError(f"hub repo {repo_id!r} has no folder {sub!r}")
+    if downloaded:
+        verify_manifest(path)
     return path
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from a bundle file; a missing or invalid file is a BundleError naming it."""
     if not path.is_file():
         raise BundleError(f"bundle file missing: {path}")
-    return json.loads(path.read_text())
+    try:
+        value = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise BundleError(f"{path} is not valid JSON ({err}); the file is corrupt or truncated") from err
+    if not isinstance(value, dict):
+        raise BundleError(f"{path} holds a JSON {type(value).__name__}; expected an object")
+    return value
 
 
-def verify_manifest(path: Path) -> dict[str, Any]:
-    """Check every file the manifest lists exists with the recorded sha256."""
+def verify_manifest(path: Path, checksums: bool = True) -> dict[str, Any]:
+    """Check every file the manifest lists exists with its recorded size and, if `checksums`, its sha256.
+
+    Sizes are free to check and catch truncated files; sha256 reads every byte (see the module docstring).
+    """
+    path = Path(path)
     manifest = _read_json(path / "manifest.json")
+    sizes = manifest.get("sizes", {})  # absent in bundles written before sizes were recorded
     for name, digest in manifest.get("files", {}).items():
         f = path / name
         if not f.is_file():
             raise BundleError(f"bundle file missing: {f} (listed in manifest.json)")
-        actual = sha256_file(f)
-        if actual != digest:
-            raise BundleError(f"checksum mismatch for {f}: manifest says sha256 {digest}, file has {actual}")
+        if name in sizes and f.stat().st_size != int(sizes[name]):
+            raise BundleError(
+                f"{f} has {f.stat().st_size} bytes; manifest.json says {sizes[name]} (truncated or replaced)"
+            )
+        if checksums:
+            actual = sha256_file(f)
+            if actual != digest:
+                raise BundleError(f"checksum mismatch for {f}: manifest says sha256 {digest}, file has {actual}")
     return manifest
+
+
+def _load_safetensors(file: Path, device: str = "cpu") -> dict[str, torch.Tensor]:
+    """`safetensors.torch.load_file` whose errors name the file (the library's do not)."""
+    if not file.is_file():
+        raise BundleError(f"bundle file missing: {file}")
+    try:
+        return load_file(file, device=device)
+    except Exception as err:  # SafetensorError, OSError, ...: all mean the file cannot be read
+        raise BundleError(f"{file} cannot be read as safetensors ({err}); the file is truncated or corrupt") from err
 
 
 def load_bundle(
@@ -160,14 +217,22 @@ def load_bundle(
     device: str | torch.device = "cpu",
     robot: str | None = None,
     cache_dir: str | os.PathLike | None = None,
+    verify: bool = False,
 ) -> Bundle:
-    """Load a bundle folder or hub id onto `device`. `robot`, when given, must match the bundle's."""
+    """Load a bundle folder or hub id onto `device`. `robot`, when given, must match the bundle's.
+
+    `verify=True` also checks every file's sha256 (slow for big bundles); by default only the files'
+    presence and sizes are checked, and downloads are verified once when they arrive."""
     path = resolve_bundle_path(source, cache_dir)
-    manifest = verify_manifest(path)
-    meta = _read_json(path / "config.json")
+    manifest = verify_manifest(path, checksums=verify)
+    config_file = path / "config.json"
+    meta = _read_json(config_file)
     if meta.get("format") != FORMAT:
-        raise BundleError(f"{path / 'config.json'} is not an rla-gym bundle config (format {meta.get('format')!r})")
-    cfg = StackConfig.from_dict(meta["stack"])
+        raise BundleError(f"{config_file} is not an rla-gym bundle config (format {meta.get('format')!r})")
+    try:
+        cfg = StackConfig.from_dict(meta["stack"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise BundleError(f"{config_file}: its 'stack' entry is not a valid stack config ({err})") from err
     if robot is not None and cfg.robot != robot:
         raise BundleError(f"bundle {str(source)!r} was made for robot {cfg.robot!r}, not {robot!r}")
     dev = resolve_device(device)
@@ -178,13 +243,11 @@ def load_bundle(
         if name == "encoder" and encoder is not None:
             continue
         file = path / f"{name}.safetensors"
-        if not file.is_file():
-            raise BundleError(f"bundle file missing: {file}")
-        load_strict(module, load_file(file, device=str(dev)), source=f"{name}.safetensors")
+        load_strict(module, _load_safetensors(file, device=str(dev)), source=str(file))
     stack.eval()
     demos = None
     if (path / "demos.safetensors").is_file():
-        demos = DemoSet.from_tensors(load_file(path / "demos.safetensors"))
+        demos = DemoSet.from_tensors(_load_safetensors(path / "demos.safetensors"))
     random = bool(manifest.get("random", meta.get("random", False)))
     if random:
         log.warning(

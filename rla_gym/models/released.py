@@ -7,6 +7,7 @@ authors' loader does (lexicographic last), and every load is strict."""
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,10 @@ class RunFolderError(FileNotFoundError):
     """A released run folder lacks its config or checkpoint."""
 
 
+class CheckpointReadError(ValueError):
+    """A checkpoint file exists but cannot be read (truncated or corrupt)."""
+
+
 def read_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
@@ -82,7 +87,14 @@ def build_from_block(name: str, args: dict[str, Any]) -> nn.Module:
 
 
 def load_checkpoint_state(path: Path) -> dict[str, torch.Tensor]:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    """A released `.pt` checkpoint's state dict; an unreadable file is an error naming it."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
+        reason = str(err).split(". ")[0]  # torch adds a paragraph of advice after the first sentence
+        raise CheckpointReadError(
+            f"{path} cannot be read as a torch checkpoint ({reason}); it is truncated or corrupt"
+        ) from err
     if isinstance(state, dict) and "model_state_dict" in state:
         state = state["model_state_dict"]
     return state

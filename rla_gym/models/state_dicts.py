@@ -17,16 +17,17 @@ def describe_mismatch(model: nn.Module, state: Mapping[str, torch.Tensor], sourc
     expected = model.state_dict()
     for key, tensor in expected.items():
         if key not in state:
-            return f"config/{source} mismatch: {source} lacks key {key!r} (model expects {tuple(tensor.shape)})"
+            return f"{source} does not fit its config: it lacks key {key!r} (model expects {tuple(tensor.shape)})"
         if tuple(state[key].shape) != tuple(tensor.shape):
             return (
-                f"config/{source} mismatch at key {key!r}: model expects {tuple(tensor.shape)}, "
-                f"{source} has {tuple(state[key].shape)}"
+                f"{source} does not fit its config at key {key!r}: model expects {tuple(tensor.shape)}, "
+                f"the file has {tuple(state[key].shape)}"
             )
     extra = [k for k in state if k not in expected]
     if extra:
         return (
-            f"config/{source} mismatch: {source} has unexpected key {extra[0]!r} (shape {tuple(state[extra[0]].shape)})"
+            f"{source} does not fit its config: it has unexpected key {extra[0]!r} "
+            f"(shape {tuple(state[extra[0]].shape)})"
         )
     return None
 

@@ -41,7 +41,7 @@ demo: sim-setup
 	source scripts/sim_env.sh && $(BIN)/rla-gym demo
 
 bench: sim-setup
-	source scripts/sim_env.sh && for b in benchmarks/*.py; do $(BIN)/python $$b; done
+	source scripts/sim_env.sh && for b in model_cost throughput sim_throughput; do $(BIN)/python -m benchmarks.$$b; done
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

@@ -5,7 +5,7 @@ also timed. FLOPs come from torch's FlopCounterMode (2 FLOPs per multiply-add), 
 DINOv3 encode (once per reset), condition network (once per step), flow network (per Euler step),
 RLA decoder and UNet (once per step). The paper quotes 3.5 TFLOPs per RLA-WM inference.
 
-    python benchmarks/model_cost.py [--batch 8] [--repeats 5]
+    python -m benchmarks.model_cost [--batch 8] [--repeats 5]
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ moves and touches nothing in particular. One env runs in this process; N envs ru
 `AsyncVectorEnv` of N processes (the CPU simulator holds one env per process), each returning only
 its RGB frame. Env creation and a few warm-up steps are not timed.
 
-    python benchmarks/sim_throughput.py [--size 128] [--steps 200] [--num-envs 1 8] [--json out.json]
+    python -m benchmarks.sim_throughput [--size 128] [--steps 200] [--num-envs 1 8] [--json out.json]
 
 Another benchmark imports `measure_sim_fps(robot, task, num_envs, steps, size)`.
 """

@@ -5,8 +5,8 @@ steps x K) per second, and peak memory; then ManiSkill's RGB env of the same rob
 resolution at the same num_envs (one process per env: ManiSkill's CPU backend holds one env per
 process), and the ratio. Random weights: speed does not depend on what the weights learned.
 
-    python benchmarks/throughput.py                       # CPU preset, num_envs 1 8 32
-    python benchmarks/throughput.py --preset paper --num-envs 112 --device cuda --no-sim   # on a GPU
+    python -m benchmarks.throughput                       # CPU preset, num_envs 1 8 32
+    python -m benchmarks.throughput --preset paper --num-envs 112 --device cuda --no-sim   # on a GPU
 """
 
 from __future__ import annotations
@@ -14,14 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -103,7 +100,7 @@ def main() -> None:
     if not args.no_sim:
         for row in rows:
             try:
-                from sim_throughput import measure_sim_fps
+                from benchmarks.sim_throughput import measure_sim_fps
 
                 row["maniskill_steps_per_s"] = measure_sim_fps(
                     args.robot, args.task, row["num_envs"], args.sim_steps, row["image_size"]

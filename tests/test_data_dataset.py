@@ -72,3 +72,36 @@ def test_dataset_returns_the_recorded_foreground_mask(tmp_path):
     got = EpisodeDataset(tmp_path, size=8)[0]
     assert got.mask.shape == (8, 8, 8) and got.mask[:, 2:6].all() and not got.mask[:, :2].any()
     assert EpisodeDataset(tmp_path, with_mask=False)[0].mask is None
+
+
+def test_truncated_video_is_found_at_discovery_with_a_one_line_reason(tree, caplog):
+    video = tree / "PushT-v2" / "success" / "traj_000001" / "front_lower_camera_rgb.mp4"
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) - 1])  # even one byte short: ffmpeg would still decode it
+    with caplog.at_level(logging.WARNING, logger="rla_gym.data"):
+        ds = EpisodeDataset(tree)
+    assert [p.name for p in ds.skipped] == ["traj_000001"] and len(ds) == 2
+    (record,) = [r for r in caplog.records if "traj_000001" in r.getMessage()]
+    message = record.getMessage()
+    assert "truncated" in message and str(video) in message
+    assert "\n" not in message and len(message) < 300 and "ffmpeg version" not in message
+
+
+def test_video_with_fewer_frames_than_the_metadata_is_skipped_at_discovery(tree):
+    from rla_gym.data.video import write_video
+
+    traj = tree / "PushT-v2" / "fail" / "traj_000002"
+    write_video(traj / "front_lower_camera_rgb.mp4", synthetic_episode(13, 16).frames)  # metadata says 16
+    ds = EpisodeDataset(tree)
+    assert [p.name for p in ds.skipped] == ["traj_000002"]
+
+
+def test_unreadable_video_error_is_one_line_without_the_ffmpeg_banner(tree):
+    ds = EpisodeDataset(tree)
+    video = ds.paths[0] / "front_lower_camera_rgb.mp4"
+    video.write_bytes(video.read_bytes()[:200])
+    with pytest.raises(EpisodeLoadError) as err:
+        ds[0]
+    message = str(err.value)
+    assert str(video) in message and "moov atom not found" in message
+    assert "\n" not in message and len(message) < 300 and "ffmpeg version" not in message

@@ -271,3 +271,17 @@ def test_cli_rejects_max_steps_below_one(tmp_path, capsys):
         code = main([*args, "--max-steps", bad])
         assert code == 2
         assert f"max_steps must be >= 1; got {bad}" in capsys.readouterr().err
+
+
+def test_resume_redoes_an_episode_whose_video_is_truncated(tmp_path):
+    """A crash or a full disk can cut a video after its folder was finished: resume must record it again."""
+    from rla_gym.data import synthetic_episode, write_episode
+
+    root = tmp_path / "success"
+    for i in range(2):
+        write_episode(root, i, synthetic_episode(12, 16, seed=i))
+    video = root / "traj_000001" / "front_lower_camera_rgb.mp4"
+    video.write_bytes(video.read_bytes()[:-1])
+    finished, corrupt = scan_finished(tmp_path)
+    assert finished == {0: True}
+    assert [p.name for p in corrupt] == [".traj_000001.corrupt"]

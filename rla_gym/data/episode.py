@@ -28,7 +28,14 @@ from typing import Any
 import numpy as np
 
 from rla_gym.data.split_metadata import split_robot_uid
-from rla_gym.data.video import find_rgb_stream, list_rgb_cameras, read_video, resize_frames, write_video
+from rla_gym.data.video import (
+    count_frames,
+    find_rgb_stream,
+    list_rgb_cameras,
+    read_video,
+    resize_frames,
+    write_video,
+)
 from rla_gym.specs.cameras import FRONT_CAMERA
 
 logger = logging.getLogger(__name__)
@@ -187,7 +194,8 @@ def read_episode(
     `with_mask=False`) from metadata.h5 or the authors' `<camera>_foreground_mask` stream. Optional
     arrays that are missing come back as None; the `_pickled` / `elem_i` conventions of the authors'
     writer are decoded. Only read data you trust: pickled values run code when loaded.
-    Raises FileNotFoundError / OSError / ValueError (with the path) for a broken folder.
+    Raises FileNotFoundError / OSError / ValueError (with the path) for a broken folder; a header
+    read (`with_frames=False`) still checks the RGB stream's frame count against the metadata.
     """
     path = Path(path)
     h5_path = path / METADATA_H5
@@ -238,7 +246,11 @@ def read_episode(
     if stream.is_file() and stream.stat().st_size == 0:
         raise ValueError(f"{stream} is empty")
     frames = None
-    if with_frames:
+    if not with_frames:  # a header: check the stream's frame count from its index (no decoding)
+        count = count_frames(stream)
+        if count != t:
+            raise ValueError(f"{stream}: {count} frames; metadata.h5 has {t} steps")
+    else:
         frames = read_video(stream)
         if frames.shape[0] != t:
             raise ValueError(f"{stream}: {frames.shape[0]} frames; metadata.h5 has {t} steps")

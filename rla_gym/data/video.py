@@ -7,12 +7,18 @@ reference 8.3); their `maniskill_jpgs` variant stores a folder `<camera>_rgb/` o
 from __future__ import annotations
 
 import re
+import struct
 from pathlib import Path
 
 import numpy as np
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+MP4_EXTENSIONS = (".mp4", ".mov")  # ISO base media files: the frame count is in the moov box
+
+
+class VideoReadError(ValueError):
+    """A video file cannot be read (truncated, corrupt, not a video); the message is one line naming it."""
 
 
 def write_video(path: Path, frames: np.ndarray, *, fps: float = 30, crf: int = 23, preset: str = "fast") -> None:
@@ -49,15 +55,105 @@ def read_video(path: Path) -> np.ndarray:
         return _read_frame_dir(path)
     import imageio.v2 as iio
 
-    reader = iio.get_reader(str(path), format="FFMPEG")
     try:
-        # iterate: the reader reports nframes=inf, so list(reader) would try to preallocate it
-        frames = [np.asarray(f) for f in reader.iter_data()]
-    finally:
-        reader.close()
+        reader = iio.get_reader(str(path), format="FFMPEG")
+        try:
+            # iterate: the reader reports nframes=inf, so list(reader) would try to preallocate it
+            frames = [np.asarray(f) for f in reader.iter_data()]
+        finally:
+            reader.close()
+    except (OSError, RuntimeError, ValueError) as err:  # imageio puts ffmpeg's whole banner in the message
+        raise VideoReadError(f"{path}: cannot read video: {ffmpeg_reason(str(err))}") from None
     if not frames:
-        raise ValueError(f"{path} holds no frames")
+        raise VideoReadError(f"{path} holds no frames")
     return _to_rgb(np.stack(frames))
+
+
+def count_frames(stream: Path) -> int:
+    """Frames in an RGB stream without decoding it: the mp4 index (a few KB read), the number of
+    images in a frame folder, else ffmpeg's packet count. Raises VideoReadError for a truncated file."""
+    stream = Path(stream)
+    if stream.is_dir():
+        return len(_frame_files(stream))
+    if stream.suffix.lower() in MP4_EXTENSIONS:
+        return mp4_frame_count(stream)
+    import imageio_ffmpeg
+
+    try:
+        return int(imageio_ffmpeg.count_frames_and_secs(str(stream))[0])
+    except (OSError, RuntimeError, ValueError) as err:
+        raise VideoReadError(f"{stream}: cannot read video: {ffmpeg_reason(str(err))}") from None
+
+
+def mp4_frame_count(path: Path) -> int:
+    """Samples of the video track of an mp4/mov file, read from its `moov` index (no decoding).
+
+    The file must be whole: every top-level box must end inside the file and the index must exist
+    (an interrupted writer leaves `mdat` short or no `moov` at all)."""
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        top = list(_mp4_boxes(f, 0, size, path))
+        if not top or top[-1][2] != size:
+            raise VideoReadError(f"{path}: truncated mp4 ({size} bytes; its boxes declare {top[-1][2] if top else 0})")
+        moov = [box for box in top if box[0] == b"moov"]
+        if not moov:
+            raise VideoReadError(f"{path}: no moov box (an interrupted write); cannot read video")
+        for trak in _mp4_children(f, moov[0], b"trak", path):
+            mdia = _mp4_child(f, trak, b"mdia", path)
+            hdlr = _mp4_child(f, mdia, b"hdlr", path)
+            f.seek(hdlr[1] + 8)  # version/flags, pre_defined
+            if f.read(4) != b"vide":
+                continue
+            stbl = _mp4_child(f, _mp4_child(f, mdia, b"minf", path), b"stbl", path)
+            stsz = _mp4_child(f, stbl, b"stsz", path)
+            f.seek(stsz[1] + 8)  # version/flags, sample_size
+            return int(struct.unpack(">I", f.read(4))[0])
+    raise VideoReadError(f"{path}: no video track in the mp4")
+
+
+def _mp4_boxes(f, start: int, end: int, path: Path):
+    """(type, payload start, box end) of the boxes between `start` and `end`."""
+    pos = start
+    while pos < end:
+        f.seek(pos)
+        header = f.read(8)
+        if len(header) < 8:
+            raise VideoReadError(f"{path}: truncated mp4 (a box header at byte {pos} is cut off)")
+        box_size, kind = struct.unpack(">I4s", header)
+        payload = pos + 8
+        if box_size == 1:  # 64-bit size follows
+            box_size = struct.unpack(">Q", f.read(8))[0]
+            payload += 8
+        elif box_size == 0:  # extends to the end of the file
+            box_size = end - pos
+        if box_size < payload - pos:
+            raise VideoReadError(f"{path}: corrupt mp4 (box {kind!r} at byte {pos} has size {box_size})")
+        yield kind, payload, pos + box_size
+        pos += box_size
+
+
+def _mp4_children(f, box: tuple[bytes, int, int], kind: bytes, path: Path) -> list[tuple[bytes, int, int]]:
+    return [child for child in _mp4_boxes(f, box[1], box[2], path) if child[0] == kind]
+
+
+def _mp4_child(f, box: tuple[bytes, int, int], kind: bytes, path: Path) -> tuple[bytes, int, int]:
+    found = _mp4_children(f, box, kind, path)
+    if not found:
+        raise VideoReadError(f"{path}: corrupt mp4 ({box[0].decode(errors='replace')} box has no {kind.decode()})")
+    return found[0]
+
+
+def ffmpeg_reason(text: str) -> str:
+    """The one informative line of an ffmpeg error (e.g. "moov atom not found"), without its banner."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    logged = [m.group(1) for line in lines if (m := re.match(r"^\[[^\]]*@ 0x[0-9a-f]+\]\s*(.+)$", line))]
+    keywords = ("not found", "error", "invalid", "truncat", "corrupt")
+    for candidates in (logged, lines):
+        errors = [line for line in candidates if any(k in line.lower() for k in keywords)]
+        if errors:
+            return errors[0][:200]
+    return (logged or lines or ["unknown ffmpeg error"])[-1][:200]
 
 
 def find_rgb_stream(traj_dir: Path, camera: str, suffix: str = "_rgb") -> Path | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rla_gym.data.episode import METADATA_H5, write_episode
 from rla_gym.data.split_metadata import read_split_metadata, write_split_metadata
-from rla_gym.data.video import find_rgb_stream
+from rla_gym.data.video import count_frames, find_rgb_stream
 from rla_gym.sim.scripted.base import ScriptConfig
 from rla_gym.sim.scripted.record import (
     COLLECT_MAX_STEPS,
@@ -162,7 +162,8 @@ class CollectReport:
 
 def episode_is_complete(path: Path) -> bool:
     """A cheap check that `traj_*` reads back: metadata.h5 opens with a target_qpos of num_steps rows
-    and the front camera's RGB stream exists and is not empty (the video itself is not decoded)."""
+    and the front camera's RGB stream is whole with that many frames (read from the video's index,
+    not decoded), so a truncated video is recorded again."""
     try:
         import h5py
 
@@ -171,7 +172,7 @@ def episode_is_complete(path: Path) -> bool:
             if int(f.attrs.get("num_steps", rows)) != rows or rows == 0:
                 return False
         stream = find_rgb_stream(path, FRONT_CAMERA)
-        return stream is not None and (stream.is_dir() or stream.stat().st_size > 0)
+        return stream is not None and count_frames(stream) == rows
     except (OSError, KeyError, ValueError):
         return False
 

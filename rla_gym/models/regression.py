@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -109,3 +110,24 @@ class RegressionWorldModel(nn.Module):
         """L1 + MSE on the predicted tokens, the RLA autoencoder's reconstruction loss."""
         pred = self(tokens, qpos, lengths, robot)
         return nn.functional.l1_loss(pred, target) + nn.functional.mse_loss(pred, target)
+
+
+def load_regression(path: str | Path, device: str | torch.device = "cpu") -> RegressionWorldModel:
+    """A regression baseline from a folder holding `regression.safetensors` and `regression.json` (its config):
+    a trainer's `final/` export, its run folder, or a bundle that ships the baseline beside the stack."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from rla_gym.models.state_dicts import load_strict
+
+    root = Path(path)
+    if (root / "final" / "regression.safetensors").is_file():
+        root = root / "final"
+    weights, meta = root / "regression.safetensors", root / "regression.json"
+    for f in (weights, meta):
+        if not f.is_file():
+            raise FileNotFoundError(f"no regression baseline at {root}: {f.name} missing")
+    model = RegressionWorldModel(RegressionConfig(**json.loads(meta.read_text())))
+    load_strict(model, load_file(weights), source=str(weights))
+    return model.to(device).eval()

@@ -44,7 +44,7 @@ class UNetModule(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         pred = self.unet(self.tokens(batch))
         loss, ssim = image_loss(pred, batch["images"])
-        return loss, {"ssim": float(ssim)}
+        return loss, {"ssim": float(ssim.detach())}
 
 
 class UNetTask:

@@ -1,0 +1,63 @@
+"""benchmarks/prediction_quality.py on a tiny random bundle and synthetic held-out episodes: rollouts feed
+predictions back, every model is scored at t+10/20/30, and the table, plot, strip and JSON are written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from benchmarks import prediction_quality as pq
+
+
+def test_rollout_feeds_each_prediction_back():
+    s0 = torch.zeros(2, 3, 4)
+    targets = torch.zeros(2, 30, 5)
+    preds = pq.rollout(lambda s, chunk: s + chunk.shape[1], s0, targets)
+    assert [float(p.mean()) for p in preds] == [10.0, 20.0, 30.0]
+
+
+@pytest.fixture(scope="module")
+def heldout(tmp_path_factory):
+    from rla_gym.data import synthetic_episode, write_episode
+
+    root = tmp_path_factory.mktemp("heldout")
+    for seed in (200, 201):
+        write_episode(root / "success", seed, synthetic_episode(45, 32, robot="ur10e", task="RollBall-v1", seed=seed))
+    return root
+
+
+@pytest.fixture(scope="module")
+def regression_dir(tmp_path_factory, random_bundle_dir):
+    from rla_gym.models.bundle import load_bundle
+    from rla_gym.models.regression import RegressionConfig, RegressionWorldModel
+    from rla_gym.train.regression import RegressionModule, RegressionTask
+
+    stack = load_bundle(random_bundle_dir).stack
+    torch.manual_seed(0)
+    model = RegressionWorldModel(RegressionConfig.matching(stack.config))
+    torch.nn.init.normal_(model.out_proj.weight, std=0.05)  # not the zero-init identity: it must move
+    out = tmp_path_factory.mktemp("regression")
+    RegressionTask(model, "2", None, None).export(RegressionModule(model, "2"), out / "final")
+    return out
+
+
+def test_benchmark_writes_table_plot_strip_and_json(random_bundle_dir, heldout, regression_dir, tmp_path, capsys):
+    out = tmp_path / "pq"
+    args = ["--bundle", str(random_bundle_dir), "--data", str(heldout), "--regression", str(regression_dir)]
+    results = pq.main([*args, "--out", str(out), "--euler", "1", "2", "--max-starts", "4"])
+    printed = capsys.readouterr().out
+    assert "| copy first frame |" in printed and "| regression |" in printed and "| Euler steps |" in printed
+    names = list(results["models"])
+    assert names[0].startswith("RLA-WM") and names[1:] == ["regression", "copy first frame"]
+    for m in results["models"].values():
+        assert [h["horizon"] for h in m["horizons"]] == [10, 20, 30]
+    wm = results["models"][names[0]]["horizons"][-1]["token_l1"]
+    reg = results["models"]["regression"]["horizons"][-1]["token_l1"]
+    copy = results["models"]["copy first frame"]["horizons"][-1]["token_l1"]
+    assert len({round(wm, 6), round(reg, 6), round(copy, 6)}) == 3, "three different predictors, three errors"
+    assert set(results["euler_sweep"]) == {1, 2}
+    assert (out / "error_vs_horizon.png").stat().st_size > 1000
+    assert len(list(out.glob("strip_*.png"))) == 1
+    assert json.loads((out / "prediction_quality.json").read_text())["starts"] == results["starts"] == 4

@@ -36,3 +36,24 @@ def test_demo_runs_the_pipeline_and_writes_video_and_model(tmp_path, random_bund
     frames = imageio.mimread(out / "rollout_random.mp4")
     assert len(frames) == 13 and frames[0].shape[1] == 2 * frames[0].shape[0], "prediction | demo side by side"
     assert (out / "ppo_world_model.zip").is_file()
+
+
+def test_help_lists_every_subcommand_with_its_description(capsys):
+    from rla_gym.cli import COMMANDS
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    printed = " ".join(capsys.readouterr().out.split())  # argparse wraps long lines
+    for name, description in COMMANDS.items():
+        assert name in printed and description in printed, f"{name}: {description!r} missing from --help"
+
+
+def test_each_subcommand_module_has_its_own_help(capsys):
+    from rla_gym.cli import COMMANDS
+
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as exit_info:
+            main([name, "--help"])
+        assert exit_info.value.code == 0
+        assert f"rla-gym {name}" in capsys.readouterr().out

@@ -255,7 +255,7 @@ def cpu_config(robot: str = "ur10e") -> StackConfig:
         num_register_tokens=0,
         layerscale_value=1.0,
     )
-    return _stack(
+    config = _stack(
         robot,
         "cpu",
         enc=enc,
@@ -269,6 +269,8 @@ def cpu_config(robot: str = "ur10e") -> StackConfig:
         unet_channels=128,
         euler_steps=4,
     )
+    config.rla_decoder.residual_output = True  # CPU scale: no error floor on the static background (design notes)
+    return config
 
 
 def tiny_config(robot: str = "ur10e") -> StackConfig:

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from rla_gym.data.pairs import PairSamplerConfig
 from rla_gym.models.bundle import load_bundle
 from rla_gym.models.regression import RegressionConfig, RegressionWorldModel
+from rla_gym.models.stack import WorldModelStack
 from rla_gym.models.state_dicts import load_strict
 from rla_gym.models.token_transformer import RLAAutoencoder
 from rla_gym.specs import WM_ACTION_BUFFER
@@ -52,8 +53,10 @@ def build_task(opts: TaskOptions):
     if opts.model not in MODELS:
         raise ValueError(f"unknown model {opts.model!r}; trainers: {', '.join(MODELS)}")
     bundle = load_bundle(opts.init)
-    stack = bundle.stack
-    encoder = stack.encoder
+    # fresh modules from the bundle's config (zero-init output layers as the authors train them); only the
+    # encoder's weights come from the bundle
+    encoder = bundle.stack.encoder
+    stack = WorldModelStack(bundle.config, encoder=encoder)
     size = stack.image_size
 
     def data(root: Path | None) -> TrainingData | None:

@@ -22,6 +22,50 @@ def _rollout(env, steps: int, seed: int = 7):
     return torch.stack(out), torch.stack(rewards)
 
 
+def _two_actions(env) -> tuple[np.ndarray, np.ndarray]:
+    gen = np.random.default_rng(0)
+    low, high = env.single_action_space.low, env.single_action_space.high
+    return tuple(gen.uniform(low, high).astype(np.float32) for _ in range(2))
+
+
+def test_random_bundle_predictions_depend_on_tokens_action_and_noise(make_vec_env):
+    """Every env test runs a random bundle: a constant one (zero output layers) would make them compare
+    constants, so its predictions and renders must move with the state, the action and the noise."""
+    env = make_vec_env(1)
+    stack, demos = env.stack, env.bundle.demos
+    tokens = stack.encode(demos.frames[[0, 9]])
+    a, b = (torch.as_tensor(x)[None] for x in _two_actions(env))
+    noise = torch.randn(2, 1, *stack.latent_shape, generator=torch.Generator().manual_seed(0))
+    base = stack.predict(tokens[:1], a, noise[0])
+    for name, other in {
+        "tokens": stack.predict(tokens[1:], a, noise[0]),
+        "action": stack.predict(tokens[:1], b, noise[0]),
+        "noise": stack.predict(tokens[:1], a, noise[1]),
+    }.items():
+        assert (base - other).abs().mean() > 1e-5, f"prediction ignores the {name}"
+        assert not torch.equal(stack.render(base), stack.render(other)), f"render ignores the {name}"
+    rgb = stack.render(base).float()
+    assert rgb.std() > 5 and 10 < rgb.mean() < 245, "a render is an image, not a flat (black) frame"
+
+
+def test_different_actions_or_seeds_give_different_steps(make_vec_env):
+    """Two worlds from the same pinned start: another action, or another seed (flow noise), moves both
+    the observation and the reward."""
+    start = {"demo": [1, 1], "frame": [3, 3]}
+    a, b = _two_actions(make_vec_env(1))
+    env = make_vec_env(2)
+    env.reset(seed=0, options=start)
+    obs, reward, *_ = env.step(np.stack([a, b]))
+    assert not torch.equal(obs[0], obs[1]) and not torch.isclose(reward[0], reward[1])
+    same = make_vec_env(1)
+    results = []
+    for seed in (0, 1):
+        same.reset(seed=seed, options={"demo": 1, "frame": 3})
+        results.append(same.step(a[None])[:2])
+    (obs_0, reward_0), (obs_1, reward_1) = results
+    assert not torch.equal(obs_0, obs_1) and not torch.isclose(reward_0, reward_1)
+
+
 def test_same_seed_gives_identical_rollouts(make_vec_env):
     obs_a, rew_a = _rollout(make_vec_env(3), 20)
     obs_b, rew_b = _rollout(make_vec_env(3), 20)

@@ -1,4 +1,4 @@
-"""Train one model of the stack (unet, rla, wm, regression): resumable, on CPU, one GPU or many (accelerate)."""
+"""Train one model of the stack (unet, rla, wm, regression) or the BC policy (bc): resumable, on CPU, one GPU or many (accelerate)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from rla_gym.train.loop import TrainConfig
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = TrainConfig()
     parser.add_argument("model", choices=MODELS, help="which model to train")
-    parser.add_argument("--init", required=True, help="bundle (folder or hub id) whose config and encoder to use")
+    parser.add_argument(
+        "--init",
+        "--bundle",
+        dest="init",
+        required=True,
+        help="bundle (folder or hub id) whose config and encoder to use (bc: whose encoder and UNet render its images)",
+    )
     parser.add_argument(
         "--data", type=Path, required=True, help="training episodes (traj_* folders, searched recursively)"
     )
@@ -36,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-horizon", type=int, default=None, help="pair horizon in steps (rla 30, wm 15)")
     parser.add_argument("--latent-scale", type=float, default=None, help="wm: x0 = z / scale (default: std of z)")
     parser.add_argument("--euler-steps", type=int, default=None, help="wm: Euler steps of the held-out evaluation")
+    parser.add_argument("--epochs", type=int, default=None, help="bc: train this many epochs (overrides --steps)")
+    parser.add_argument("--policy-preset", default="paper", choices=("paper", "tiny"), help="bc: network size")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -71,9 +79,17 @@ def run(args: argparse.Namespace) -> int:
             latent_scale=args.latent_scale,
             euler_steps=args.euler_steps,
             progress=not args.no_progress,
+            policy_preset=args.policy_preset,
         )
         torch.manual_seed(args.seed)
         task = build_task(opts)
+        if args.model == "bc":  # a checkpoint and a held-out evaluation per epoch
+            epoch = task.steps_per_epoch(config.batch_size)
+            config.checkpoint_every = config.eval_every = epoch
+            if args.epochs is not None:
+                if args.epochs < 1:
+                    raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+                config.steps = args.epochs * epoch
         result = train(task, config, args.out, resume=args.resume, progress=not args.no_progress)
     except (ValueError, FileNotFoundError, FileExistsError) as err:
         print(f"rla-gym train: {err}", file=sys.stderr)

@@ -22,7 +22,7 @@ from rla_gym.train.pairs import TransitionSampler
 
 log = logging.getLogger(__name__)
 
-MODELS = ("unet", "rla", "wm", "regression")
+MODELS = ("unet", "rla", "wm", "regression", "bc")
 RLA_MAX_HORIZON = 30  # CPU default: covers the world model's 15-step buffer with margin (reference: 99)
 
 
@@ -39,6 +39,7 @@ class TaskOptions:
     latent_scale: float | None = None  # wm: None = std of z on the training pairs
     euler_steps: int | None = None  # wm held-out evaluation (default: the bundle's)
     progress: bool = True
+    policy_preset: str = "paper"  # bc: network size ("paper": ResNet-18 at 128 px, "tiny": tests)
 
 
 def load_final(run: Path, name: str) -> dict[str, torch.Tensor]:
@@ -53,6 +54,17 @@ def build_task(opts: TaskOptions):
     if opts.model not in MODELS:
         raise ValueError(f"unknown model {opts.model!r}; trainers: {', '.join(MODELS)}")
     bundle = load_bundle(opts.init)
+    if opts.model == "bc":  # the bundle's trained encoder and UNet render the policy's images, unchanged
+        from rla_gym.train.bc import build_bc_task
+
+        enc, size = bundle.stack.encoder, bundle.stack.image_size
+        train = load_training_data(opts.data, enc, size, mask=opts.mask, progress=opts.progress)
+        held = (
+            load_training_data(opts.heldout, enc, size, mask=opts.mask, progress=opts.progress)
+            if opts.heldout
+            else None
+        )
+        return build_bc_task(bundle.stack, train, held, opts.policy_preset)
     # fresh modules from the bundle's config (zero-init output layers as the authors train them); only the
     # encoder's weights come from the bundle
     encoder = bundle.stack.encoder

@@ -190,3 +190,31 @@ def test_a_download_is_verified_once(saved, tmp_path, monkeypatch):
         resolve_bundle_path("someone/rla-bundles/ur10e-tiny")
     cached["yes"] = True
     assert resolve_bundle_path("someone/rla-bundles/ur10e-tiny") == snapshot / "ur10e-tiny"
+
+
+def test_fp16_storage_halves_the_weights_and_loads_back_close(saved, tmp_path):
+    bundle, path = saved
+    half = bundle.save_pretrained(tmp_path / "half", dtype=torch.float16)
+    size = (half / "world_model.safetensors").stat().st_size
+    assert size < 0.6 * (path / "world_model.safetensors").stat().st_size
+    loaded = load_bundle(half, verify=True)
+    for name, module in bundle.stack.components().items():
+        for k, v in module.state_dict().items():
+            got = loaded.stack.components()[name].state_dict()[k]
+            assert got.dtype == v.dtype, f"{name}.{k} loads back as {got.dtype}"
+            assert torch.allclose(got, v, rtol=1e-3, atol=1e-4), f"{name}.{k}"
+
+
+def test_added_files_are_in_the_manifest_and_verified(saved, tmp_path):
+    from rla_gym.models.bundle import add_to_bundle, verify_manifest
+
+    path = copy_bundle(saved[1], tmp_path / "card")
+    add_to_bundle(path, {"README.md": b"---\nlicense: mit\n---\n# card\n"})
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert "README.md" in manifest["files"] and manifest["sizes"]["README.md"] == (path / "README.md").stat().st_size
+    verify_manifest(path)
+    (path / "README.md").write_text("---\nlicense: mit\n---\n# edited\n")  # same size, other bytes
+    with pytest.raises(BundleError, match="README.md"):
+        verify_manifest(path)
+    with pytest.raises(BundleError, match="plain file names"):
+        add_to_bundle(path, {"manifest.json": b"{}"})

@@ -64,8 +64,8 @@ class Bundle:
     def encoder(self) -> DinoEncoder:
         return self.stack.encoder
 
-    def save_pretrained(self, path: str | os.PathLike) -> Path:
-        return save_bundle(self, path)
+    def save_pretrained(self, path: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
+        return save_bundle(self, path, dtype=dtype)
 
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike, device: str | torch.device = "cpu") -> Bundle:
@@ -80,8 +80,11 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def save_bundle(bundle: Bundle, path: str | os.PathLike) -> Path:
-    """Write the bundle folder. Encoder weights are stored unless the encoder comes from a hub id."""
+def save_bundle(bundle: Bundle, path: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
+    """Write the bundle folder. Encoder weights are stored unless the encoder comes from a hub id.
+
+    `dtype=torch.float16` stores the weights' floating tensors at half size (they load back into fp32 modules);
+    demos are stored as they are."""
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     cfg = bundle.stack.config
@@ -89,7 +92,7 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike) -> Path:
     for name, module in bundle.stack.components().items():
         if name == "encoder" and cfg.encoder.hub_id is not None:
             continue  # pretrained DINOv3 is loaded by hub id, not redistributed
-        state = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+        state = {k: _stored(v, dtype) for k, v in module.state_dict().items()}
         save_file(state, out / f"{name}.safetensors")
         files.append(f"{name}.safetensors")
     if bundle.demos is not None:
@@ -111,6 +114,31 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike) -> Path:
         "files": {f: sha256_file(out / f) for f in sorted(files)},  # hashed as written, read back from disk
         "sizes": {f: (out / f).stat().st_size for f in sorted(files)},
     }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return out
+
+
+def _stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    tensor = tensor.detach().contiguous().cpu()
+    return tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
+
+
+def add_to_bundle(path: str | os.PathLike, files: dict[str, str | os.PathLike | bytes]) -> Path:
+    """Put extra files into a bundle folder and the manifest: a model card (`README.md`), a baseline beside the
+    stack (`regression.safetensors`, `regression.json`). Values are source paths or the bytes to write."""
+    out = Path(path)
+    manifest = _read_json(out / "manifest.json")
+    for name, source in files.items():
+        if "/" in name or name in ("manifest.json",):
+            raise BundleError(f"cannot add {name!r} to a bundle: plain file names only, not the manifest")
+        if isinstance(source, bytes):
+            (out / name).write_bytes(source)
+        else:
+            shutil.copyfile(source, out / name)
+        manifest["files"][name] = sha256_file(out / name)
+        manifest.setdefault("sizes", {})[name] = (out / name).stat().st_size
+    manifest["files"] = dict(sorted(manifest["files"].items()))
+    manifest["sizes"] = dict(sorted(manifest["sizes"].items()))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return out
 

@@ -8,19 +8,13 @@ import csv
 import numpy as np
 import pytest
 import torch
+from agents_support import one_thread, tiny_bc
 
 from rla_gym.agents.bc import BCPolicy, SimPolicy
 from rla_gym.agents.normalization import ActionNormalizer
 from rla_gym.agents.resnet import policy_config
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run fastest on one thread, and a busy machine makes more threads much slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+__all__ = ["one_thread"]  # the autouse fixture, imported
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +31,6 @@ def bc_data(tmp_path_factory):
             )
     make_random_bundle("ur10e", "tiny").save_pretrained(root / "bundle")
     return root
-
-
-def _tiny_policy(robot: str = "ur10e", seed: int = 0) -> BCPolicy:
-    torch.manual_seed(seed)
-    a = 5
-    return BCPolicy(robot, policy_config("tiny", a), ActionNormalizer(-torch.ones(a), torch.ones(a)))
 
 
 def test_action_normalisation_round_trips():
@@ -102,7 +90,7 @@ def test_cli_train_bc_checkpoints_each_epoch_and_resumes(bc_data, tmp_path, caps
 def test_policy_for_the_wrong_robot_is_a_clear_error():
     with pytest.raises(ValueError, match="predicts 5 joint targets per row; panda expects 8"):
         BCPolicy("panda", policy_config("tiny", 5), ActionNormalizer(torch.zeros(5), torch.ones(5)))
-    policy = _tiny_policy()
+    policy = tiny_bc()
     sim = SimPolicy(policy.act, "panda", torch.device("cpu"))  # a ur10e policy driving a panda
     with pytest.raises(ValueError, match=r"shape \(8, 5\); panda expects \(K, 8\)"):
         sim(np.zeros((32, 32, 3), np.uint8), np.zeros(9))

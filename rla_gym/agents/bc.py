@@ -71,12 +71,7 @@ class BCPolicy(nn.Module):
 
     # ------------------------------------------------------------------ save / load
     def save_pretrained(self, path: str | os.PathLike) -> Path:
-        out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
-        meta = {"format": FORMAT, "robot": self.robot, "network": self.config.to_dict()}
-        (out / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}, out / WEIGHTS_FILE)
-        return out
+        return write_policy(path, self.robot, self.config, self.state_dict())
 
     @classmethod
     def from_pretrained(
@@ -97,6 +92,18 @@ class BCPolicy(nn.Module):
                 f"{path / WEIGHTS_FILE} does not fit its config: missing {missing[:5]}, unexpected {unexpected[:5]}"
             )
         return policy.to(device).eval()
+
+
+def write_policy(
+    path: str | os.PathLike, robot: str, config: ResNetPolicyConfig, state: dict[str, torch.Tensor]
+) -> Path:
+    """bc_policy.json + bc_policy.safetensors from a state dict (the RL agent saves its base weights this way)."""
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"format": FORMAT, "robot": robot, "network": config.to_dict()}
+    (out / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, out / WEIGHTS_FILE)
+    return out
 
 
 def read_policy_meta(path: Path) -> dict:

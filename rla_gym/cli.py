@@ -16,7 +16,8 @@ COMMANDS: dict[str, str] = {
     "make-bundle": "write a bundle; --random gives random weights and synthetic demos, for trying the API",
     "collect": "collect scripted ManiSkill demonstrations in the paper authors' layout (resumable, parallel)",
     "featurize": "encode every episode's frames once with a bundle's encoder into a token cache",
-    "train": "train one model of the stack (unet, rla, wm, regression): resumable, CPU, one GPU or many",
+    "train": "train one model of the stack (unet, rla, wm, regression) or the BC policy: resumable, CPU, GPUs",
+    "wmrl": "the main job: RL in the world model from the BC policy, BC vs RL success in ManiSkill",
 }
 
 
@@ -32,6 +33,8 @@ def load_command(name: str) -> ModuleType:
         from rla_gym.commands import featurize as module
     elif name == "train":
         from rla_gym.commands import train as module
+    elif name == "wmrl":
+        from rla_gym.commands import wmrl as module
     else:
         raise ValueError(f"unknown command {name!r}; commands: {', '.join(COMMANDS)}")
     return module

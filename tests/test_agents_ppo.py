@@ -62,7 +62,9 @@ class _EndingEnv:
         self.t += 1
         end = self.t == 2
         final = random_frames(2, seed=200 + self.t, size=self.size)
-        info = {"success": torch.tensor([end, False]), "final_obs": final, "_final_obs": torch.tensor([end, end])}
+        done = torch.tensor([end, end])
+        info = {"success": torch.zeros(2, dtype=torch.bool), "final_obs": final, "_final_obs": done}
+        info |= {"final_info": {"success": torch.tensor([end, False])}, "_final_info": done}  # Gymnasium same-step
         obs = random_frames(2, seed=300 + self.t, size=self.size)
         return obs, torch.ones(2), torch.tensor([end, False]), torch.tensor([False, end]), info
 

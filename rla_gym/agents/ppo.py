@@ -150,9 +150,10 @@ class RolloutCollector:
                 reward = reward.clone()
                 reward[bootstrap] += self.gamma * self.agent.value(final)
             ended = terminated | truncated
+            success = _episode_success(info)
             for i in torch.nonzero(ended).flatten().tolist():
                 returns.append(float(self._returns[i]))
-                successes.append(bool(info["success"][i]))
+                successes.append(bool(success[i]))
                 self._returns[i] = 0.0
             obs_l.append(obs)
             act_l.append(actions)
@@ -174,6 +175,15 @@ class RolloutCollector:
             returns,
             successes,
         )
+
+
+def _episode_success(info: dict[str, Any]) -> Any:
+    """Per-world success of the episodes that just ended: Gymnasium's same-step autoreset puts the finished
+    episode's info under `final_info` (the top level then describes the new episode)."""
+    final = info.get("final_info")
+    if isinstance(final, dict) and "success" in final:
+        return final["success"]
+    return info["success"]
 
 
 def distributed_info() -> tuple[int, int]:

@@ -1,0 +1,89 @@
+"""The main job: RL inside the world model from the BC policy, BC and RL scored in ManiSkill on the same seeds.
+
+Prints the BC-vs-RL table (success, 95 % interval, episodes) and writes side-by-side videos (simulator | world
+model for the same actions), a learning curve, the best and last RL checkpoints (peft adapters) into --out.
+`--preset demo` fits a 2-core CPU; `--preset paper` is the paper's run; single settings override a preset.
+Runs under `torchrun --nproc_per_node N` unchanged."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--robot", default="ur10e")
+    parser.add_argument("--task", default="RollBall")
+    parser.add_argument("--bundle", default=None, help="bundle folder or hub id (default: the embedded default)")
+    parser.add_argument("--bc", default=None, help="BC policy folder (default: the one shipped beside the bundle)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("out/wmrl"), help="folder for the table, videos, plot, checkpoints"
+    )
+    parser.add_argument("--preset", default="demo", choices=("demo", "paper", "tiny"), help="settings to start from")
+    parser.add_argument("--iterations", type=int, default=None, help="PPO iterations (rollout + update)")
+    parser.add_argument("--num-envs", type=int, default=None, help="world-model envs over all ranks (paper 112)")
+    parser.add_argument("--num-steps", type=int, default=None, help="chunk decisions per env per rollout (paper 4)")
+    parser.add_argument("--minibatch-size", type=int, default=None, help="PPO minibatch over all ranks (paper 224)")
+    parser.add_argument("--update-epochs", type=int, default=None, help="PPO epochs per update (paper 8)")
+    parser.add_argument("--seed", type=int, default=None, help="RL seed (the paper runs 1-15)")
+    parser.add_argument("--eval-every", type=int, default=None, help="ManiSkill evaluation every N iterations")
+    parser.add_argument(
+        "--eval-seeds",
+        type=int,
+        nargs=2,
+        metavar=("FIRST", "LAST"),
+        default=None,
+        help="ManiSkill seeds FIRST..LAST inclusive (paper 42 91)",
+    )
+    parser.add_argument("--eval-max-steps", type=int, default=None, help="env steps per evaluation episode")
+    parser.add_argument("--videos", type=int, default=None, help="side-by-side videos for the first N seeds")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def config_from_args(args: argparse.Namespace):
+    """The preset with the given flags applied."""
+    from rla_gym.train.wmrl import wmrl_preset
+
+    config = wmrl_preset(args.preset, robot=args.robot, task=args.task, bundle=args.bundle, bc=args.bc, out=args.out)
+    ppo = {
+        k: v
+        for k, v in {
+            "iterations": args.iterations,
+            "num_envs": args.num_envs,
+            "num_steps": args.num_steps,
+            "minibatch_size": args.minibatch_size,
+            "update_epochs": args.update_epochs,
+            "seed": args.seed,
+        }.items()
+        if v is not None
+    }
+    top = {"eval_every": args.eval_every, "eval_max_steps": args.eval_max_steps, "videos": args.videos}
+    top = {k: v for k, v in top.items() if v is not None}
+    if args.eval_seeds is not None:
+        first, last = args.eval_seeds
+        top["eval_seeds"] = tuple(range(first, last + 1))
+    return replace(config, ppo=replace(config.ppo, **ppo), device=args.device, progress=not args.no_progress, **top)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rla_gym.train.wmrl import run_wmrl
+
+    try:
+        config = config_from_args(args)
+        result = run_wmrl(config)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"rla-gym wmrl: {err}", file=sys.stderr)
+        return 2
+    if result.bc is None:  # a non-zero torchrun rank: rank 0 reports
+        return 0
+    print(result.table())
+    t = result.timings
+    print(
+        f"time: rollout {t['rollout']:.1f}s, PPO update {t['update']:.1f}s, ManiSkill evaluation {t['sim_eval']:.1f}s"
+    )
+    for path in [*result.videos, result.curve, result.out / "best"]:
+        print(f"wrote {path}")
+    return 0

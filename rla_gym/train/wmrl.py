@@ -1,0 +1,381 @@
+"""The main job (issue 9): world-model RL from a BC policy, scored in the real simulator.
+
+    result = run_wmrl(wmrl_preset("demo", bundle=..., bc=...))
+    print(result.table())
+
+1. BC is evaluated in ManiSkill on the evaluation seeds, with the paper's neural preprocessing (sim frame ->
+   encoder -> UNet, reference 7.4), so it sees the kind of image it was trained on.
+2. The BC policy gets LoRA adapters, a residual head and a value head, and PPO trains them inside
+   `RLAWorldModel-v0` (no simulator step); every `eval_every` iterations the deterministic policy is scored in
+   ManiSkill on the same seeds and the best checkpoint is kept (as the paper selects its RL* policy).
+3. A table (success, 95 % Wilson interval, episodes) for BC and the best RL checkpoint, a learning curve, and
+   side-by-side videos: what the simulator did | what the world model predicts for the same action chunks.
+
+Under `torchrun --nproc_per_node N` the RL loop is distributed (rla_gym.agents.ppo); rank 0 evaluates and writes.
+The RL checkpoint is selected on the seeds it is reported on, as in the paper's Fig. 6; the table says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rla_gym.agents.bc import BCPolicy, SimPolicy
+from rla_gym.agents.lora import LoRAActorCritic, LoRAAgentConfig
+from rla_gym.agents.ppo import (
+    PPOConfig,
+    RolloutCollector,
+    init_distributed,
+    make_optimizers,
+    ppo_update,
+    wrap_ddp,
+)
+from rla_gym.models.bundle import Bundle, load_bundle, resolve_bundle_path
+from rla_gym.models.device import resolve_device
+from rla_gym.models.stack import WorldModelStack
+from rla_gym.models.zoo import default_bundle_path
+from rla_gym.sim.evaluate import EvalResult, Preprocess, evaluate, stack_preprocess
+from rla_gym.specs import check_pair, get_task
+
+log = logging.getLogger(__name__)
+
+PAPER_EVAL_SEEDS = tuple(range(42, 92))
+BC_SUFFIX = "-bc"  # the BC policy shipped beside a bundle folder: <bundle>-bc/
+
+
+@dataclass
+class WMRLConfig:
+    """Everything the main job needs; `wmrl_preset` gives the paper's, the 2-core demo's and the tests' values."""
+
+    robot: str = "ur10e"
+    task: str = "RollBall"
+    bundle: str | None = None  # folder or hub id; None: the embedded default for (robot, task)
+    bc: str | None = None  # BC policy folder; None: the one shipped beside the bundle (<bundle>-bc)
+    out: Path = Path("out/wmrl")
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    agent: LoRAAgentConfig = field(default_factory=LoRAAgentConfig)
+    eval_seeds: tuple[int, ...] = PAPER_EVAL_SEEDS
+    eval_every: int = 25  # iterations (paper: every 200 updates = 25 iterations of 8 epochs)
+    eval_max_steps: int | None = None  # None: the task's episode length
+    sim_size: int = 128  # ManiSkill camera pixels
+    videos: int = 2  # side-by-side videos for the first this many evaluation seeds
+    euler_steps: int | None = None  # None: the bundle's
+    device: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        check_pair(self.robot, self.task)
+        if not self.eval_seeds:
+            raise ValueError("eval_seeds is empty: BC and RL are compared on at least one ManiSkill seed")
+        if self.eval_every < 1 or self.videos < 0:
+            raise ValueError(f"eval_every must be >= 1 and videos >= 0; got {self.eval_every}, {self.videos}")
+        self.out = Path(self.out)
+        self.eval_seeds = tuple(int(s) for s in self.eval_seeds)
+
+
+def wmrl_preset(name: str, **overrides: Any) -> WMRLConfig:
+    """ "paper": 112 envs, 300 iterations, seeds 42-91; "demo": a run for a 2-core CPU; "tiny": tests (2 updates)."""
+    if name == "paper":
+        config = WMRLConfig()
+    elif name == "demo":
+        ppo = PPOConfig(num_envs=8, num_steps=4, iterations=20, minibatch_size=16)
+        config = WMRLConfig(ppo=ppo, eval_every=10, eval_seeds=tuple(range(42, 62)), videos=2)
+    elif name == "tiny":
+        ppo = PPOConfig(num_envs=2, num_steps=2, iterations=2, minibatch_size=2, update_epochs=1)
+        config = WMRLConfig(ppo=ppo, eval_every=2, eval_seeds=(42, 43), eval_max_steps=16, sim_size=64, videos=1)
+    else:
+        raise ValueError(f"unknown wmrl preset {name!r}; valid: paper, demo, tiny")
+    return replace(config, **overrides)
+
+
+def default_bc_path(bundle_path: Path) -> Path:
+    """The BC policy shipped beside a bundle: `<bundle>-bc/` (then `<bundle>/bc/`)."""
+    for candidate in (bundle_path.parent / (bundle_path.name + BC_SUFFIX), bundle_path / "bc"):
+        if (candidate / "bc_policy.json").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"no BC policy beside the bundle {bundle_path} (looked for {bundle_path.name}{BC_SUFFIX}/ and bc/). Train one: "
+        f"`rla-gym train bc --bundle {bundle_path} --data DEMOS --out RUN`, then pass --bc RUN/final"
+    )
+
+
+# ---------------------------------------------------------------------------------------------- recording
+class EpisodeRecorder:
+    """Wraps a sim policy and the preprocessing to keep, per evaluation seed, the raw sim frames and the chunks."""
+
+    def __init__(self, policy: SimPolicy, preprocess: Preprocess, keep: set[int]) -> None:
+        self.policy, self._preprocess, self.keep = policy, preprocess, keep
+        self.seed: int | None = None
+        self.frames: dict[int, list[np.ndarray]] = {}
+        self.chunks: dict[int, list[np.ndarray]] = {}
+
+    def reset(self, env: Any, seed: int) -> None:
+        self.seed = seed
+        if seed in self.keep:
+            self.frames[seed], self.chunks[seed] = [], []
+
+    def preprocess(self, frames: np.ndarray) -> np.ndarray:
+        if self.seed in self.frames:
+            self.frames[self.seed].append(frames[0].copy())
+        return self._preprocess(frames)
+
+    def __call__(self, rgb: np.ndarray, qpos: np.ndarray) -> np.ndarray:
+        chunk = self.policy(rgb, qpos)
+        if self.seed in self.chunks:
+            self.chunks[self.seed].append(chunk.copy())
+        return chunk
+
+
+@torch.no_grad()
+def world_model_replay(
+    stack: WorldModelStack, first: np.ndarray, chunks: list[np.ndarray], euler_steps: int | None, seed: int
+) -> np.ndarray:
+    """The world model's frames for the sim's action chunks, open loop from the first sim frame:
+    (1 + len(chunks), S, S, 3) uint8 at the stack's size (frame 0 = the first frame through encoder and UNet)."""
+    from rla_gym.data.video import resize_frames
+
+    gen = torch.Generator().manual_seed(seed)
+    size = stack.image_size
+    tokens = stack.encode(torch.from_numpy(resize_frames(first[None], size)))
+    frames = [stack.render(tokens)]
+    for chunk in chunks:
+        noise = torch.randn(1, *stack.latent_shape, generator=gen).to(stack.device)
+        targets = torch.as_tensor(chunk, dtype=torch.float32, device=stack.device)[None]
+        tokens = stack.predict(tokens, targets, noise, euler_steps)
+        frames.append(stack.render(tokens))
+    return torch.cat(frames).cpu().numpy()
+
+
+def write_side_by_side(path: Path, sim: list[np.ndarray], wm: np.ndarray, fps: float) -> Path:
+    """sim frames (one per chunk) | world-model frames, both at the world model's size, as one mp4."""
+    from rla_gym.data.video import resize_frames, write_video
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = min(len(sim), len(wm))
+    left = resize_frames(np.stack(sim[:n]), wm.shape[1])
+    write_video(path, np.concatenate([left, wm[:n]], axis=2), fps=fps)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- the job
+@dataclass
+class WMRLResult:
+    bc: EvalResult
+    rl: EvalResult  # the best RL checkpoint's evaluation
+    best_iteration: int
+    wm_steps: int  # world-model chunk transitions simulated (all ranks)
+    steps_per_second: float  # world-model chunk transitions per second of rollout
+    timings: dict[str, float]  # seconds: rollout, update, sim evaluation
+    videos: list[Path]
+    curve: Path | None
+    out: Path
+
+    def table(self) -> str:
+        rows = [("BC", self.bc), (f"RL (best, iteration {self.best_iteration})", self.rl)]
+        width = max(len(name) for name, _ in rows)
+        lines = [f"{'policy':<{width}}  success  95 % CI        episodes", "-" * (width + 40)]
+        for name, res in rows:
+            lo, hi = res.ci95
+            lines.append(
+                f"{name:<{width}}  {100 * res.success_rate:5.1f} %  {100 * lo:5.1f}-{100 * hi:5.1f} %  {len(res.episodes):>8}"
+            )
+        seeds = [e.seed for e in self.bc.episodes]
+        lines.append(
+            f"{self.bc.task} ({self.bc.robot}), ManiSkill seeds {seeds[0]}-{seeds[-1]}; RL checkpoint selected on these "
+            f"seeds; {self.wm_steps} world-model chunk steps at {self.steps_per_second:.1f}/s"
+        )
+        return "\n".join(lines)
+
+
+def _load(config: WMRLConfig, device: torch.device) -> tuple[Path, Bundle, Path]:
+    source = config.bundle or default_bundle_path(config.robot, config.task)
+    if source is None:
+        raise FileNotFoundError(
+            f"no embedded default bundle for {config.robot}/{config.task} yet; pass --bundle and --bc"
+        )
+    path = resolve_bundle_path(source)
+    bundle = load_bundle(path, device=device, robot=config.robot)
+    bc = Path(config.bc) if config.bc else default_bc_path(path)
+    return path, bundle, bc
+
+
+def run_wmrl(config: WMRLConfig) -> WMRLResult:
+    """Run the main job; see the module docstring. Writes into `config.out` (rank 0)."""
+    import gymnasium as gym
+    from tqdm.auto import tqdm
+
+    import rla_gym  # noqa: F401  (registers the env)
+    from rla_gym.sim.make import make_sim_env
+
+    device = resolve_device(config.device)
+    rank, world = init_distributed(device)
+    main = rank == 0
+    out = config.out
+    _, bundle, bc_path = _load(config, device)
+    stack = bundle.stack.eval()
+    bc = BCPolicy.from_pretrained(bc_path, robot=config.robot, device=device)
+    task = get_task(config.task)
+    timings = {"rollout": 0.0, "update": 0.0, "sim_eval": 0.0}
+
+    sim_env = None
+    policy_chunk = bc.config.n_action_steps
+    preprocess = stack_preprocess(stack)
+    keep = set(config.eval_seeds[: config.videos])
+    videos: list[Path] = []
+
+    def sim_eval(label: str, policy: SimPolicy, record: bool) -> EvalResult:
+        start = time.perf_counter()
+        recorder = EpisodeRecorder(policy, preprocess, keep if record else set())
+        result = evaluate(
+            recorder,
+            config.robot,
+            task.name,
+            seeds=config.eval_seeds,
+            neural_preprocess=recorder.preprocess,
+            max_steps=config.eval_max_steps,
+            env=sim_env,
+            progress=config.progress,
+        )
+        for seed in recorder.frames:
+            wm = world_model_replay(stack, recorder.frames[seed][0], recorder.chunks[seed], config.euler_steps, seed)
+            fps = float(sim_env.unwrapped.control_freq) / policy_chunk
+            videos.append(
+                write_side_by_side(out / "videos" / f"{label}_seed{seed}.mp4", recorder.frames[seed], wm, fps)
+            )
+        timings["sim_eval"] += time.perf_counter() - start
+        return result
+
+    bc_result = None
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in ("curve.csv", "sim_eval.csv"):
+            (out / stale).unlink(missing_ok=True)
+        limit = int(config.eval_max_steps or task.max_episode_steps)
+        sim_env = make_sim_env(
+            config.robot, task.name, size=config.sim_size, max_episode_steps=max(limit, task.max_episode_steps)
+        )
+        bc_result = sim_eval("bc", SimPolicy(bc.act, config.robot, device), record=True)
+        log.info("BC: %s", bc_result.summary())
+
+    torch.manual_seed(config.ppo.seed)
+    agent = LoRAActorCritic(BCPolicy.from_pretrained(bc_path, robot=config.robot, device=device), config.agent)
+    agent = agent.to(device)
+    model = wrap_ddp(agent)
+    optimizers = make_optimizers(agent, config.ppo)
+    local = config.ppo.local_num_envs(world)
+    envs = gym.make_vec(
+        "RLAWorldModel-v0",
+        num_envs=local,
+        vectorization_mode="vector_entry_point",
+        robot=config.robot,
+        task=task.name,
+        bundle=bundle,
+        device=device,
+        global_env_offset=rank * local,
+        chunk_size=policy_chunk,
+        euler_steps=config.euler_steps,
+        reward_scale=config.ppo.reward_scale,
+        reward_mode=task.wm_reward,
+    )
+    collector = RolloutCollector(envs, agent, config.ppo.num_steps, config.ppo.gamma, seed=config.ppo.seed)
+    best, best_iteration, rl_result = -1.0, 0, None
+    per_iteration = config.ppo.num_envs * config.ppo.num_steps
+    bar = tqdm(
+        range(1, config.ppo.iterations + 1), desc="world-model RL", unit="it", disable=not (config.progress and main)
+    )
+    for iteration in bar:
+        start = time.perf_counter()
+        rollout = collector.collect()
+        timings["rollout"] += time.perf_counter() - start
+        start = time.perf_counter()
+        stats = ppo_update(model, agent, optimizers, rollout, config.ppo, iteration)
+        timings["update"] += time.perf_counter() - start
+        row = {
+            "iteration": iteration,
+            "wm_steps": iteration * per_iteration,
+            "episode_return": float(np.mean(rollout.episode_returns)) if rollout.episode_returns else float("nan"),
+            "wm_success": float(np.mean(rollout.episode_success)) if rollout.episode_success else float("nan"),
+            **stats,
+        }
+        if main:
+            _append(out / "curve.csv", row)
+            bar.set_postfix(ret=f"{row['episode_return']:.3f}", kl=f"{stats['approx_kl']:.3f}")
+        if iteration % config.eval_every == 0 or iteration == config.ppo.iterations:
+            if main:
+                agent.eval()
+                result = sim_eval(f"rl_it{iteration}", agent.sim_policy(), record=iteration == config.ppo.iterations)
+                agent.train()
+                _append(
+                    out / "sim_eval.csv",
+                    {"iteration": iteration, "wm_steps": iteration * per_iteration, "success": result.success_rate},
+                )
+                log.info("RL iteration %d: %s", iteration, result.summary())
+                agent.save_pretrained(out / "last")
+                if result.success_rate > best:
+                    best, best_iteration, rl_result = result.success_rate, iteration, result
+                    agent.save_pretrained(out / "best")
+            if world > 1:
+                torch.distributed.barrier()
+    bar.close()
+    envs.close()
+    wm_steps = config.ppo.iterations * per_iteration
+    result = WMRLResult(
+        bc=bc_result,
+        rl=rl_result,
+        best_iteration=best_iteration,
+        wm_steps=wm_steps,
+        steps_per_second=wm_steps / max(timings["rollout"], 1e-9),
+        timings=timings,
+        videos=videos,
+        curve=plot_curve(out, bc_result.success_rate) if main else None,
+        out=out,
+    )
+    if main:
+        sim_env.close()
+        (out / "results.txt").write_text(result.table() + "\n")
+    return result
+
+
+def _append(path: Path, row: dict[str, float]) -> None:
+    new = not path.is_file()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def _read(path: Path) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def plot_curve(out: Path, bc_success: float) -> Path:
+    """learning_curve.png: world-model episode return and ManiSkill success (BC as a line) vs world-model steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve, sim = _read(out / "curve.csv"), _read(out / "sim_eval.csv")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    left.plot([r["wm_steps"] for r in curve], [r["episode_return"] for r in curve], marker=".")
+    left.set(title="return in the world model", xlabel="world-model chunk steps", ylabel="episode return")
+    right.plot([r["wm_steps"] for r in sim], [100 * r["success"] for r in sim], marker="o", label="RL")
+    right.axhline(100 * bc_success, color="gray", linestyle="--", label="BC")
+    right.set(title="ManiSkill success", xlabel="world-model chunk steps", ylabel="success %", ylim=(-5, 105))
+    right.legend()
+    fig.tight_layout()
+    path = out / "learning_curve.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

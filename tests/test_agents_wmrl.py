@@ -1,0 +1,66 @@
+"""`rla-gym wmrl` end to end with the tiny preset (2 updates, 2 ManiSkill seeds): the BC-vs-RL table, a
+side-by-side mp4, the learning curve and the peft checkpoint; bad input gives one clear error."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from agents_support import one_thread, tiny_bc
+
+from rla_gym.agents.bc import BCPolicy
+from rla_gym.agents.normalization import ActionNormalizer
+from rla_gym.agents.resnet import policy_config
+
+__all__ = ["one_thread"]  # the autouse fixture, imported
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:mani_skill"),
+    pytest.mark.filterwarnings("ignore:.*precision lowered by casting:UserWarning"),
+]
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    """A tiny random RollBall bundle with a tiny BC policy shipped beside it (<bundle>-bc)."""
+    from rla_gym.models.random_bundle import make_random_bundle
+
+    root = tmp_path_factory.mktemp("zoo")
+    make_random_bundle("ur10e", "tiny", task="RollBall").save_pretrained(root / "ur10e-RollBall-tiny")
+    tiny_bc().save_pretrained(root / "ur10e-RollBall-tiny-bc")
+    return root / "ur10e-RollBall-tiny"
+
+
+@pytest.mark.sim
+def test_wmrl_tiny_preset_writes_table_video_plot_and_checkpoint(shipped, tmp_path, capsys):
+    from sim_support import require_sim
+
+    from rla_gym.cli import main
+
+    require_sim()
+    out = tmp_path / "wmrl"
+    args = ["wmrl", "--bundle", str(shipped), "--preset", "tiny", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "BC " in printed and "RL (best, iteration 2)" in printed and "95 % CI" in printed
+    assert (out / "results.txt").read_text().strip() in printed
+    assert (out / "learning_curve.png").stat().st_size > 0
+    videos = sorted((out / "videos").glob("*.mp4"))
+    assert [v.name for v in videos] == ["bc_seed42.mp4", "rl_it2_seed42.mp4"]
+    assert (out / "best" / "adapter_model.safetensors").is_file() and (out / "best" / "bc_policy.json").is_file()
+    assert len((out / "curve.csv").read_text().strip().splitlines()) == 1 + 2, "a header and one row per update"
+
+
+def test_wmrl_bad_input_is_one_clear_error(shipped, tmp_path, capsys):
+    from rla_gym.cli import main
+
+    base = ["wmrl", "--bundle", str(shipped), "--preset", "tiny", "--out", str(tmp_path), "--no-progress"]
+    panda_bc = tmp_path / "panda-bc"
+    BCPolicy("panda", policy_config("tiny", 8), ActionNormalizer(torch.zeros(8), torch.ones(8))).save_pretrained(
+        panda_bc
+    )
+    assert main([*base, "--bc", str(panda_bc)]) == 2
+    assert "is for robot 'panda'; expected 'ur10e'" in capsys.readouterr().err
+    assert main([*base, "--bc", str(tmp_path / "missing")]) == 2
+    assert "bc_policy.json missing" in capsys.readouterr().err
+    assert main([*base, "--task", "PullCube"]) == 2  # a panda task for the ur10e
+    assert "PullCube" in capsys.readouterr().err

@@ -164,3 +164,10 @@ def test_two_torchrun_ranks_take_one_update_and_hold_identical_weights(random_bu
     assert any("lora_" in k for k in changed) and any(k.startswith("residual.") for k in changed)
     for key in r0["after"]:
         assert torch.equal(r0["after"][key], r1["after"][key]), f"{key} differs between ranks"
+
+
+def test_an_agent_for_another_action_size_is_refused_by_the_collector():
+    env = _EndingEnv()
+    env.single_action_space = spaces.Box(-1, 1, (K, 8), np.float32)  # a panda's chunks
+    with pytest.raises(ValueError, match=r"the env takes chunks of shape \(8, 8\); the agent acts with \(8, 5\)"):
+        RolloutCollector(env, LoRAActorCritic(tiny_bc()), num_steps=2, gamma=0.9, seed=0)

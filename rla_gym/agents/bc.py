@@ -66,7 +66,10 @@ class BCPolicy(nn.Module):
     @torch.no_grad()
     def act(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, H, W, 3) uint8 -> the executed rows (B, n_action_steps, A) as absolute joint targets."""
+        training = self.training
+        self.eval()  # no dropout: the executed chunk is a function of the frame
         chunk = self.net(frames.to(self.device))[:, : self.config.n_action_steps]
+        self.train(training)
         return self.normalizer.unnormalize(chunk)
 
     # ------------------------------------------------------------------ save / load

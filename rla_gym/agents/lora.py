@@ -117,6 +117,9 @@ class LoRAActorCritic(nn.Module):
         inject_adapter_in_model(self.lora_config, bc.net, adapter_name=ADAPTER)
         for name, p in bc.named_parameters():
             p.requires_grad_("lora_" in name)
+        for m in bc.modules():  # as the authors' agent: a sampled action's log-prob must not depend on dropout
+            if isinstance(m, nn.Dropout):
+                m.p = 0.0
         feature_dim = bc.config.feature_dim
         self.residual = ResidualHead(feature_dim, self.k * self.a, self.config)
         self.value_head = ValueHead(feature_dim, self.config.value_hidden)

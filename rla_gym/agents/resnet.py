@@ -31,7 +31,7 @@ class ResNetPolicyConfig:
     hidden_sizes: tuple[int, ...] = (64, 128, 256, 512)
     embedding_size: int = 64
     mlp_hidden: tuple[int, ...] = (1024, 512, 256)
-    dropout: float = 0.0
+    dropout: float = 0.1  # BC training (the authors' recipe); the RL agent sets it to 0
 
     def __post_init__(self) -> None:
         self.depths, self.hidden_sizes, self.mlp_hidden = (

@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         if args.model == "bc":  # a checkpoint and a held-out evaluation per epoch
             epoch = task.steps_per_epoch(config.batch_size)
             config.checkpoint_every = config.eval_every = epoch
+            config.weight_decay = 1e-4  # the authors' BC recipe (paper A.2)
             if args.epochs is not None:
                 if args.epochs < 1:
                     raise ValueError(f"--epochs must be >= 1, got {args.epochs}")

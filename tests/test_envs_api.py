@@ -23,6 +23,7 @@ def test_importing_rla_gym_registers_without_torch():
     assert out.stdout.strip() == rla_gym.ENV_ID
 
 
+@pytest.mark.slow
 def test_single_env_passes_check_env(random_bundle_dir):
     env = gym.make("RLAWorldModel-v0", robot="ur10e", bundle=random_bundle_dir, render_mode="rgb_array")
     check_env(env.unwrapped, skip_render_check=False)

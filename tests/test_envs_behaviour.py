@@ -67,10 +67,10 @@ def test_different_actions_or_seeds_give_different_steps(make_vec_env):
 
 
 def test_same_seed_gives_identical_rollouts(make_vec_env):
-    obs_a, rew_a = _rollout(make_vec_env(3), 20)
-    obs_b, rew_b = _rollout(make_vec_env(3), 20)
+    obs_a, rew_a = _rollout(make_vec_env(3), 8)
+    obs_b, rew_b = _rollout(make_vec_env(3), 8)
     assert torch.equal(obs_a, obs_b) and torch.equal(rew_a, rew_b)
-    obs_c, _ = _rollout(make_vec_env(3), 20, seed=8)
+    obs_c, _ = _rollout(make_vec_env(3), 8, seed=8)
     assert not torch.equal(obs_a, obs_c)
 
 
@@ -126,13 +126,15 @@ def test_success_needs_a_finished_episode_under_the_threshold(make_vec_env):
     env = make_vec_env(2, max_chunk_steps=1, success_threshold=1e9)
     env.reset(seed=0)
     *_, info = env.step(env.action_space.sample())
-    assert bool(info["success"].all()), "every finished episode is under an infinite threshold"
+    assert bool(info["final_info"]["success"].all()), "every finished episode is under an infinite threshold"
+    assert not bool(info["success"].any()), "the top level is the new episode's, which has not succeeded"
     env = make_vec_env(2, max_chunk_steps=5, success_threshold=1e9, p_initial_frame=1.0)
     env.reset(seed=0)
     *_, info = env.step(env.action_space.sample())
     assert not bool(info["success"].any()), "no success before the episode finishes"
 
 
+@pytest.mark.slow
 def test_500_random_chunk_steps_keep_tokens_finite(make_vec_env):
     env = make_vec_env(4, obs_mode="dict")
     env.reset(seed=0)
@@ -152,15 +154,25 @@ def test_clipped_actions_are_counted(make_vec_env):
     assert info["clipped"].tolist() == [2, 0]
 
 
-def test_sb3_ppo_learns_through_the_adapter(make_vec_env):
+@pytest.mark.slow
+def test_sb3_ppo_updates_its_policy_through_the_adapter(make_vec_env):
+    """PPO trains on the env through the adapter: its policy moves and stays finite (a step count could
+    not fail), and finished episodes reach SB3 as the episode that finished."""
     from stable_baselines3 import PPO
 
     from rla_gym.envs.sb3 import SB3VecEnv
 
     venv = SB3VecEnv(make_vec_env(4, max_chunk_steps=3))
     model = PPO("CnnPolicy", venv, n_steps=32, batch_size=64, n_epochs=2, seed=0, verbose=0)
-    model.learn(512)
-    assert model.num_timesteps >= 512
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    probe, _ = model.policy.obs_to_tensor(venv.reset())
+    actions_before = model.policy.get_distribution(probe).distribution.mean.detach().clone()
+    model.learn(256)
+    after = list(model.policy.parameters())
+    assert all(torch.isfinite(p).all() for p in after)
+    assert any(not torch.equal(b, a) for b, a in zip(before, after)), "learn() changed no parameter"
+    actions_after = model.policy.get_distribution(probe).distribution.mean.detach()
+    assert not torch.allclose(actions_before, actions_after), "the policy acts as before training"
     obs = venv.reset()
     seen_terminal = False
     for _ in range(4):
@@ -170,6 +182,26 @@ def test_sb3_ppo_learns_through_the_adapter(make_vec_env):
         for done, info in zip(dones, infos):
             if done:
                 assert info["terminal_observation"].shape == (48, 48, 3)
-                assert "TimeLimit.truncated" in info
+                assert "TimeLimit.truncated" in info and info["chunk_step"] >= 1, "the finished episode's info"
                 seen_terminal = True
     assert seen_terminal, "max_chunk_steps=3 ends every episode within 4 steps"
+
+
+def test_the_tasks_reward_mode_reaches_the_env(make_vec_env):
+    """PokeCube is rewarded against the demo's last frame (goal), the other tasks against the
+    time-synced frame (aligned); reward_mode= overrides the task's."""
+    import gymnasium as gym
+
+    from rla_gym.models.random_bundle import make_random_bundle
+
+    assert make_vec_env(1).cfg.reward_mode == "aligned", "the tiny bundle's task, PushT, is aligned"
+    bundle = make_random_bundle("xarm6_robotiq", "tiny", episodes=2, length=12, task="PokeCube")
+    make = dict(id="RLAWorldModel-v0", num_envs=1, vectorization_mode="vector_entry_point", robot="xarm6_robotiq")
+    env = gym.make_vec(**make, bundle=bundle)
+    assert env.cfg.reward_mode == "goal"
+    env.reset(seed=0, options={"demo": 0, "frame": 0})
+    *_, info = env.step(np.zeros(env.action_space.shape, np.float32))
+    assert torch.equal(info["reward_l1"], info["goal_l1"]), "goal mode rewards the distance to the last frame"
+    bundle.task = None  # a bundle that names no task: the env's task argument decides
+    assert gym.make_vec(**make, bundle=bundle, task="PokeCube").cfg.reward_mode == "goal"
+    assert gym.make_vec(**make, bundle=bundle, task="PokeCube", reward_mode="aligned").cfg.reward_mode == "aligned"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 from rla_gym.envs.reward import REWARD_MODES
@@ -9,11 +11,22 @@ from rla_gym.envs.reward import REWARD_MODES
 OBS_MODES = ("rgb", "dict")
 
 
+def check_int(name: str, value: object, minimum: int) -> None:
+    """A real integer (not a bool, not 2.0) of at least `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_number(name: str, value: object, allowed: str, ok: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value) or not ok:
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+
+
 @dataclass
 class WorldModelEnvConfig:
     chunk_size: int = 8  # K: joint-target rows per action (paper: 8)
-    euler_steps: int | None = None  # None: the bundle's (paper 30, CPU preset 4)
-    reward_mode: str = "aligned"  # "aligned": time-synced demo frame; "goal": the demo's last frame
+    euler_steps: int | None = None  # None: the bundle's (paper 30, CPU preset 4); resolved once by the env
+    reward_mode: str | None = None  # None: the task's; "aligned": time-synced demo frame; "goal": the demo's last
     reward_scale: float = 5.0
     success_threshold: float = 0.032  # goal-token L1 under which a finished episode counts as success
     p_initial_frame: float = 0.5  # reset at frame 0 with this probability, else at a random frame
@@ -21,11 +34,22 @@ class WorldModelEnvConfig:
     obs_mode: str = "rgb"  # "dict" adds the predicted tokens and the commanded qpos
 
     def __post_init__(self) -> None:
-        if self.reward_mode not in REWARD_MODES:
-            raise ValueError(f"reward_mode {self.reward_mode!r}; valid: {', '.join(REWARD_MODES)}")
+        if self.reward_mode is not None and self.reward_mode not in REWARD_MODES:
+            raise ValueError(f"reward_mode {self.reward_mode!r}; valid: {', '.join(REWARD_MODES)} (None: the task's)")
         if self.obs_mode not in OBS_MODES:
             raise ValueError(f"obs_mode {self.obs_mode!r}; valid: {', '.join(OBS_MODES)}")
-        if self.chunk_size < 1 or self.max_chunk_steps < 1:
-            raise ValueError("chunk_size and max_chunk_steps must be >= 1")
-        if not 0.0 <= self.p_initial_frame <= 1.0:
-            raise ValueError(f"p_initial_frame must be in [0, 1], got {self.p_initial_frame}")
+        check_int("chunk_size", self.chunk_size, 1)
+        check_int("max_chunk_steps", self.max_chunk_steps, 1)
+        if self.euler_steps is not None:
+            try:
+                check_int("euler_steps", self.euler_steps, 1)
+            except ValueError:
+                raise ValueError(
+                    f"euler_steps must be None (the bundle's) or an integer >= 1, got {self.euler_steps!r}"
+                ) from None
+        x = self.reward_scale
+        _check_number("reward_scale", x, "a finite number > 0", isinstance(x, numbers.Real) and 0 < x < math.inf)
+        x = self.success_threshold
+        _check_number("success_threshold", x, "a number >= 0", isinstance(x, numbers.Real) and x >= 0)
+        x = self.p_initial_frame
+        _check_number("p_initial_frame", x, "a number in [0, 1]", isinstance(x, numbers.Real) and 0 <= x <= 1)

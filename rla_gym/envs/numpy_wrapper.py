@@ -1,4 +1,5 @@
-"""The numpy view of the torch vector env, for CPU users and libraries that want arrays."""
+"""The numpy view of the torch vector env, for CPU users and libraries that want arrays: Gymnasium's
+own vector wrappers (`RecordEpisodeStatistics`, `NormalizeReward`, observation wrappers) go on top."""
 
 from __future__ import annotations
 
@@ -17,8 +18,17 @@ def to_numpy(x: Any) -> Any:
     return x
 
 
+def per_env(batch: Any, mask: np.ndarray) -> np.ndarray:
+    """Gymnasium's `final_obs` form: an object array, world i's observation where `mask[i]`, else None."""
+    out = np.full(len(mask), None, dtype=object)
+    for i in np.flatnonzero(mask):
+        out[i] = {k: v[i] for k, v in batch.items()} if isinstance(batch, dict) else batch[i]
+    return out
+
+
 class NumpyVectorEnv(VectorWrapper):
-    """Same env, numpy in and out: observations, rewards, flags and info values become arrays."""
+    """Same env, numpy in and out: observations, rewards, flags and info values become arrays, and
+    `info["final_obs"]` takes Gymnasium's one-entry-per-env form."""
 
     def __init__(self, env: VectorEnv):
         super().__init__(env)
@@ -29,4 +39,7 @@ class NumpyVectorEnv(VectorWrapper):
 
     def step(self, actions: np.ndarray):
         obs, reward, terminated, truncated, info = self.env.step(actions)
-        return to_numpy(obs), to_numpy(reward), to_numpy(terminated), to_numpy(truncated), to_numpy(info)
+        info = to_numpy(info)
+        if "final_obs" in info:
+            info["final_obs"] = per_env(info["final_obs"], info["_final_obs"])
+        return to_numpy(obs), to_numpy(reward), to_numpy(terminated), to_numpy(truncated), info

@@ -2,8 +2,9 @@
 
     model = PPO("CnnPolicy", SB3VecEnv(env)).learn(10_000)
 
-Finished worlds are already reset by the vector env (same step); this adapter hands SB3 the
-`terminal_observation` and `TimeLimit.truncated` it expects in each env's info dict."""
+Finished worlds are already reset by the vector env (same-step autoreset, which SB3 expects); this
+adapter hands SB3 the finished episode's info (`info["final_info"]`) with the `terminal_observation`
+and `TimeLimit.truncated` it expects in each env's info dict."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from gymnasium.vector import VectorEnv
+from gymnasium.vector import AutoresetMode, VectorEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from rla_gym.envs.numpy_wrapper import to_numpy
@@ -21,6 +22,12 @@ _PER_ENV_INFO = ("reward_l1", "goal_l1", "success", "clipped", "demo", "frame", 
 
 class SB3VecEnv(VecEnv):
     def __init__(self, env: VectorEnv):
+        mode = env.metadata.get("autoreset_mode")
+        if mode != AutoresetMode.SAME_STEP:
+            raise ValueError(
+                f"SB3 expects finished envs reset within the step that ends them; make the env with "
+                f"autoreset_mode='SameStep' (got {mode})"
+            )
         self.env = env
         self.render_mode = getattr(env, "render_mode", None)
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
@@ -45,13 +52,14 @@ class SB3VecEnv(VecEnv):
             {k: info[k][i] for k in _PER_ENV_INFO if k in info} for i in range(self.num_envs)
         ]
         if dones.any():
-            final = info["final_obs"]
+            final, final_info = info["final_obs"], info["final_info"]
             for i in np.flatnonzero(dones):
+                infos[i] = {k: final_info[k][i] for k in _PER_ENV_INFO if k in final_info}  # the finished episode
                 infos[i]["terminal_observation"] = (
                     {k: v[i] for k, v in final.items()} if isinstance(final, dict) else final[i]
                 )
                 infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
-                infos[i]["is_success"] = bool(info["success"][i])
+                infos[i]["is_success"] = bool(final_info["success"][i])
         return obs, to_numpy(reward).astype(np.float32), dones, infos
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ torch tensors on the env's device, as ManiSkill's GPU envs return them; wrap wit
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from typing import Any
@@ -19,13 +20,18 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from rla_gym.envs.bundles import resolve_bundle
-from rla_gym.envs.config import WorldModelEnvConfig
+from rla_gym.envs.config import WorldModelEnvConfig, check_int
 from rla_gym.envs.reset_sampler import ResetSampler
 from rla_gym.envs.reward import token_l1, video_aligned_reward
 from rla_gym.envs.seeding import FLOW_NOISE, env_rng
 from rla_gym.models.bundle import Bundle, BundleError
 from rla_gym.models.device import resolve_device
-from rla_gym.specs.robots import get_robot
+from rla_gym.specs import TASKS, RobotSpec, SimTask, check_pair, get_robot
+
+AUTORESET_MODES = tuple(mode.value for mode in AutoresetMode)
+DEFAULT_REWARD_MODE = "aligned"  # for a bundle that names no task
+RESET_OPTIONS = ("demo", "frame", "reset_mask", "env_mask")
+STEP_ONLY_INFO = ("reward_l1", "goal_l1", "success", "clipped", "chunk_step")  # describe a transition, not a state
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +44,18 @@ class RLAWorldModelVectorEnv(VectorEnv):
     uint8, or a dict with `rgb`, `tokens` and `qpos` when `obs_mode="dict"`. Reward: the video-aligned
     reward. An episode terminates when its reference demo runs out (nothing left to be rewarded
     against, as the paper's PPO treats it) and truncates after `max_chunk_steps` chunk steps.
-    Finished worlds reset in the same step (`AutoresetMode.SAME_STEP`); their last observation is in
-    `info["final_obs"]`, masked by `info["_final_obs"]`.
+
+    `autoreset_mode` (declared in `metadata["autoreset_mode"]`) is one of Gymnasium's three:
+    SameStep (default): finished worlds reset in the step that ends them; the finished episode's last
+    observation and info are `info["final_obs"]` and `info["final_info"]` (masks `_final_obs`,
+    `_final_info`), the top level describes the new episode. NextStep: the step after the end resets
+    those worlds (their action is ignored, reward 0). Disabled: reset finished worlds yourself with
+    `reset(options={"reset_mask": mask})`. Where a world reset within a step, the per-transition info
+    keys (`reward_l1`, `goal_l1`, `success`, `clipped`, `chunk_step`) are 0 there and masked by
+    `_reward_l1` etc., as Gymnasium's vector envs do.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.SAME_STEP}
+    metadata = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.SAME_STEP}  # each env declares its own
 
     def __init__(
         self,
@@ -53,33 +66,43 @@ class RLAWorldModelVectorEnv(VectorEnv):
         device: str | torch.device = "auto",
         config: WorldModelEnvConfig | None = None,
         global_env_offset: int = 0,
-        autoreset: bool = True,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
         render_mode: str | None = "rgb_array",
         **overrides: Any,
     ):
         spec = get_robot(robot)
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        self.cfg = config or WorldModelEnvConfig(**overrides)
+        check_int("num_envs", num_envs, 1)
+        check_int("global_env_offset", global_env_offset, 0)
+        self.autoreset_mode = _autoreset_mode(autoreset_mode)
         if config is not None and overrides:
             raise ValueError(f"pass settings either in config or as keywords, not both: {sorted(overrides)}")
+        cfg = config or WorldModelEnvConfig(**overrides)
+        sim_task = None if task is None else _check_task(spec, task)
         self.device = resolve_device(device)
-        self.bundle = resolve_bundle(bundle, spec.name, task, self.device)
+        self.bundle = resolve_bundle(bundle, spec.name, sim_task.name if sim_task else None, self.device)
+        if sim_task is None and self.bundle.task is not None:
+            sim_task = _check_task(spec, self.bundle.task)
         if self.bundle.demos is None or self.bundle.demos.num_episodes == 0:
             raise BundleError(f"bundle {self.bundle.path} has an empty demo set: resets need demo frames")
         self.stack = self.bundle.stack.to(self.device).eval()
         self.robot = spec
-        self.task = task or self.bundle.task
+        self.task = sim_task.name if sim_task else None
         self.num_envs = num_envs
         self.global_env_offset = global_env_offset
-        self.autoreset = autoreset
         self.render_mode = render_mode
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
+        # resolved once: None means the task's reward mode and the bundle's Euler steps
+        self.cfg = dataclasses.replace(
+            cfg,
+            reward_mode=cfg.reward_mode or (sim_task.wm_reward if sim_task else DEFAULT_REWARD_MODE),
+            euler_steps=cfg.euler_steps if cfg.euler_steps is not None else self.stack.config.euler_steps,
+        )
+        self.euler_steps: int = self.cfg.euler_steps
         k = self.cfg.chunk_size
         if k > self.stack.config.world_model.max_horizon:
             raise ValueError(
                 f"chunk_size {k} exceeds the world model's max_horizon {self.stack.config.world_model.max_horizon}"
             )
-        self.euler_steps = self.cfg.euler_steps or self.stack.config.euler_steps
 
         self._load_demos()
         self.sampler = ResetSampler(self._lengths_np, k, self.cfg.p_initial_frame)
@@ -116,6 +139,10 @@ class RLAWorldModelVectorEnv(VectorEnv):
         self._rgb = torch.zeros(n, size, size, 3, dtype=torch.uint8, device=dev)
         self._qpos = torch.zeros(n, spec.qpos_dim, device=dev)
 
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError("this RLAWorldModel env is closed; make a new one (gym.make_vec) to go on")
+
     # ------------------------------------------------------------------ demos
     def _load_demos(self) -> None:
         """Demo frames, targets and DINO tokens on the env device; tokens computed once here."""
@@ -139,39 +166,78 @@ class RLAWorldModelVectorEnv(VectorEnv):
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Reset every world. `seed` fixes all draws; `options` may pin `demo` and `frame` (int or
-        per-env sequence) or restrict the reset to `env_mask` (bool per env)."""
-        super().reset(seed=seed)
+        """Reset every world, or those in `options["reset_mask"]` (bool per env; `env_mask` is the old
+        name). `seed` fixes all draws; `options` may pin `demo` and `frame` (int or one per env).
+        Everything is validated first: a reset that raises leaves the env as it was."""
+        self._check_open()
         options = dict(options or {})
-        if seed is not None or self._seed is None:
-            self._seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2**63))
+        unknown = set(options) - set(RESET_OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; valid: {', '.join(RESET_OPTIONS)}")
+        if "reset_mask" in options and "env_mask" in options:
+            raise ValueError("pass reset_mask or its old name env_mask, not both")
+        if seed is not None:
+            check_int("seed", seed, 0)
+        name = "env_mask" if "env_mask" in options else "reset_mask"
+        mask = self._reset_mask(name, options.get(name))
+        demo, frame = self._per_env("demo", options.get("demo")), self._per_env("frame", options.get("frame"))
+        reseed = seed is not None or self._seed is None
+        new_seed = (int(seed) if seed is not None else _fresh_seed()) if reseed else self._seed
+        counts = np.zeros_like(self._reset_count) if reseed else self._reset_count
+        idx = np.flatnonzero(mask)
+        episodes, frames = self._draw(idx, new_seed, counts, demo, frame)  # raises on a bad pin, changes nothing
+
+        super().reset(seed=seed)
+        if reseed:
+            self._seed = new_seed
             self._reset_count[:] = 0
             self._flow_count[:] = 0
-        mask = options.pop("env_mask", None)
-        mask = torch.ones(self.num_envs, dtype=torch.bool) if mask is None else torch.as_tensor(mask, dtype=torch.bool)
-        unknown = set(options) - {"demo", "frame"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; valid: demo, frame, env_mask")
-        self._reset_envs(mask.cpu().numpy(), options.get("demo"), options.get("frame"))
+        self._apply_reset(idx, episodes, frames)
         return self._observation(), self._reset_info()
 
-    def _reset_envs(self, mask: np.ndarray, demo: Any = None, frame: Any = None) -> None:
-        idx = np.flatnonzero(mask)
-        if idx.size == 0:
-            return
+    def _reset_mask(self, name: str, value: Any) -> np.ndarray:
+        if value is None:
+            return np.ones(self.num_envs, dtype=bool)
+        mask = _as_numpy(value)
+        if mask.dtype != np.bool_:
+            raise ValueError(f"{name} must be booleans, got dtype {mask.dtype}")
+        if mask.shape != (self.num_envs,):
+            got = f"{mask.size} entries" if mask.ndim == 1 else f"shape {mask.shape}"
+            raise ValueError(f"{name} has {got}; expected {self.num_envs} (num_envs)")
+        return mask
+
+    def _per_env(self, name: str, value: Any) -> np.ndarray | None:
+        """An int or one int per env (demo index, frame index) -> (num_envs,) int64."""
+        if value is None:
+            return None
+        arr = _as_numpy(value)
+        if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer) or arr.ndim > 1:
+            raise ValueError(f"{name} must be an integer or one per env, got {value!r}")
+        if arr.ndim == 1 and arr.size not in (1, self.num_envs):
+            raise ValueError(f"{name} has {arr.size} entries; expected 1 or {self.num_envs} (num_envs)")
+        return np.broadcast_to(arr.astype(np.int64), (self.num_envs,))
+
+    def _draw(
+        self, idx: np.ndarray, seed: int, counts: np.ndarray, demo: np.ndarray | None, frame: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Start (episode, frame) of worlds `idx`: drawn from (seed, global env index, reset count),
+        or pinned. Pure: reads the counters, never moves them."""
         episodes, frames = np.empty(idx.size, np.int64), np.empty(idx.size, np.int64)
-        demo_arr = None if demo is None else np.broadcast_to(np.asarray(demo), (self.num_envs,))
-        frame_arr = None if frame is None else np.broadcast_to(np.asarray(frame), (self.num_envs,))
         for j, i in enumerate(idx):
-            ep, t0 = self.sampler.draw(self._seed, self.global_env_offset + int(i), int(self._reset_count[i]))
-            if demo_arr is not None:
-                ep = int(demo_arr[i])
-                t0 = 0 if frame_arr is None else t0
-            if frame_arr is not None:
-                t0 = int(frame_arr[i])
+            ep, t0 = self.sampler.draw(seed, self.global_env_offset + int(i), int(counts[i]))
+            if demo is not None:
+                ep = int(demo[i])
+                t0 = 0 if frame is None else t0
+            if frame is not None:
+                t0 = int(frame[i])
             self.sampler.check(ep, t0)
             episodes[j], frames[j] = ep, t0
-            self._reset_count[i] += 1
+        return episodes, frames
+
+    def _apply_reset(self, idx: np.ndarray, episodes: np.ndarray, frames: np.ndarray) -> None:
+        if idx.size == 0:
+            return
+        self._reset_count[idx] += 1
         ids = torch.as_tensor(idx, device=self.device)
         ep_t = torch.as_tensor(episodes, device=self.device)
         fr_t = torch.as_tensor(frames, device=self.device)
@@ -184,31 +250,65 @@ class RLAWorldModelVectorEnv(VectorEnv):
         self._qpos[ids] = self._demo_qpos[global_frame]
         self._needs_reset[ids] = False
 
+    def _autoreset(self, worlds: torch.Tensor) -> None:
+        """Reset `worlds` (bool per env) with the next draws of the current seed."""
+        idx = np.flatnonzero(worlds.cpu().numpy())
+        self._apply_reset(idx, *self._draw(idx, self._seed, self._reset_count, None, None))
+
     # ------------------------------------------------------------------ step
-    def _validate_action(self, actions: Any) -> torch.Tensor:
+    def _validate_action(self, actions: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (float32 actions clipped to the joint limits on the env device, clipped entries per env).
+
+        Finiteness and clipping are checked in the caller's dtype: a huge but finite float64 target is
+        clipped, not turned into inf by a float32 cast."""
         expected = (self.num_envs, *self.single_action_space.shape)
-        if isinstance(actions, np.ndarray | list | tuple):
-            actions = np.asarray(actions, dtype=np.float32)
-        actions = torch.as_tensor(actions, dtype=torch.float32, device=self.device)
+        if isinstance(actions, torch.Tensor):
+            real = actions.dtype != torch.bool and not actions.is_complex()
+        else:
+            actions = np.asarray(actions)
+            real = actions.dtype != np.bool_ and np.issubdtype(actions.dtype, np.number)
+            real = real and not np.issubdtype(actions.dtype, np.complexfloating)
+        if not real:
+            raise TypeError(
+                f"action has dtype {actions.dtype}; expected real joint targets (float32) of shape {expected}"
+            )
         if tuple(actions.shape) != expected:
             raise ValueError(
                 f"action has shape {tuple(actions.shape)}; {self.robot.name} with chunk_size "
                 f"{self.cfg.chunk_size} expects {expected} (num_envs, K, action_dim)"
             )
-        if not bool(torch.isfinite(actions).all()):
+        a = actions if isinstance(actions, torch.Tensor) else torch.tensor(actions)  # keeps the dtype
+        if not a.is_floating_point() or a.dtype in (torch.float16, torch.bfloat16):
+            a = a.float()
+        if not bool(torch.isfinite(a).all()):
             raise ValueError(f"action contains NaN or inf values (expected finite joint targets of shape {expected})")
-        return actions
+        low, high = self._low.to(a.device, a.dtype), self._high.to(a.device, a.dtype)
+        inside = torch.clamp(a, low, high)
+        clipped = (inside != a).flatten(1).sum(1).to(self.device)
+        return inside.to(self.device, torch.float32), clipped
 
     def step(self, actions: Any):
         """actions: (num_envs, K, A) -> obs, reward (N,), terminated (N,), truncated (N,), info."""
-        actions = self._validate_action(actions)  # rejected actions leave the env untouched
-        if bool(self._needs_reset.any()):
-            raise RuntimeError("call reset() before step(); with autoreset=False, reset finished episodes")
-        clipped_actions = torch.minimum(torch.maximum(actions, self._low), self._high)
-        clipped = (clipped_actions != actions).flatten(1).sum(1)
+        self._check_open()
+        actions, clipped = self._validate_action(actions)  # rejected actions leave the env untouched
+        if self._seed is None:
+            raise RuntimeError("call reset() before the first step()")
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            resetting = self._needs_reset.clone()  # ended last step: reset now, their action is ignored
+        elif bool(self._needs_reset.any()):
+            ended = torch.nonzero(self._needs_reset).flatten().tolist()
+            why = "finished their episode and autoreset_mode is Disabled"
+            why = why if self.autoreset_mode == AutoresetMode.DISABLED else "were never reset"
+            raise RuntimeError(
+                f"world(s) {ended} {why}: reset them first, "
+                f"env.reset(options={{'reset_mask': mask}}) with mask True at those worlds"
+            )
+        else:
+            resetting = torch.zeros_like(self._needs_reset)
+        stepping = ~resetting
 
         noise = self._noise()
-        pred = self.stack.predict(self._tokens, clipped_actions, noise, self.euler_steps)
+        pred = self.stack.predict(self._tokens, actions, noise, self.euler_steps)
         rgb = self.stack.render(pred)
 
         k = self.cfg.chunk_size
@@ -220,37 +320,55 @@ class RLAWorldModelVectorEnv(VectorEnv):
         reward, err = video_aligned_reward(pred, ref, self.cfg.reward_scale)
         goal_err = err if goal_mode else token_l1(pred, goal)
 
-        terminated = self._frame + k >= last
-        self._chunk_step += 1
-        truncated = (self._chunk_step >= self.cfg.max_chunk_steps) & ~terminated
+        terminated = (self._frame + k >= last) & stepping
+        chunk_step = self._chunk_step + stepping.long()
+        truncated = (chunk_step >= self.cfg.max_chunk_steps) & ~terminated & stepping
         done = terminated | truncated
         success = done & (goal_err <= self.cfg.success_threshold)
+        reward = torch.where(stepping, reward, torch.zeros_like(reward))
 
-        self._tokens = pred
-        self._rgb = rgb
-        self._qpos = self.robot.to_full_qpos(clipped_actions[:, -1])
-        self._frame = new_frame
-        self._flow_count += 1
+        s = stepping
+        self._tokens = torch.where(s[:, None, None], pred, self._tokens)
+        self._rgb = torch.where(s[:, None, None, None], rgb, self._rgb)
+        self._qpos = torch.where(s[:, None], self.robot.to_full_qpos(actions[:, -1]), self._qpos)
+        self._frame = torch.where(s, new_frame, self._frame)
+        self._chunk_step = chunk_step
+        self._flow_count[s.cpu().numpy()] += 1
 
         info: dict[str, Any] = {
             "reward_l1": err,
             "goal_l1": goal_err,
             "success": success,
             "clipped": clipped,
-            "chunk_step": self._chunk_step.clone(),
+            "chunk_step": chunk_step.clone(),
+            "demo": self._episode.clone(),
+            "frame": self._frame.clone(),
         }
+        if bool(resetting.any()):
+            self._autoreset(resetting)
+            info = self._new_episode_info(info, resetting)
         obs = self._observation()
         if bool(done.any()):
-            info["final_obs"] = obs
-            info["_final_obs"] = done
-            if self.autoreset:
-                self._reset_envs(done.cpu().numpy())
+            if self.autoreset_mode == AutoresetMode.SAME_STEP:
+                info["final_obs"], info["_final_obs"] = obs, done
+                final = {**info, **{f"_{key}": done for key in info}}
+                info["final_info"], info["_final_info"] = final, done.clone()
+                self._autoreset(done)
+                info = self._new_episode_info(info, done)
                 obs = self._observation()
             else:
                 self._needs_reset |= done
-        info["demo"] = self._episode.clone()
-        info["frame"] = self._frame.clone()
         return obs, reward, terminated, truncated, info
+
+    def _new_episode_info(self, info: dict[str, Any], reset: torch.Tensor) -> dict[str, Any]:
+        """Worlds in `reset` began a new episode within this step: the top level shows that episode's
+        state (demo, frame) and masks out the transition keys, which belonged to the one before."""
+        out = dict(info)
+        for key in STEP_ONLY_INFO:
+            out[key] = torch.where(reset, torch.zeros_like(info[key]), info[key])
+            out[f"_{key}"] = ~reset
+        out["demo"], out["frame"] = self._episode.clone(), self._frame.clone()
+        return out
 
     def _noise(self) -> torch.Tensor:
         """Flow noise per world from (seed, stream 5, global env index, flow-step counter)."""
@@ -274,13 +392,42 @@ class RLAWorldModelVectorEnv(VectorEnv):
 
     def demo_frames(self) -> torch.Tensor:
         """The time-synced demo frame of every world, (N, H, W, 3) uint8."""
+        self._check_open()
         return self._demo_frames[self._starts[self._episode] + self._frame]
 
     def render(self) -> np.ndarray | None:
         """Prediction | time-synced demo frame, side by side: (N, H, 2W, 3) uint8."""
+        self._check_open()
         if self.render_mode != "rgb_array":
             return None
         return torch.cat([self._rgb, self.demo_frames()], dim=2).cpu().numpy()
 
     def close_extras(self, **kwargs: Any) -> None:
         self._demo_tokens = self._demo_frames = None  # free device memory
+
+
+def _autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
+    try:
+        return AutoresetMode(mode)
+    except ValueError:
+        raise ValueError(
+            f"autoreset_mode {mode!r}; valid: {', '.join(AUTORESET_MODES)} (or gymnasium.vector.AutoresetMode)"
+        ) from None
+
+
+def _check_task(robot: RobotSpec, task: str) -> SimTask:
+    """The task must be one of the robot's: its reward mode and episode length mean nothing elsewhere."""
+    try:
+        return check_pair(robot, task)[1]
+    except ValueError as err:
+        if task in TASKS or any(task == t.env_id for t in TASKS.values()):
+            raise  # a known task of another robot: check_pair already names this robot's tasks
+        raise ValueError(f"{err}; {robot.name} runs: {', '.join(robot.tasks)}") from None
+
+
+def _as_numpy(value: Any) -> np.ndarray:
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+
+
+def _fresh_seed() -> int:
+    return int(np.random.SeedSequence().entropy % (2**63))

@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 export MS_SKIP_ASSET_DOWNLOAD_PROMPT := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup sim-setup test demo lint format bench clean
+.PHONY: setup sim-setup test test-quick demo lint format bench clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ sim-setup: setup
 
 test: sim-setup
 	source scripts/sim_env.sh && $(BIN)/python -m pytest -q tests
+
+# The development lane: everything but the tests marked slow or sim (`make test` runs those too).
+test-quick: setup
+	source scripts/sim_env.sh && $(BIN)/python -m pytest -q -m "not slow and not sim" tests
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -26,9 +26,10 @@ _IMPORT_PID = os.getpid()  # a different pid at construction: a forked child of 
 def _single_thread_if_forked() -> None:
     """A process forked after torch started its CPU thread pool hangs in its first parallel op (GNU
     OpenMP is not fork-safe): `AsyncVectorEnv`'s default fork workers did. One thread per worker, as
-    torch's own DataLoader workers run, avoids the pool and suits N workers sharing the cores."""
+    torch's own DataLoader workers run, avoids the pool and suits N workers sharing the cores. Gymnasium's
+    AsyncVectorEnv builds one env in the parent first, so this module is imported before the fork."""
     if os.getpid() != _IMPORT_PID and torch.get_num_threads() > 1:
-        log.info("forked worker: torch runs single-threaded here (use context='spawn' to keep more threads)")
+        log.info("env in a forked worker: torch runs single-threaded here (context='spawn' keeps more threads)")
         torch.set_num_threads(1)
 
 

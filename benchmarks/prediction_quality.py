@@ -120,6 +120,18 @@ def score(stack: WorldModelStack, starts: Starts, preds: list[torch.Tensor]) -> 
     return rows
 
 
+def reconstruction(stack: WorldModelStack, starts: Starts) -> dict[str, float]:
+    """The UNet's ceiling: real frames encoded and rendered back (every start's 4 frames)."""
+    tokens = starts.tokens.flatten(0, 1)
+    real = starts.frames.flatten(0, 1).permute(0, 3, 1, 2).float() / 255
+    rendered = stack.render(tokens).permute(0, 3, 1, 2).float() / 255
+    return {
+        "ssim": float(structural_similarity_index_measure(rendered, real, data_range=1.0)),
+        "psnr": float(peak_signal_noise_ratio(rendered, real, data_range=1.0)),
+        "frames": int(real.shape[0]),
+    }
+
+
 def flops_per_step(step, s: torch.Tensor, chunk: torch.Tensor) -> float:
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
@@ -163,7 +175,13 @@ def evaluate(bundle: Bundle, starts: Starts, regression: RegressionWorldModel | 
             "ms_per_step_batch8": ms_per_step(step, s0, chunk),
             "gflops": flops_per_step(step, s0, chunk) / 1e9,
         }
-    return {"starts": len(starts.where), "models": models, "euler_sweep": sweep, "_previews": previews}
+    return {
+        "starts": len(starts.where),
+        "reconstruction": reconstruction(stack, starts),
+        "models": models,
+        "euler_sweep": sweep,
+        "_previews": previews,
+    }
 
 
 def _parameters(stack: WorldModelStack, regression: RegressionWorldModel | None, name: str) -> int:
@@ -175,7 +193,11 @@ def _parameters(stack: WorldModelStack, regression: RegressionWorldModel | None,
 
 
 def table(results: dict) -> str:
+    rec = results["reconstruction"]
     lines = [
+        f"UNet reconstruction of held-out frames (encode -> render, {rec['frames']} frames): "
+        f"SSIM {rec['ssim']:.3f}, PSNR {rec['psnr']:.1f} dB",
+        "",
         "| model | token L1 t+10 | t+20 | t+30 | SSIM t+10 | t+20 | t+30 | PSNR t+30 | params | GFLOPs/step | ms/step (8 envs) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]

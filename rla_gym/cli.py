@@ -13,7 +13,7 @@ from types import ModuleType
 # subcommand -> one-line description shown by `rla-gym --help` (the module's docstring says the same)
 COMMANDS: dict[str, str] = {
     "demo": "the main job on the embedded default: env throughput, a rollout video, a short SB3 PPO run",
-    "make-bundle": "write a bundle; --random gives random weights and synthetic demos, for trying the API",
+    "make-bundle": "write a bundle: --from-runs assembles trained runs, --random gives random weights to try the API",
     "collect": "collect scripted ManiSkill demonstrations in the paper authors' layout (resumable, parallel)",
     "featurize": "encode every episode's frames once with a bundle's encoder into a token cache",
     "train": "train one model of the stack (unet, rla, wm, regression) or the BC policy: resumable, CPU, GPUs",

@@ -48,6 +48,7 @@ def test_benchmark_writes_table_plot_strip_and_json(random_bundle_dir, heldout, 
     args = ["--bundle", str(random_bundle_dir), "--data", str(heldout), "--regression", str(regression_dir)]
     results = pq.main([*args, "--out", str(out), "--euler", "1", "2", "--max-starts", "4"])
     printed = capsys.readouterr().out
+    assert "UNet reconstruction" in printed and 0 < results["reconstruction"]["ssim"] <= 1
     assert "| copy first frame |" in printed and "| regression |" in printed and "| Euler steps |" in printed
     names = list(results["models"])
     assert names[0].startswith("RLA-WM") and names[1:] == ["regression", "copy first frame"]

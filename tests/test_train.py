@@ -179,3 +179,36 @@ def test_cli_train_reports_and_exports(tiny_data, tmp_path, capsys):
     assert "held-out ssim" in printed and (out / "final" / "image_decoder.safetensors").is_file()
     assert main([*args, "--no-progress"]) == 2, "a used run folder without --resume is refused"
     assert "resume" in capsys.readouterr().err
+
+
+def test_make_bundle_from_runs_assembles_a_bundle_that_drives_the_env(tiny_data, rla_run, tmp_path):
+    import gymnasium as gym
+
+    import rla_gym  # noqa: F401
+    from rla_gym.cli import main
+    from rla_gym.models.bundle import load_bundle
+    from rla_gym.models.regression import load_regression
+
+    runs = {}
+    for model in ("unet", "wm", "regression"):
+        runs[model] = tmp_path / model
+        task = build_task(_options(tiny_data, model, rla_run=rla_run if model == "wm" else None))
+        train(task, TrainConfig(steps=3, batch_size=4, warmup_steps=0), runs[model], progress=False)
+    out = tmp_path / "bundle"
+    args = ["make-bundle", "--from-runs", "--init", str(tiny_data / "init"), "--unet", str(runs["unet"])]
+    args += ["--rla", str(rla_run), "--wm", str(runs["wm"]), "--regression", str(runs["regression"])]
+    args += ["--demos", str(tiny_data / "train"), "--num-demos", "2", "--task", "RollBall", "--fp16", "--out", str(out)]
+    assert main(args) == 0
+    bundle = load_bundle(out, verify=True)
+    assert not bundle.random and bundle.task == "RollBall" and bundle.demos.num_episodes == 2
+    trained = load_file(rla_run / "final" / "rla_decoder.safetensors")
+    for key, value in bundle.stack.rla.decoder.state_dict().items():
+        assert torch.allclose(value, trained[key].float(), atol=1e-3), f"rla_decoder.{key} is not the trained one"
+    assert load_regression(out).config.residual_output
+    envs = gym.make_vec("RLAWorldModel-v0", num_envs=2, vectorization_mode="vector_entry_point", bundle=str(out))
+    envs.reset(seed=0)
+    low, high = envs.single_action_space.low, envs.single_action_space.high
+    actions = torch.from_numpy(np.stack([low * 0.02, high * 0.02]).astype(np.float32))
+    obs, reward, *_ = envs.step(actions)
+    assert obs.shape[0] == 2 and torch.isfinite(torch.as_tensor(reward)).all()
+    envs.close()

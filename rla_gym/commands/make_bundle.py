@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     runs.add_argument("--task", default=None, help="the task the demos show (default: the robot's first)")
     runs.add_argument("--mask", action="store_true", help="the runs were trained on masked frames")
     runs.add_argument("--euler-steps", type=int, default=None, help="the bundle's default Euler steps")
+    runs.add_argument("--regression", type=Path, help="a regression baseline run to ship beside the stack")
+    runs.add_argument("--fp16", action="store_true", help="store the weights in fp16 (half the size)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,6 +63,13 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"rla-gym make-bundle: {err}", file=sys.stderr)
         return 2
-    path = bundle.save_pretrained(args.out)
+    import torch
+
+    from rla_gym.models.bundle import add_to_bundle
+
+    path = bundle.save_pretrained(args.out, dtype=torch.float16 if args.fp16 else None)
+    if args.regression is not None:
+        final = args.regression / "final"
+        add_to_bundle(path, {n: final / n for n in ("regression.safetensors", "regression.json")})
     print(f"wrote {task} bundle for {bundle.robot} to {path} ({demos.num_episodes} demo episodes)")
     return 0

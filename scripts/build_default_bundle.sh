@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Rebuild the embedded default bundle models/ur10e-RollBall-cpu from nothing, one command after another.
+# Every step is resumable: run the script again after an interruption and finished work is kept.
+# On the 2-core machine of this project: about 15 min of collection, then two training phases of about an hour,
+# two runs at a time. WORK holds data and checkpoints (outside git).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/sim_env.sh
+WORK=${WORK:-$HOME/rla-work}
+OUT=${OUT:-models/ur10e-RollBall-cpu}
+RG=.venv/bin/rla-gym
+T="--threads 1 --no-progress"
+
+# 1. Data: scripted RollBall episodes at 128 px (every third a failure); held-out seeds no model trains on.
+$RG collect --robot ur10e --task RollBall --episodes 360 --size 128 --workers 2 --seed 0 --out "$WORK/data/train"
+$RG collect --robot ur10e --task RollBall --episodes 40 --size 128 --workers 2 --seed 100000 --out "$WORK/data/heldout"
+
+# 2. The init bundle: the cpu preset's config and a seeded, randomly initialised frozen DINOv3-architecture encoder.
+[ -f "$WORK/init-cpu/manifest.json" ] || $RG make-bundle --random --preset cpu --robot ur10e --seed 0 --out "$WORK/init-cpu"
+
+resume() { [ -d "$1/checkpoints" ] && echo --resume || true; }
+D="--init $WORK/init-cpu --data $WORK/data/train --heldout $WORK/data/heldout"
+
+# 3. Phase 1, two at a time: UNet decoder and RLA autoencoder.
+$RG train unet $D --out "$WORK/runs/unet" --steps 2400 --checkpoint-every 200 $T $(resume "$WORK/runs/unet") &
+$RG train rla $D --out "$WORK/runs/rla" --steps 3600 --warmup-steps 200 --checkpoint-every 300 --eval-every 600 \
+  $T $(resume "$WORK/runs/rla") &
+wait
+
+# 4. Phase 2, two at a time: RLA-WM on the frozen RLA latents, and the direct-regression baseline.
+$RG train wm $D --rla "$WORK/runs/rla" --out "$WORK/runs/wm" --steps 4000 --warmup-steps 200 --checkpoint-every 400 \
+  --eval-every 800 $T $(resume "$WORK/runs/wm") &
+$RG train regression $D --out "$WORK/runs/regression" --steps 2400 --warmup-steps 200 --checkpoint-every 300 \
+  --eval-every 600 $T $(resume "$WORK/runs/regression") &
+wait
+
+# 5. Assemble (fp16 weights, 16 success demos), add the baseline, measure on the held-out episodes.
+$RG make-bundle --from-runs --init "$WORK/init-cpu" --unet "$WORK/runs/unet" --rla "$WORK/runs/rla" \
+  --wm "$WORK/runs/wm" --demos "$WORK/data/train" --num-demos 16 --task RollBall --fp16 --out "$OUT" \
+  --regression "$WORK/runs/regression"
+.venv/bin/python -m benchmarks.prediction_quality --bundle "$OUT" --data "$WORK/data/heldout" \
+  --out "$WORK/prediction_quality" --max-starts 128

@@ -42,7 +42,9 @@ def test_installed_wheel_finds_the_embedded_default_bundle(tmp_path, random_bund
         shutil.rmtree(old.parent)  # only the tiny test bundle in this copy's zoo
     shutil.copytree(random_bundle_dir, src / "models" / "ur10e-tiny")
     pip = [sys.executable, "-m", "pip", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)], check=True)
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)], check=True
+    )
     wheel = next((tmp_path / "dist").glob("rla_gym-*.whl"))
     installed = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(installed), str(wheel)], check=True)

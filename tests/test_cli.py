@@ -33,7 +33,7 @@ def test_demo_runs_the_pipeline_and_writes_video_and_model(tmp_path, random_bund
     assert code == 0
     printed = capsys.readouterr().out
     assert "chunk steps/s" in printed and "SB3 PPO" in printed
-    frames = imageio.mimread(out / "rollout_random.mp4")
+    frames = imageio.mimread(out / "rollout_demo_replay.mp4")
     assert len(frames) == 13 and frames[0].shape[1] == 2 * frames[0].shape[0], "prediction | demo side by side"
     assert (out / "ppo_world_model.zip").is_file()
 

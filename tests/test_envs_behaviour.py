@@ -205,3 +205,20 @@ def test_the_tasks_reward_mode_reaches_the_env(make_vec_env):
     bundle.task = None  # a bundle that names no task: the env's task argument decides
     assert gym.make_vec(**make, bundle=bundle, task="PokeCube").cfg.reward_mode == "goal"
     assert gym.make_vec(**make, bundle=bundle, task="PokeCube", reward_mode="aligned").cfg.reward_mode == "aligned"
+
+
+def test_demo_actions_are_the_demo_s_next_recorded_targets(make_vec_env):
+    env = make_vec_env(num_envs=2)
+    env.reset(seed=0, options={"demo": [0, 1], "frame": [0, 20]})
+    demos, k = env.bundle.demos, env.cfg.chunk_size
+    actions = env.demo_actions()
+    assert actions.shape == (2, k, demos.action_dim)
+    start0, start1, last1 = (
+        int(demos.episode_starts[0]),
+        int(demos.episode_starts[1]),
+        int(demos.episode_lengths[1]) - 1,
+    )
+    assert torch.equal(actions[0], demos.targets[start0 : start0 + k])
+    rows = [start1 + min(20 + i, last1) for i in range(k)]  # past the demo's end the last row repeats
+    assert torch.equal(actions[1], demos.targets[rows])
+    env.step(actions)  # in the action space: accepted as is

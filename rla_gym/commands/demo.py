@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     rate = n * args.num_envs / (time.perf_counter() - start)
     print(f"random actions: {rate:.1f} chunk steps/s ({rate * env.cfg.chunk_size:.0f} simulator-step equivalents/s)")
 
-    video = record_rollout(env, out / "rollout_random.mp4", steps=12, seed=args.seed)
-    print(f"video (prediction | demo frame): {video}")
+    video = record_rollout(env, out / "rollout_demo_replay.mp4", policy=lambda obs: env.demo_actions(), seed=args.seed)
+    print(f"video (prediction | demo frame, replaying the demo's own joint targets): {video}")
 
     torch.manual_seed(args.seed)
     model = PPO("CnnPolicy", SB3VecEnv(env), n_steps=32, batch_size=64, n_epochs=2, seed=args.seed, verbose=0)

@@ -155,6 +155,7 @@ class RLAWorldModelVectorEnv(VectorEnv):
             frames = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
         self._demo_frames = frames.to(self.device)
         self._demo_qpos = demos.qpos.to(self.device)
+        self._demo_targets = demos.targets.to(self.device)
         self._starts = demos.episode_starts.to(self.device)
         self._lengths = demos.episode_lengths.to(self.device)
         self._lengths_np = demos.episode_lengths.cpu().numpy()
@@ -394,6 +395,15 @@ class RLAWorldModelVectorEnv(VectorEnv):
         """The time-synced demo frame of every world, (N, H, W, 3) uint8."""
         self._check_open()
         return self._demo_frames[self._starts[self._episode] + self._frame]
+
+    def demo_actions(self) -> torch.Tensor:
+        """The next chunk of joint targets each world's reference demo recorded, (N, K, A) float32 (the last row
+        repeated past the demo's end): replaying them should reproduce the demo, an in-distribution baseline."""
+        self._check_open()
+        k = self.cfg.chunk_size
+        rows = self._frame[:, None] + torch.arange(k, device=self.device)[None]
+        rows = torch.minimum(rows, (self._lengths[self._episode] - 1)[:, None])
+        return self._demo_targets[self._starts[self._episode][:, None] + rows]
 
     def render(self) -> np.ndarray | None:
         """Prediction | time-synced demo frame, side by side: (N, H, 2W, 3) uint8."""

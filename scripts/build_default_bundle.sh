@@ -28,15 +28,15 @@ $RG train rla $D --out "$WORK/runs/rla" --steps 3600 --warmup-steps 200 --checkp
 wait
 
 # 4. Phase 2, two at a time: RLA-WM on the frozen RLA latents, and the direct-regression baseline.
-$RG train wm $D --rla "$WORK/runs/rla" --out "$WORK/runs/wm" --steps 4000 --warmup-steps 200 --checkpoint-every 400 \
-  --eval-every 800 $T $(resume "$WORK/runs/wm") &
+$RG train wm $D --rla "$WORK/runs/rla" --out "$WORK/runs/wm" --steps 3000 --warmup-steps 200 --checkpoint-every 300 \
+  --eval-every 600 $T $(resume "$WORK/runs/wm") &
 $RG train regression $D --out "$WORK/runs/regression" --steps 2400 --warmup-steps 200 --checkpoint-every 300 \
   --eval-every 600 $T $(resume "$WORK/runs/regression") &
 wait
 
 # 5. Assemble (fp16 weights, 16 success demos), add the baseline, measure on the held-out episodes.
 $RG make-bundle --from-runs --init "$WORK/init-cpu" --unet "$WORK/runs/unet" --rla "$WORK/runs/rla" \
-  --wm "$WORK/runs/wm" --demos "$WORK/data/train" --num-demos 16 --task RollBall --fp16 --out "$OUT" \
+  --wm "$WORK/runs/wm" --demos "$WORK/data/train" --num-demos 16 --task RollBall --fp16 --euler-steps 1 --out "$OUT" \
   --regression "$WORK/runs/regression"
 .venv/bin/python -m benchmarks.prediction_quality --bundle "$OUT" --data "$WORK/data/heldout" \
   --out "$WORK/prediction_quality" --max-starts 128

@@ -136,7 +136,8 @@ def _trim_csv(path: Path, last_step: int) -> None:
         csv.writer(f).writerows(kept)
 
 
-def _append_csv(path: Path, row: dict[str, float]) -> None:
+def append_csv(path: Path, row: dict[str, float]) -> None:
+    """Append one row to a CSV log, writing the header when the file is new."""
     new = not path.is_file()
     with path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(row))
@@ -224,7 +225,7 @@ def train(
             if main:
                 row = {"step": counter.step, "loss": mean, "lr": scheduler.get_last_lr()[0]}
                 row.update({k: float(v) for k, v in metrics.items()})
-                _append_csv(out_dir / LOSS_CSV, row)
+                append_csv(out_dir / LOSS_CSV, row)
         if config.eval_every and counter.step % config.eval_every == 0 and counter.step < config.steps:
             _evaluate(task, accelerator, module, out_dir, counter.step)
         if counter.step % config.checkpoint_every == 0 or counter.step == config.steps:
@@ -252,7 +253,7 @@ def _evaluate(task: TrainTask, accelerator: Any, module: nn.Module, out_dir: Pat
         metrics = task.evaluate(net, accelerator.device)
     net.train()
     if metrics:
-        _append_csv(out_dir / EVAL_CSV, {"step": step, **metrics})
+        append_csv(out_dir / EVAL_CSV, {"step": step, **metrics})
         log.info("%s step %d: %s", task.name, step, ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     return metrics
 
@@ -276,7 +277,7 @@ def plot_losses(out_dir: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     out_dir = Path(out_dir)
-    tables = {name: _read_csv(out_dir / name) for name in (LOSS_CSV, EVAL_CSV)}
+    tables = {name: read_csv(out_dir / name) for name in (LOSS_CSV, EVAL_CSV)}
     if not tables[LOSS_CSV]:
         return None
     evals = [k for k in (tables[EVAL_CSV][0] if tables[EVAL_CSV] else {}) if k != "step"]
@@ -295,7 +296,7 @@ def plot_losses(out_dir: Path) -> Path | None:
     return path
 
 
-def _read_csv(path: Path) -> list[dict[str, float]]:
+def read_csv(path: Path) -> list[dict[str, float]]:
     if not path.is_file():
         return []
     with path.open() as f:

@@ -40,3 +40,30 @@ class TransitionSampler:
 
 def token_l1(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.float() - b.float()).abs().mean())
+
+
+EVAL_HORIZON = 10  # the world model's rollout chunk in the paper's ManiSkill protocol
+
+
+class PairTask:
+    """Shared by the RLA, RLA-WM and regression trainers: batches from a `TransitionSampler`, and a held-out
+    evaluation of `predict(module, batch)` at h = 10 against copying s_t on a fixed set of 256 pairs."""
+
+    name = "pairs"
+    module: torch.nn.Module
+
+    def __init__(self, train: TransitionSampler, heldout: TransitionSampler | None) -> None:
+        self.train_pairs, self.heldout = train, heldout
+
+    def sample_batch(self, rng: np.random.Generator, batch_size: int) -> dict[str, torch.Tensor]:
+        return self.train_pairs.sample(rng, batch_size)
+
+    def predict(self, module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def evaluate(self, module: torch.nn.Module, device: torch.device) -> dict[str, float]:
+        if self.heldout is None:
+            return {}
+        batch = {k: v.to(device) for k, v in self.heldout.fixed(256, EVAL_HORIZON, seed=1234).items()}
+        pred = self.predict(module, batch)
+        return {"l1_h10": token_l1(pred, batch["s_next"]), "copy_l1_h10": token_l1(batch["s_t"], batch["s_next"])}

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import save_file
 from torch import nn
 
 from rla_gym.models.regression import RegressionWorldModel
-from rla_gym.train.pairs import TransitionSampler, token_l1
-from rla_gym.train.rla import EVAL_HORIZON
+from rla_gym.train.pairs import PairTask, TransitionSampler
 
 
 class RegressionModule(nn.Module):
@@ -25,24 +23,17 @@ class RegressionModule(nn.Module):
         return loss, {}
 
 
-class RegressionTask:
+class RegressionTask(PairTask):
     name = "regression"
 
     def __init__(
         self, model: RegressionWorldModel, robot_key: str, train: TransitionSampler, heldout: TransitionSampler | None
     ):
+        super().__init__(train, heldout)
         self.module = RegressionModule(model, robot_key)
-        self.train_pairs, self.heldout = train, heldout
 
-    def sample_batch(self, rng: np.random.Generator, batch_size: int) -> dict[str, torch.Tensor]:
-        return self.train_pairs.sample(rng, batch_size)
-
-    def evaluate(self, module: nn.Module, device: torch.device) -> dict[str, float]:
-        if self.heldout is None:
-            return {}
-        batch = {k: v.to(device) for k, v in self.heldout.fixed(256, EVAL_HORIZON, seed=1234).items()}
-        pred = module.model(batch["s_t"], batch["qpos"], batch["lengths"], module.robot_key)
-        return {"l1_h10": token_l1(pred, batch["s_next"]), "copy_l1_h10": token_l1(batch["s_t"], batch["s_next"])}
+    def predict(self, module: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return module.model(batch["s_t"], batch["qpos"], batch["lengths"], module.robot_key)
 
     def export(self, module: nn.Module, out_dir: Path) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,7 @@ from torch import nn
 
 from rla_gym.models.rla_wm import RLAWorldModel
 from rla_gym.models.token_transformer import RLAAutoencoder
-from rla_gym.train.pairs import TransitionSampler, token_l1
-from rla_gym.train.rla import EVAL_HORIZON
+from rla_gym.train.pairs import PairTask, TransitionSampler
 
 
 class WMModule(nn.Module):
@@ -59,7 +58,7 @@ def estimate_latent_scale(
     return float(torch.cat(zs).std())
 
 
-class WMTask:
+class WMTask(PairTask):
     name = "wm"
 
     def __init__(
@@ -72,19 +71,13 @@ class WMTask:
         heldout: TransitionSampler | None = None,
         euler_steps: int = 4,
     ) -> None:
+        super().__init__(train, heldout)
         self.module = WMModule(wm, rla, robot_key, latent_scale)
-        self.train_pairs, self.heldout, self.euler_steps = train, heldout, euler_steps
+        self.euler_steps = euler_steps
 
-    def sample_batch(self, rng: np.random.Generator, batch_size: int) -> dict[str, torch.Tensor]:
-        return self.train_pairs.sample(rng, batch_size)
-
-    def evaluate(self, module: nn.Module, device: torch.device) -> dict[str, float]:
-        """Held-out one-chunk prediction at h = 10 (token L1) against copying s_t."""
-        if self.heldout is None:
-            return {}
-        batch = {k: v.to(device) for k, v in self.heldout.fixed(256, EVAL_HORIZON, seed=1234).items()}
-        pred = module.predict(batch, self.euler_steps, torch.Generator().manual_seed(0))
-        return {"l1_h10": token_l1(pred, batch["s_next"]), "copy_l1_h10": token_l1(batch["s_t"], batch["s_next"])}
+    def predict(self, module: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """One sampled chunk prediction (fixed noise seed)."""
+        return module.predict(batch, self.euler_steps, torch.Generator().manual_seed(0))
 
     def export(self, module: nn.Module, out_dir: Path) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)

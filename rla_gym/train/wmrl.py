@@ -17,7 +17,6 @@ The RL checkpoint is selected on the seeds it is reported on, as in the paper's 
 
 from __future__ import annotations
 
-import csv
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -43,6 +42,7 @@ from rla_gym.models.stack import WorldModelStack
 from rla_gym.models.zoo import default_bundle_path
 from rla_gym.sim.evaluate import EvalResult, Preprocess, evaluate, stack_preprocess
 from rla_gym.specs import check_pair, get_task
+from rla_gym.train.loop import append_csv, read_csv
 
 log = logging.getLogger(__name__)
 
@@ -305,14 +305,14 @@ def run_wmrl(config: WMRLConfig) -> WMRLResult:
             **stats,
         }
         if main:
-            _append(out / "curve.csv", row)
+            append_csv(out / "curve.csv", row)
             bar.set_postfix(ret=f"{row['episode_return']:.3f}", kl=f"{stats['approx_kl']:.3f}")
         if iteration % config.eval_every == 0 or iteration == config.ppo.iterations:
             if main:
                 agent.eval()
                 result = sim_eval(f"rl_it{iteration}", agent.sim_policy(), record=iteration == config.ppo.iterations)
                 agent.train()
-                _append(
+                append_csv(
                     out / "sim_eval.csv",
                     {"iteration": iteration, "wm_steps": iteration * per_iteration, "success": result.success_rate},
                 )
@@ -343,22 +343,6 @@ def run_wmrl(config: WMRLConfig) -> WMRLResult:
     return result
 
 
-def _append(path: Path, row: dict[str, float]) -> None:
-    new = not path.is_file()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-
-
-def _read(path: Path) -> list[dict[str, float]]:
-    if not path.is_file():
-        return []
-    with path.open() as f:
-        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
-
-
 def plot_curve(out: Path, bc_success: float) -> Path:
     """learning_curve.png: world-model episode return and ManiSkill success (BC as a line) vs world-model steps."""
     import matplotlib
@@ -366,7 +350,7 @@ def plot_curve(out: Path, bc_success: float) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    curve, sim = _read(out / "curve.csv"), _read(out / "sim_eval.csv")
+    curve, sim = read_csv(out / "curve.csv"), read_csv(out / "sim_eval.csv")
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     left.plot([r["wm_steps"] for r in curve], [r["episode_return"] for r in curve], marker=".")
     left.set(title="return in the world model", xlabel="world-model chunk steps", ylabel="episode return")

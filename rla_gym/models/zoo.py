@@ -30,15 +30,16 @@ def _bundle_robot_task(path: Path) -> tuple[str | None, str | None]:
 
 
 def default_bundle_path(robot: str, task: str | None) -> Path | None:
-    """The zoo's bundle for (robot, task): a non-random bundle for the task first, then any for the robot.
+    """The zoo's bundle for `robot` (and `task`, when given), or None: the first match in folder-name order.
 
-    Folders are named `<robot>-<Task>-<scale>` (e.g. `ur10e-RollBall-cpu`); ties go to the first in name order."""
+    Folders are named `<robot>-<Task>-<scale>` (e.g. `ur10e-RollBall-cpu`); each one's config.json is read once."""
     root = models_dir()
     if not root.is_dir():
         return None
-    found = [p for p in sorted(root.iterdir()) if (p / "manifest.json").is_file()]
-    mine = [p for p in found if _bundle_robot_task(p)[0] == robot]
-    if task is not None:
-        same_task = [p for p in mine if _bundle_robot_task(p)[1] == task]
-        return same_task[0] if same_task else None
-    return mine[0] if mine else None
+    for path in sorted(root.iterdir()):
+        if not (path / "manifest.json").is_file():
+            continue
+        bundle_robot, bundle_task = _bundle_robot_task(path)
+        if bundle_robot == robot and (task is None or bundle_task == task):
+            return path
+    return None

@@ -99,6 +99,14 @@ class TrainResult:
     resumed_from: int  # 0 when the run started fresh
 
 
+def save_weights(module: nn.Module, path: Path) -> Path:
+    """A module's state dict as one safetensors file: what every trainer exports to RUN/final."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}, path)
+    return path
+
+
 def latest_checkpoint(out_dir: Path) -> Path | None:
     """The newest complete checkpoint folder (`step_<7 digits>`), or None."""
     root = Path(out_dir) / CHECKPOINTS

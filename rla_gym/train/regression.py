@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 from rla_gym.models.regression import RegressionWorldModel
+from rla_gym.train.loop import save_weights
 from rla_gym.train.pairs import PairTask, TransitionSampler
 
 
@@ -38,6 +38,6 @@ class RegressionTask(PairTask):
     def export(self, module: nn.Module, out_dir: Path) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
         path, meta = out_dir / "regression.safetensors", out_dir / "regression.json"
-        save_file({k: v.contiguous() for k, v in module.model.state_dict().items()}, path)
+        save_weights(module.model, path)
         meta.write_text(json.dumps(module.model.config.to_dict(), indent=2))
         return [path, meta]

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 from rla_gym.models.token_transformer import RLAAutoencoder
+from rla_gym.train.loop import save_weights
 from rla_gym.train.pairs import PairTask, TransitionSampler
 
 
@@ -40,5 +40,5 @@ class RLATask(PairTask):
         paths = []
         for name, part in (("rla_encoder", module.rla.encoder), ("rla_decoder", module.rla.decoder)):
             paths.append(out_dir / f"{name}.safetensors")
-            save_file({k: v.contiguous() for k, v in part.state_dict().items()}, paths[-1])
+            save_weights(part, paths[-1])
         return paths

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 from torch import nn
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 from rla_gym.models.dino_encoder import DinoEncoder
 from rla_gym.models.unet import TokenToImageUNet
 from rla_gym.train.data import TrainingData
+from rla_gym.train.loop import save_weights
 
 SSIM_WEIGHT = 0.2
 
@@ -94,8 +94,8 @@ class UNetTask:
     def export(self, module: nn.Module, out_dir: Path) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = [out_dir / "image_decoder.safetensors"]
-        save_file({k: v.contiguous() for k, v in module.unet.state_dict().items()}, paths[0])
+        save_weights(module.unet, paths[0])
         if module.encoder is not None:
             paths.append(out_dir / "encoder.safetensors")
-            save_file({k: v.contiguous() for k, v in module.encoder.state_dict().items()}, paths[1])
+            save_weights(module.encoder, paths[1])
         return paths

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 from rla_gym.models.rla_wm import RLAWorldModel
 from rla_gym.models.token_transformer import RLAAutoencoder
+from rla_gym.train.loop import save_weights
 from rla_gym.train.pairs import PairTask, TransitionSampler
 
 
@@ -82,7 +82,7 @@ class WMTask(PairTask):
     def export(self, module: nn.Module, out_dir: Path) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / "world_model.safetensors"
-        save_file({k: v.contiguous() for k, v in module.wm.state_dict().items()}, path)
+        save_weights(module.wm, path)
         meta = out_dir / "world_model.json"
         meta.write_text(json.dumps({"latent_scale": module.latent_scale}, indent=2))
         return [path, meta]

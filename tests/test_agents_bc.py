@@ -19,7 +19,7 @@ __all__ = ["one_thread"]  # the autouse fixture, imported
 
 @pytest.fixture(scope="module")
 def bc_data(tmp_path_factory):
-    """Three synthetic ur10e episodes (frames follow the joint targets) and a tiny random bundle."""
+    """Three successful and one failed synthetic ur10e episode (frames follow the joint targets), a tiny bundle."""
     from rla_gym.data import synthetic_episode, write_episode
     from rla_gym.models.random_bundle import make_random_bundle
 
@@ -29,6 +29,8 @@ def bc_data(tmp_path_factory):
             write_episode(
                 root / split / "success", s, synthetic_episode(24, 32, robot="ur10e", task="RollBall-v1", seed=s)
             )
+    failed = synthetic_episode(24, 32, robot="ur10e", task="RollBall-v1", success=False, seed=3)
+    write_episode(root / "train" / "fail", 3, failed)
     make_random_bundle("ur10e", "tiny").save_pretrained(root / "bundle")
     return root
 
@@ -66,6 +68,16 @@ def test_bc_loss_falls_on_a_tiny_dataset(bc_data, tmp_path):
     assert losses[-1] < 0.4 * losses[0], f"BC loss did not fall: {losses}"
 
 
+def test_bc_imitates_successes_only_unless_asked(bc_data):
+    from rla_gym.train.build import TaskOptions, build_task
+
+    opts = TaskOptions(model="bc", init=str(bc_data / "bundle"), data=bc_data / "train", progress=False)
+    opts.policy_preset = "tiny"
+    assert build_task(opts).num_samples == 3 * 20, "the failed episode must not be imitated"
+    opts.bc_failures = True
+    assert build_task(opts).num_samples == 4 * 20
+
+
 def test_cli_train_bc_checkpoints_each_epoch_and_resumes(bc_data, tmp_path, capsys):
     from rla_gym.cli import main
     from rla_gym.train.loop import latest_checkpoint
@@ -76,7 +88,7 @@ def test_cli_train_bc_checkpoints_each_epoch_and_resumes(bc_data, tmp_path, caps
     assert main([*args, "--epochs", "1"]) == 0
     first = latest_checkpoint(out)
     epoch = int((first / "DONE").read_text())
-    assert epoch == -(-3 * 19 // 16), "one epoch = ceil(chunks / batch) steps (19 chunk starts per 24-frame episode)"
+    assert epoch == -(-3 * 20 // 16), "one epoch = ceil(chunks / batch) steps (20 chunk starts per 24-frame episode)"
     assert main([*args, "--epochs", "2", "--resume"]) == 0
     assert int((latest_checkpoint(out) / "DONE").read_text()) == 2 * epoch
     assert "held-out mse" in capsys.readouterr().out

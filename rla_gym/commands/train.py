@@ -43,7 +43,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latent-scale", type=float, default=None, help="wm: x0 = z / scale (default: std of z)")
     parser.add_argument("--euler-steps", type=int, default=None, help="wm: Euler steps of the held-out evaluation")
     parser.add_argument("--epochs", type=int, default=None, help="bc: train this many epochs (overrides --steps)")
-    parser.add_argument("--policy-preset", default="paper", choices=("paper", "tiny"), help="bc: network size")
+    parser.add_argument(
+        "--policy-preset",
+        default="paper",
+        choices=("paper", "cpu", "tiny"),
+        help="bc: network size (paper: ResNet-18 at 128 px; cpu: ResNet-18 at 64 px)",
+    )
+    parser.add_argument(
+        "--bc-failures", action="store_true", help="bc: imitate failed episodes too (default: successes only)"
+    )
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -80,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             euler_steps=args.euler_steps,
             progress=not args.no_progress,
             policy_preset=args.policy_preset,
+            bc_failures=args.bc_failures,
         )
         torch.manual_seed(args.seed)
         task = build_task(opts)

@@ -39,7 +39,8 @@ class TaskOptions:
     latent_scale: float | None = None  # wm: None = std of z on the training pairs
     euler_steps: int | None = None  # wm held-out evaluation (default: the bundle's)
     progress: bool = True
-    policy_preset: str = "paper"  # bc: network size ("paper": ResNet-18 at 128 px, "tiny": tests)
+    policy_preset: str = "paper"  # bc: network size ("paper": ResNet-18 at 128 px, "cpu": at 64 px, "tiny": tests)
+    bc_failures: bool = False  # bc: also imitate failed episodes (off: successes only, as the reference)
 
 
 def load_final(run: Path, name: str) -> dict[str, torch.Tensor]:
@@ -64,6 +65,8 @@ def build_task(opts: TaskOptions):
             if opts.heldout
             else None
         )
+        if not opts.bc_failures:
+            train, held = train.successes(), held.successes() if held is not None else None
         return build_bc_task(bundle.stack, train, held, opts.policy_preset)
     # fresh modules from the bundle's config (zero-init output layers as the authors train them); only the
     # encoder's weights come from the bundle

@@ -54,6 +54,23 @@ class TrainingData:
     def num_frames(self) -> int:
         return int(sum(len(t) for t in self.targets))
 
+    def successes(self) -> TrainingData:
+        """Only the successful episodes: behaviour cloning imitates demonstrations, not failures (reference 7.3
+        trains BC on the `success/` split)."""
+        keep = [i for i, s in enumerate(self.success) if s]
+        if not keep:
+            raise ValueError(f"none of the {len(self)} episodes succeeded: BC needs successful demonstrations")
+        pick = lambda xs: [xs[i] for i in keep]  # noqa: E731
+        return TrainingData(
+            pick(self.keys),
+            pick(self.frames),
+            pick(self.tokens),
+            pick(self.targets),
+            pick(self.interaction),
+            pick(self.success),
+            self.masked,
+        )
+
     def flat_index(self) -> tuple[np.ndarray, np.ndarray]:
         """(episode, frame) of every frame, for uniform frame sampling."""
         ep = np.concatenate([np.full(len(t), i) for i, t in enumerate(self.targets)])

@@ -64,3 +64,33 @@ def test_wmrl_bad_input_is_one_clear_error(shipped, tmp_path, capsys):
     assert "bc_policy.json missing" in capsys.readouterr().err
     assert main([*base, "--task", "PullCube"]) == 2  # a panda task for the ur10e
     assert "PullCube" in capsys.readouterr().err
+
+
+@pytest.mark.sim
+def test_wmrl_resumes_from_its_latest_complete_checkpoint(shipped, tmp_path, capsys):
+    from sim_support import require_sim
+
+    from rla_gym.agents.lora import LoRAActorCritic
+    from rla_gym.cli import main
+    from rla_gym.train.wmrl import TRAINER_STATE, list_checkpoints
+
+    require_sim()
+    out = tmp_path / "wmrl"
+    args = ["wmrl", "--bundle", str(shipped), "--preset", "tiny", "--out", str(out), "--no-progress"]
+    assert main([*args, "--eval-every", "1"]) == 0
+    assert [i for i, _ in list_checkpoints(out)] == [1, 2]
+    (out / "checkpoints" / "iter_000002" / TRAINER_STATE).unlink()  # as if killed while writing iteration 2
+    bc_eval = (out / "bc_eval.json").stat().st_mtime_ns
+    at_one = LoRAActorCritic.from_pretrained(out / "checkpoints" / "iter_000001").state_dict()
+    capsys.readouterr()
+
+    assert main([*args, "--eval-every", "1", "--iterations", "3", "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert [i for i, _ in list_checkpoints(out)] == [1, 2, 3]
+    assert (out / "bc_eval.json").stat().st_mtime_ns == bc_eval, "BC is not evaluated again on resume"
+    rows = (out / "curve.csv").read_text().strip().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"], "rows after the checkpoint are written again"
+    resumed = LoRAActorCritic.from_pretrained(out / "checkpoints" / "iter_000003").state_dict()
+    assert any(not torch.equal(at_one[k], resumed[k]) for k in at_one), "training went on after the resume"
+    assert "BC " in printed and "world model" in printed
+    assert main([*args, "--iterations", "3", "--resume"]) == 2, "a finished run has nothing left to do"

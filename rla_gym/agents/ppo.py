@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,6 +132,7 @@ class RolloutCollector:
         obs, _ = envs.reset(seed=seed)
         self.obs = obs
         self._returns = torch.zeros(envs.num_envs)
+        self.timings = {"policy": 0.0, "world_model": 0.0}  # seconds of sampling chunks and of env steps
 
     @torch.no_grad()
     def collect(self) -> Rollout:
@@ -139,8 +141,15 @@ class RolloutCollector:
         returns, successes = [], []
         for _ in range(self.num_steps):
             obs = self.obs.to(device)
+            start = time.perf_counter()
             actions, logprob, value = self.agent.get_action_and_value(obs)
-            next_obs, reward, terminated, truncated, info = self.envs.step(self.agent.to_joint_targets(actions))
+            targets = self.agent.to_joint_targets(actions)
+            _sync(device)
+            middle = time.perf_counter()
+            next_obs, reward, terminated, truncated, info = self.envs.step(targets)
+            _sync(device)
+            self.timings["policy"] += middle - start
+            self.timings["world_model"] += time.perf_counter() - middle
             reward = reward.to(device).float()
             terminated, truncated = terminated.to(device).bool(), truncated.to(device).bool()
             self._returns += reward.cpu()
@@ -175,6 +184,12 @@ class RolloutCollector:
             returns,
             successes,
         )
+
+
+def _sync(device: torch.device) -> None:
+    """Wait for queued CUDA work, so that the time of each part is its own."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _episode_success(info: dict[str, Any]) -> Any:

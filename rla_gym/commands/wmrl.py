@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--eval-max-steps", type=int, default=None, help="env steps per evaluation episode")
     parser.add_argument("--videos", type=int, default=None, help="side-by-side videos for the first N seeds")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the latest checkpoint in --out (policy, optimisers, best)"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-progress", action="store_true")
 
@@ -65,7 +68,14 @@ def config_from_args(args: argparse.Namespace):
     if args.eval_seeds is not None:
         first, last = args.eval_seeds
         top["eval_seeds"] = tuple(range(first, last + 1))
-    return replace(config, ppo=replace(config.ppo, **ppo), device=args.device, progress=not args.no_progress, **top)
+    return replace(
+        config,
+        ppo=replace(config.ppo, **ppo),
+        device=args.device,
+        progress=not args.no_progress,
+        resume=args.resume,
+        **top,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     print(result.table())
     t = result.timings
     print(
-        f"time: rollout {t['rollout']:.1f}s, PPO update {t['update']:.1f}s, ManiSkill evaluation {t['sim_eval']:.1f}s"
+        f"time: world model {t['world_model']:.1f}s, policy sampling {t['policy']:.1f}s, PPO update "
+        f"{t['update']:.1f}s, ManiSkill evaluation {t['sim_eval']:.1f}s"
     )
     for path in [*result.videos, result.curve, result.out / "best"]:
         print(f"wrote {path}")

@@ -17,9 +17,10 @@ The RL checkpoint is selected on the seeds it is reported on, as in the paper's 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from rla_gym.models.bundle import Bundle, load_bundle, resolve_bundle_path
 from rla_gym.models.device import resolve_device
 from rla_gym.models.stack import WorldModelStack
 from rla_gym.models.zoo import default_bundle_path
-from rla_gym.sim.evaluate import EvalResult, Preprocess, evaluate, stack_preprocess
+from rla_gym.sim.evaluate import EvalResult, Preprocess, SeedResult, evaluate, stack_preprocess
 from rla_gym.specs import check_pair, get_task
 from rla_gym.train.loop import append_csv, read_csv
 
@@ -69,6 +70,7 @@ class WMRLConfig:
     euler_steps: int | None = None  # None: the bundle's
     device: str = "auto"
     progress: bool = True
+    resume: bool = False  # continue from the latest checkpoint in `out` (see `run_wmrl`)
 
     def __post_init__(self) -> None:
         check_pair(self.robot, self.task)
@@ -104,6 +106,79 @@ def default_bc_path(bundle_path: Path) -> Path:
         f"no BC policy beside the bundle {bundle_path} (looked for {bundle_path.name}{BC_SUFFIX}/ and bc/). Train one: "
         f"`rla-gym train bc --bundle {bundle_path} --data DEMOS --out RUN`, then pass --bc RUN/final"
     )
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+CHECKPOINTS = "checkpoints"
+TRAINER_STATE = "trainer_state.pt"
+BC_EVAL = "bc_eval.json"
+
+
+def checkpoint_dir(out: Path, iteration: int) -> Path:
+    """Where the agent evaluated at `iteration` is saved (peft adapters, heads, BC weights, trainer state)."""
+    return Path(out) / CHECKPOINTS / f"iter_{iteration:06d}"
+
+
+def list_checkpoints(out: Path) -> list[tuple[int, Path]]:
+    """(iteration, folder) of every complete checkpoint in `out`, oldest first."""
+    found = []
+    for path in sorted((Path(out) / CHECKPOINTS).glob("iter_*")):
+        if (path / TRAINER_STATE).is_file():  # written last: a checkpoint cut short has none
+            found.append((int(path.name.removeprefix("iter_")), path))
+    return found
+
+
+def _eval_to_dict(result: EvalResult) -> dict[str, Any]:
+    episodes = [{k: v for k, v in asdict(e).items() if k != "video"} for e in result.episodes]
+    return {"robot": result.robot, "task": result.task, "episodes": episodes}
+
+
+def _eval_from_dict(data: dict[str, Any]) -> EvalResult:
+    return EvalResult(data["robot"], data["task"], [SeedResult(**e) for e in data["episodes"]])
+
+
+def save_eval(path: Path, result: EvalResult) -> None:
+    """A ManiSkill evaluation as JSON (per-seed success, steps, return), for resuming and for reports."""
+    path.write_text(json.dumps(_eval_to_dict(result), indent=1) + "\n")
+
+
+def load_eval(path: Path) -> EvalResult:
+    return _eval_from_dict(json.loads(Path(path).read_text()))
+
+
+def _save_checkpoint(
+    out: Path,
+    iteration: int,
+    agent: LoRAActorCritic,
+    optimizers: tuple[torch.optim.Optimizer, ...],
+    best: float,
+    best_iteration: int,
+    rl_result: EvalResult | None,
+) -> Path:
+    """The agent (peft format) and what `--resume` needs; the trainer state is written last, so a checkpoint
+    cut short by a kill is ignored by `list_checkpoints`."""
+    path = checkpoint_dir(out, iteration)
+    agent.save_pretrained(path)
+    state = {
+        "iteration": iteration,
+        "optimizers": [o.state_dict() for o in optimizers],
+        "best": best,
+        "best_iteration": best_iteration,
+        "rl_result": _eval_to_dict(rl_result) if rl_result is not None else None,
+        "torch_rng": torch.get_rng_state(),
+    }
+    tmp = path / (TRAINER_STATE + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path / TRAINER_STATE)
+    return path
+
+
+def _trim_csv(path: Path, last_iteration: int) -> None:
+    """Drop the rows written after the checkpoint a run resumes from (they are written again)."""
+    rows = [r for r in read_csv(path) if r["iteration"] <= last_iteration]
+    path.unlink(missing_ok=True)
+    for row in rows:
+        append_csv(path, {k: int(v) if k in ("iteration", "wm_steps") else v for k, v in row.items()})
 
 
 # ---------------------------------------------------------------------------------------------- recording
@@ -172,7 +247,7 @@ class WMRLResult:
     best_iteration: int
     wm_steps: int  # world-model chunk transitions simulated (all ranks)
     steps_per_second: float  # world-model chunk transitions per second of rollout
-    timings: dict[str, float]  # seconds: rollout, update, sim evaluation
+    timings: dict[str, float]  # seconds: rollout (= policy + world_model), update, sim_eval
     videos: list[Path]
     curve: Path | None
     out: Path
@@ -252,23 +327,43 @@ def run_wmrl(config: WMRLConfig) -> WMRLResult:
         timings["sim_eval"] += time.perf_counter() - start
         return result
 
-    bc_result = None
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-        for stale in ("curve.csv", "sim_eval.csv"):
-            (out / stale).unlink(missing_ok=True)
-        limit = int(config.eval_max_steps or task.max_episode_steps)
-        sim_env = make_sim_env(
-            config.robot, task.name, size=config.sim_size, max_episode_steps=max(limit, task.max_episode_steps)
-        )
-        bc_result = sim_eval("bc", SimPolicy(bc.act, config.robot, device), record=True)
-        log.info("BC: %s", bc_result.summary())
-
     torch.manual_seed(config.ppo.seed)
     agent = LoRAActorCritic(BCPolicy.from_pretrained(bc_path, robot=config.robot, device=device), config.agent)
     agent = agent.to(device)
     model = wrap_ddp(agent)
     optimizers = make_optimizers(agent, config.ppo)
+    start_iteration, best, best_iteration, rl_result = 0, -1.0, 0, None
+    resume_from = list_checkpoints(out)[-1] if config.resume and list_checkpoints(out) else None
+    if resume_from is not None:  # every rank reads the same files
+        start_iteration, path = resume_from
+        state = torch.load(path / TRAINER_STATE, weights_only=False, map_location=device)
+        agent.load_state_dict(LoRAActorCritic.from_pretrained(path, robot=config.robot, device=device).state_dict())
+        for optimizer, saved in zip(optimizers, state["optimizers"]):
+            optimizer.load_state_dict(saved)
+        best, best_iteration = state["best"], state["best_iteration"]
+        rl_result = _eval_from_dict(state["rl_result"]) if state["rl_result"] else None
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resumed from %s (iteration %d)", path, start_iteration)
+    if start_iteration >= config.ppo.iterations:
+        raise ValueError(f"{out} already holds iteration {start_iteration} of {config.ppo.iterations}; nothing to do")
+
+    bc_result = None
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("curve.csv", "sim_eval.csv"):
+            _trim_csv(out / name, start_iteration)
+        limit = int(config.eval_max_steps or task.max_episode_steps)
+        sim_env = make_sim_env(
+            config.robot, task.name, size=config.sim_size, max_episode_steps=max(limit, task.max_episode_steps)
+        )
+        if resume_from is not None and (out / BC_EVAL).is_file():
+            bc_result = load_eval(out / BC_EVAL)
+            videos.extend(sorted((out / "videos").glob("bc_seed*.mp4")))
+        else:
+            bc_result = sim_eval("bc", SimPolicy(bc.act, config.robot, device), record=True)
+            save_eval(out / BC_EVAL, bc_result)
+        log.info("BC: %s", bc_result.summary())
+
     local = config.ppo.local_num_envs(world)
     envs = gym.make_vec(
         "RLAWorldModel-v0",
@@ -284,11 +379,17 @@ def run_wmrl(config: WMRLConfig) -> WMRLResult:
         reward_scale=config.ppo.reward_scale,
         reward_mode=task.wm_reward,
     )
-    collector = RolloutCollector(envs, agent, config.ppo.num_steps, config.ppo.gamma, seed=config.ppo.seed)
-    best, best_iteration, rl_result = -1.0, 0, None
+    # a resumed run starts fresh world-model episodes from another reset seed (the envs' state is not saved)
+    env_seed = config.ppo.seed + 1_000_003 * start_iteration
+    collector = RolloutCollector(envs, agent, config.ppo.num_steps, config.ppo.gamma, seed=env_seed)
     per_iteration = config.ppo.num_envs * config.ppo.num_steps
     bar = tqdm(
-        range(1, config.ppo.iterations + 1), desc="world-model RL", unit="it", disable=not (config.progress and main)
+        range(start_iteration + 1, config.ppo.iterations + 1),
+        desc="world-model RL",
+        unit="it",
+        initial=start_iteration,
+        total=config.ppo.iterations,
+        disable=not (config.progress and main),
     )
     for iteration in bar:
         start = time.perf_counter()
@@ -317,21 +418,24 @@ def run_wmrl(config: WMRLConfig) -> WMRLResult:
                     {"iteration": iteration, "wm_steps": iteration * per_iteration, "success": result.success_rate},
                 )
                 log.info("RL iteration %d: %s", iteration, result.summary())
-                agent.save_pretrained(out / "last")
                 if result.success_rate > best:
                     best, best_iteration, rl_result = result.success_rate, iteration, result
                     agent.save_pretrained(out / "best")
+                agent.save_pretrained(out / "last")
+                _save_checkpoint(out, iteration, agent, optimizers, best, best_iteration, rl_result)
             if world > 1:
                 torch.distributed.barrier()
     bar.close()
     envs.close()
+    timings |= collector.timings
     wm_steps = config.ppo.iterations * per_iteration
+    run_steps = (config.ppo.iterations - start_iteration) * per_iteration  # timed in this process
     result = WMRLResult(
         bc=bc_result,
         rl=rl_result,
         best_iteration=best_iteration,
         wm_steps=wm_steps,
-        steps_per_second=wm_steps / max(timings["rollout"], 1e-9),
+        steps_per_second=run_steps / max(timings["rollout"], 1e-9),
         timings=timings,
         videos=videos,
         curve=plot_curve(out, bc_result.success_rate) if main else None,

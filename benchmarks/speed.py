@@ -1,0 +1,247 @@
+"""The speed section of the side-by-side report: world-model env against ManiSkill, measured in the same run.
+
+For each num_envs: RLAWorldModel-v0's simulator-step equivalents per second (`benchmarks.throughput`) and ManiSkill's
+RGB env of the same robot, task and resolution (`benchmarks.sim_throughput`), their ratio computed only where both
+sides were measured in this run; the world-model process's peak memory; the time split of one step
+(`rla_gym.models.profile.component_times`); and env speed at fewer Euler steps. The prediction error of each Euler
+step count comes from the fidelity section (`benchmarks.sim_fidelity`'s sweep) and is joined in `euler_table`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from rla_gym.envs.config import WorldModelEnvConfig
+from rla_gym.models.bundle import Bundle
+
+log = logging.getLogger(__name__)
+
+TARGET_RATIO, TARGET_ENVS = 20.0, 8  # the issue's target: >= 20x ManiSkill at num_envs 8, CPU preset, bundle's Euler
+
+
+def run_speed(
+    bundle: Bundle,
+    task: str,
+    num_envs: tuple[int, ...],
+    sim_num_envs: tuple[int, ...],
+    *,
+    wm_steps: int,
+    sim_steps: int,
+    device: str = "cpu",
+    euler: tuple[int, ...] = (30, 10, 4, 1),
+    sweep_envs: int = 8,
+    profile_repeats: int = 5,
+    measure_sim=None,
+) -> dict:
+    """All measurements of the section (see the module docstring). `measure_sim(robot, task, num_envs, steps, size)`
+    defaults to `benchmarks.sim_throughput.measure_sim_fps`; a failure there is recorded, never replaced."""
+    from benchmarks.throughput import measure_world_model
+    from rla_gym.models.profile import component_times
+
+    if measure_sim is None:
+        from benchmarks.sim_throughput import measure_sim_fps as measure_sim
+    # every world-model measurement first: ManiSkill's worker processes must not share the cores while they run
+    rows = []
+    for n in num_envs:
+        wm = measure_world_model(bundle, n, wm_steps, device, None)
+        log.info("world model, %d envs: %.0f sim-step equivalents/s", n, wm["sim_step_equivalents_per_s"])
+        rows.append({"num_envs": n, "wm": wm})
+    stack = bundle.stack.to(rows[0]["wm"]["device"]).eval()
+    profile = {
+        "batch": sweep_envs,
+        "euler_steps": stack.config.euler_steps,
+        "ms": component_times(stack, sweep_envs, None, profile_repeats),
+    }
+    sweep = {}
+    for n in euler:
+        wm = measure_world_model(bundle, sweep_envs, wm_steps, device, n)
+        ms = component_times(stack, sweep_envs, n, profile_repeats)
+        sweep[int(n)] = {
+            "chunk_steps_per_s": wm["chunk_steps_per_s"],
+            "sim_step_equivalents_per_s": wm["sim_step_equivalents_per_s"],
+            "flow_ms": ms["flow"],
+            "step_ms": ms["step"],
+        }
+    size = rows[0]["wm"]["image_size"]
+    for row in rows:
+        n = row["num_envs"]
+        if n not in sim_num_envs:
+            row["maniskill_error"] = (
+                f"not measured at {n} envs (this preset measures ManiSkill at {list(sim_num_envs)})"
+            )
+            continue
+        try:
+            row["maniskill_steps_per_s"] = float(measure_sim(bundle.robot, task, n, sim_steps, size))
+        except Exception as err:  # the gap is reported, not hidden
+            row["maniskill_error"] = f"{type(err).__name__}: {err}"
+            log.warning("ManiSkill at %d envs: %s", n, row["maniskill_error"])
+            continue
+        row["ratio"] = row["wm"]["sim_step_equivalents_per_s"] / row["maniskill_steps_per_s"]
+    out = {
+        "robot": bundle.robot,
+        "task": task,
+        "image_size": size,
+        "device": rows[0]["wm"]["device"],
+        "euler_steps": rows[0]["wm"]["euler_steps"],
+        "chunk_size": WorldModelEnvConfig.chunk_size,  # what measure_world_model's env steps
+        "wm_steps": wm_steps,
+        "sim_steps": sim_steps,
+        "rows": rows,
+        "profile": profile,
+        "euler_sweep": sweep,
+        "sweep_envs": sweep_envs,
+    }
+    out["target"] = target_check(out, bundle)
+    return out
+
+
+def target_check(speed: dict, bundle: Bundle) -> dict:
+    """The issue's target, judged only on what was measured: ratio at num_envs 8 with the bundle's Euler steps."""
+    row = next((r for r in speed["rows"] if r["num_envs"] == TARGET_ENVS), None)
+    preset = bundle.metadata.get("preset", bundle.stack.config.preset)
+    out = {"ratio_needed": TARGET_RATIO, "num_envs": TARGET_ENVS, "preset": preset}
+    if row is None or "ratio" not in row:
+        why = "num_envs 8 not run" if row is None else row.get("maniskill_error", "ManiSkill not measured")
+        return {**out, "met": None, "why": why}
+    return {**out, "ratio": row["ratio"], "met": bool(row["ratio"] >= TARGET_RATIO)}
+
+
+# ---------------------------------------------------------------------------------------------- outputs
+def table(speed: dict) -> str:
+    lines = [
+        f"RLAWorldModel-v0 ({speed['image_size']} px, {speed['euler_steps']} Euler steps, K = {speed['chunk_size']}, "
+        f"on {speed['device']}) against ManiSkill {speed['task']} ({speed['robot']}, RGB at {speed['image_size']} px, one "
+        f"process per env); {speed['wm_steps']} timed chunk steps and {speed['sim_steps']} timed ManiSkill steps each.",
+        "",
+        "| num_envs | WM chunk steps/s | WM sim-step equiv./s | ManiSkill steps/s | ratio | WM process peak memory (MB) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in speed["rows"]:
+        wm = r["wm"]
+        sim = f"{r['maniskill_steps_per_s']:.1f}" if "maniskill_steps_per_s" in r else "not measured"
+        ratio = f"{r['ratio']:.1f}x" if "ratio" in r else "-"
+        lines.append(
+            f"| {r['num_envs']} | {wm['chunk_steps_per_s']:.1f} | {wm['sim_step_equivalents_per_s']:.0f} | {sim} | "
+            f"{ratio} | {wm['peak_mem_mb']:.0f} |"
+        )
+    gaps = [f"{r['num_envs']} envs: {r['maniskill_error']}" for r in speed["rows"] if "maniskill_error" in r]
+    if gaps:
+        lines += ["", "ManiSkill not measured at " + "; ".join(gaps) + "."]
+    if speed["device"].startswith("cpu"):
+        lines += ["", "Peak memory on CPU is the benchmark process's peak resident set so far (it only grows)."]
+    p = speed["profile"]
+    total = p["ms"]["step"]
+    lines += [
+        "",
+        f"Time split of one step of {p['batch']} worlds at {p['euler_steps']} Euler steps (each part timed on its own):",
+        "",
+        "| part | ms per step | share of the step |",
+        "|---|---:|---:|",
+    ]
+    names = {
+        "condition": "condition network (once per step)",
+        "flow": f"flow network, all {p['euler_steps']} Euler steps",
+        "rla_decoder": "RLA decoder",
+        "unet": "UNet render",
+    }
+    for key, label in names.items():
+        lines.append(f"| {label} | {p['ms'][key]:.1f} | {100 * p['ms'][key] / total:.0f} % |")
+    lines.append(f"| whole step (predict + render, timed end to end) | {total:.1f} | 100 % |")
+    lines.append(f"| encoder (DINO on RGB; at reset only, not per step) | {p['ms']['encoder']:.1f} | - |")
+    return "\n".join(lines) + "\n"
+
+
+def euler_table(speed: dict, sweep_errors: dict | None, error_source: str | None = None) -> str:
+    """Speed (this section) and prediction error (the fidelity section's sweep) per Euler step count."""
+    errors = {int(k): v for k, v in (sweep_errors or {}).items()}
+    horizon = next(iter(errors.values()))["horizon"] if errors else None
+    head = f"token L1 t+{horizon} | SSIM t+{horizon}" if horizon else "token L1 | SSIM"
+    lines = [
+        f"Fewer Euler steps: env speed at {speed['sweep_envs']} envs and open-loop error against ManiSkill"
+        + (f" ({error_source})" if error_source else " (not measured: the fidelity section did not run)")
+        + ":",
+        "",
+        f"| Euler steps | WM chunk steps/s | WM sim-step equiv./s | flow ms per step | {head} |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n, s in speed["euler_sweep"].items():
+        e = errors.get(int(n))
+        err = f"{e['token_l1']:.4f} | {e['ssim']:.3f}" if e else "not measured | not measured"
+        lines.append(
+            f"| {n} | {s['chunk_steps_per_s']:.1f} | {s['sim_step_equivalents_per_s']:.0f} | {s['flow_ms']:.1f} | {err} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot_throughput(speed: dict, path: Path) -> Path:
+    """Grouped bars per num_envs: world-model sim-step equivalents/s and ManiSkill steps/s (log scale), ratios."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = speed["rows"]
+    x = np.arange(len(rows))
+    wm = [r["wm"]["sim_step_equivalents_per_s"] for r in rows]
+    sim = [r.get("maniskill_steps_per_s", np.nan) for r in rows]
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    ax.bar(x - 0.2, wm, 0.4, label="world model (sim-step equivalents/s)")
+    ax.bar(x + 0.2, sim, 0.4, label="ManiSkill (steps/s)")
+    for i, r in enumerate(rows):
+        if "ratio" in r:
+            ax.annotate(f"{r['ratio']:.1f}x", (x[i], max(wm[i], sim[i])), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(x, [str(r["num_envs"]) for r in rows])
+    ax.set(
+        xlabel="num_envs", ylabel="steps per second", yscale="log", title=f"{speed['task']} at {speed['image_size']} px"
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_components(speed: dict, path: Path) -> Path:
+    """Horizontal bars: ms per step of each part (and the encoder, outside the step)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ms = speed["profile"]["ms"]
+    names = ["condition", "flow", "rla_decoder", "unet", "step", "encoder"]
+    fig, ax = plt.subplots(figsize=(6.5, 3.0))
+    ax.barh(names[::-1], [ms[n] for n in names[::-1]], color=["C7", "C3", "C0", "C0", "C0", "C0"])
+    p = speed["profile"]
+    ax.set(xlabel=f"ms per step of {p['batch']} worlds ({p['euler_steps']} Euler steps)", title="time split")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_euler(speed: dict, sweep_errors: dict | None, path: Path) -> Path:
+    """Chunk steps/s against Euler steps, and the open-loop token L1 beside it where the fidelity section ran."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = sorted(int(n) for n in speed["euler_sweep"])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    axes[0].plot(steps, [speed["euler_sweep"][n]["chunk_steps_per_s"] for n in steps], marker="o")
+    axes[0].set(xscale="log", xlabel="Euler steps", ylabel="chunk steps/s", title=f"{speed['sweep_envs']} envs")
+    errors = {int(k): v for k, v in (sweep_errors or {}).items()}
+    if errors:
+        have = [n for n in steps if n in errors]
+        axes[1].plot(have, [errors[n]["token_l1"] for n in have], marker="o")
+        axes[1].set(xscale="log", xlabel="Euler steps", ylabel="token L1 vs ManiSkill", title="open-loop error")
+    else:
+        axes[1].text(0.5, 0.5, "error not measured", ha="center", va="center", transform=axes[1].transAxes)
+        axes[1].set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -116,3 +116,17 @@ def test_chunk_targets_are_the_next_rows_then_the_last_repeated():
     targets = torch.arange(20, dtype=torch.float32)[:, None].repeat(1, 5)  # row t holds t
     assert chunk_targets(targets, 3, 12)[:, 0].tolist() == list(range(3, 15))
     assert chunk_targets(targets, 13, 12)[:, 0].tolist() == [*range(13, 20), 19, 19, 19, 19, 19]
+
+
+def test_fp16_storage_halves_the_file_and_keeps_actions(tmp_path):
+    policy = BCPolicy(
+        "ur10e", policy_config("tiny", 5), ActionNormalizer(torch.full((5,), -6.1), torch.full((5,), 6.2))
+    ).eval()
+    full, half = policy.save_pretrained(tmp_path / "fp32"), policy.save_pretrained(tmp_path / "fp16", torch.float16)
+    size = lambda p: (p / "bc_policy.safetensors").stat().st_size  # noqa: E731
+    assert size(half) < 0.6 * size(full)
+    loaded = BCPolicy.from_pretrained(half)
+    assert all(v.dtype == torch.float32 for v in loaded.state_dict().values() if v.is_floating_point())
+    assert torch.equal(loaded.normalizer.low, policy.normalizer.low), "the action range is stored in fp32"
+    frames = torch.randint(0, 255, (3, 32, 32, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(loaded.act(frames), policy.act(frames), atol=2e-2)

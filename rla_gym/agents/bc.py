@@ -73,8 +73,16 @@ class BCPolicy(nn.Module):
         return self.normalizer.unnormalize(chunk)
 
     # ------------------------------------------------------------------ save / load
-    def save_pretrained(self, path: str | os.PathLike) -> Path:
-        return write_policy(path, self.robot, self.config, self.state_dict())
+    def save_pretrained(self, path: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
+        """`dtype=torch.float16` halves the file (the network's weights only; the action range stays fp32, since
+        a joint range of +-6 rad in fp16 would be off by up to 4 mrad). Loading casts back to the modules' fp32."""
+        state = self.state_dict()
+        if dtype is not None:
+            state = {
+                k: v if k.startswith("normalizer.") or not v.is_floating_point() else v.to(dtype)
+                for k, v in state.items()
+            }
+        return write_policy(path, self.robot, self.config, state)
 
     @classmethod
     def from_pretrained(

@@ -1,0 +1,388 @@
+"""The side-by-side benchmark suite: world model vs ManiSkill speed, fidelity and policy ranking, in one report.
+
+    python -m benchmarks.run_all --quick --heldout ~/rla-work/data/heldout --wmrl-out out/wmrl
+    rla-gym bench --quick --heldout ~/rla-work/data/heldout --wmrl-out out/wmrl      # the same
+
+writes benchmarks/results/<date>-<machine>/REPORT.md (prose summary, tables, PNG figures beside it) and
+results.json, and prints the report. Sections (`--only speed,fidelity,policies`):
+1. speed (benchmarks/speed.py): env vs ManiSkill at several num_envs, ratios from this run, memory, time split,
+   Euler steps; needs ManiSkill for the ratios.
+2. fidelity (benchmarks/sim_fidelity.py, benchmarks/prediction_quality.py): open loop against ManiSkill replays of
+   held-out demos and against policy chunks; needs `--heldout` and a trained bundle.
+3. policies (benchmarks/policy_ranking.py): BC, RL checkpoints, random, in ManiSkill and in the world model, and
+   Spearman's rank correlation; needs a BC policy (`--bc` or beside the bundle) and/or `--wmrl-out` checkpoints.
+A section whose inputs are missing is reported as not measured, with the reason; one that raises as failed.
+Presets: `--quick` (CPU, the embedded default bundle, under 30 minutes on 2 cores) and `--paper` (a GPU, the
+paper's sizes; `--bundle` the released weights; without it speed runs on random paper-size weights and the
+other sections are not measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import shlex
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+log = logging.getLogger("benchmarks.run_all")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Every size of one benchmark run; `QUICK` and `PAPER` below."""
+
+    name: str
+    device: str
+    bundle_preset: str  # model preset of the default bundle ("cpu": the embedded default; "paper": released)
+    num_envs: tuple[int, ...]  # world-model env sizes
+    sim_num_envs: tuple[int, ...]  # ManiSkill sizes (one process per env on the CPU backend)
+    wm_steps: int  # timed chunk steps per world-model measurement
+    sim_steps: int  # timed ManiSkill steps per measurement
+    euler: tuple[int, ...] = (30, 10, 4, 1)
+    sweep_envs: int = 8
+    profile_repeats: int = 5
+    sim_size: int = 128  # ManiSkill camera pixels for fidelity and policies (the recorded size)
+    fidelity_episodes: int = 8  # held-out demos replayed in ManiSkill
+    fidelity_chunks: int = 4  # chunks per open-loop window
+    fidelity_stride: int = 16  # env steps between window starts
+    fidelity_policy_seeds: tuple[int, ...] = (42, 43, 44, 45)
+    recorded_starts: int = 64  # prediction_quality starts on the recorded frames (0: skip; it runs on the CPU)
+    sim_seeds: tuple[int, ...] = tuple(range(42, 62))  # ManiSkill evaluation seeds per policy
+    sim_max_steps: int | None = None  # None: the task's episode length
+    wm_seeds: tuple[int, ...] = (0, 1)  # world-model reset seeds per policy (x wm_envs episodes)
+    wm_envs: int = 8
+    max_checkpoints: int = 6
+
+
+QUICK = Preset("quick", "cpu", "cpu", num_envs=(1, 8, 32), sim_num_envs=(1, 8, 32), wm_steps=20, sim_steps=100)
+PAPER = Preset(
+    "paper",
+    "auto",
+    "paper",
+    num_envs=(1, 8, 32, 112),
+    sim_num_envs=(1, 8, 32),  # 112 ManiSkill CPU processes do not fit one machine
+    wm_steps=20,
+    sim_steps=100,
+    fidelity_episodes=40,
+    fidelity_stride=10,
+    recorded_starts=0,
+    sim_seeds=tuple(range(42, 92)),
+    wm_seeds=(0, 1, 2, 3),
+    wm_envs=28,
+)
+PRESETS = {"quick": QUICK, "paper": PAPER}
+TINY = Preset(  # the tests' sizes: seconds per section on a tiny bundle (not on the command line)
+    "tiny",
+    "cpu",
+    "tiny",
+    num_envs=(1, 2),
+    sim_num_envs=(1,),
+    wm_steps=2,
+    sim_steps=5,
+    euler=(2, 1),
+    sweep_envs=2,
+    profile_repeats=1,
+    sim_size=64,
+    fidelity_episodes=1,
+    fidelity_chunks=2,
+    fidelity_stride=8,
+    fidelity_policy_seeds=(42,),
+    recorded_starts=2,
+    sim_seeds=(42,),
+    sim_max_steps=8,
+    wm_seeds=(0,),
+    wm_envs=2,
+)
+
+
+class NotMeasured(Exception):
+    """A section's inputs are missing: reported as "not measured: <reason>"."""
+
+
+def _sections(only: str | None) -> list[str]:
+    from rla_gym.commands.bench import SECTION_NAMES
+
+    if not only:
+        return list(SECTION_NAMES)
+    chosen = [s.strip() for s in only.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SECTION_NAMES]
+    if unknown or not chosen:
+        raise SystemExit(f"run_all: --only {only!r}: expected a comma-separated list of {', '.join(SECTION_NAMES)}")
+    return chosen
+
+
+def _bc_path(args: argparse.Namespace, bundle_path: Path | None) -> Path | None:
+    """--bc, else the BC policy shipped beside the bundle, else <wmrl-out>/bc."""
+    if args.bc is not None:
+        return Path(args.bc)
+    if bundle_path is not None:
+        from rla_gym.train.wmrl import default_bc_path
+
+        try:
+            return default_bc_path(bundle_path)
+        except FileNotFoundError:
+            pass
+    if args.wmrl_out is not None and (Path(args.wmrl_out) / "bc" / "bc_policy.json").is_file():
+        return Path(args.wmrl_out) / "bc"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- sections
+def speed_section(ctx: dict) -> dict:
+    from benchmarks import speed
+
+    p: Preset = ctx["preset"]
+    result = speed.run_speed(
+        ctx["bundle"],
+        ctx["task"],
+        p.num_envs,
+        p.sim_num_envs,
+        wm_steps=p.wm_steps,
+        sim_steps=p.sim_steps,
+        device=ctx["device"],
+        euler=p.euler,
+        sweep_envs=p.sweep_envs,
+        profile_repeats=p.profile_repeats,
+        measure_sim=ctx.get("measure_sim"),
+    )
+    out = ctx["out"]
+    result["figures"] = [
+        speed.plot_throughput(result, out / "speed_throughput.png").name,
+        speed.plot_components(result, out / "speed_components.png").name,
+    ]
+    return result
+
+
+def fidelity_section(ctx: dict) -> dict:
+    from benchmarks import policy_ranking, sim_fidelity
+    from rla_gym.agents.bc import SimPolicy
+    from rla_gym.envs.config import WorldModelEnvConfig
+    from rla_gym.sim.evaluate import stack_preprocess
+
+    if ctx["bundle"].random:
+        raise NotMeasured("the bundle has random weights: open-loop error would measure nothing")
+    if ctx["heldout"] is None:
+        raise NotMeasured("no held-out episodes (--heldout)")
+    p: Preset = ctx["preset"]
+    bundle, stack, task = ctx["bundle"], ctx["bundle"].stack, ctx["task"]
+    masked = bool(bundle.metadata.get("masked", False))
+    env = sim_fidelity.make_env(bundle.robot, task, p.sim_size, masked)
+    sources = {}
+    try:
+        sources["held-out demos"] = sim_fidelity.demo_windows(
+            env,
+            ctx["heldout"],
+            stack.image_size,
+            WorldModelEnvConfig.chunk_size,
+            p.fidelity_chunks,
+            stride=p.fidelity_stride,
+            max_episodes=p.fidelity_episodes,
+            seed_base=ctx["seed_base"],
+            masked=masked,
+            progress=True,
+        )
+        for entry in ctx["policies"]:
+            if entry.kind == "random":
+                continue
+            policy = policy_ranking.load_policy(entry, bundle, stack.device)
+            sources[f"{entry.name} actions"] = sim_fidelity.policy_windows(
+                env,
+                SimPolicy(policy.act, bundle.robot, stack.device),
+                list(p.fidelity_policy_seeds),
+                stack.image_size,
+                p.fidelity_chunks,
+                preprocess=stack_preprocess(stack) if policy.preprocess else None,
+                masked=masked,
+            )
+    finally:
+        env.close()
+    sim = sim_fidelity.evaluate(bundle, sources, ctx["regression"], p.euler)
+    return {"sim": sim_fidelity.write_outputs(bundle, sim, ctx["out"], task), "recorded": recorded_quality(ctx)}
+
+
+def recorded_quality(ctx: dict) -> dict:
+    """benchmarks.prediction_quality on the recorded held-out frames (CPU), or why not."""
+    from benchmarks import prediction_quality as pq
+
+    p: Preset = ctx["preset"]
+    bundle = ctx["bundle"]
+    if not p.recorded_starts:
+        return {"not_measured": f"the {p.name} preset compares with ManiSkill re-renders only"}
+    if bundle.stack.device.type != "cpu":
+        return {"not_measured": "benchmarks.prediction_quality runs on the CPU only"}
+    masked = bool(bundle.metadata.get("masked", False))
+    starts = pq.held_out_starts(bundle.stack, ctx["heldout"], p.recorded_starts, mask=masked)
+    result = pq.evaluate(bundle, starts, ctx["regression"], p.euler)
+    previews = result.pop("_previews")
+    out = ctx["out"]
+    result["figures"] = [
+        pq.plot_error_vs_horizon(result, out / "recorded_error_vs_horizon.png").name,
+        pq.strip_image(bundle.stack, starts, previews, out / f"recorded_strip_{ctx['task']}.png").name,
+    ]
+    return result
+
+
+def policies_section(ctx: dict) -> dict:
+    from benchmarks import policy_ranking
+
+    if ctx["bundle"].random:
+        raise NotMeasured("the bundle has random weights: no trained policy belongs to it")
+    entries = ctx["policies"]
+    if not any(e.kind != "random" for e in entries):
+        raise NotMeasured("; ".join(ctx["policy_notes"]) + ": only a random policy to rank")
+    p: Preset = ctx["preset"]
+    result = policy_ranking.rank_policies(
+        ctx["bundle"],
+        entries,
+        list(p.sim_seeds),
+        list(p.wm_seeds),
+        p.wm_envs,
+        device=ctx["device"],
+        sim_size=p.sim_size,
+        sim_max_steps=p.sim_max_steps,
+        progress=True,
+    )
+    result["notes"] = ctx["policy_notes"]
+    result["figures"] = [policy_ranking.plot(result, ctx["out"] / "policy_ranking.png").name]
+    return result
+
+
+SECTION_FUNCTIONS = {"speed": speed_section, "fidelity": fidelity_section, "policies": policies_section}
+
+
+# ---------------------------------------------------------------------------------------------- the run
+def load_inputs(args: argparse.Namespace, preset: Preset, sections: list[str]) -> dict:
+    """Bundle, regression baseline, policies and paths; a clear error for what the run cannot do without."""
+    import torch
+
+    from benchmarks import policy_ranking
+    from benchmarks.sim_fidelity import HELDOUT_SEED_BASE
+    from rla_gym.models.bundle import load_bundle, resolve_bundle_path
+    from rla_gym.models.device import resolve_device
+    from rla_gym.models.random_bundle import make_random_bundle
+    from rla_gym.models.regression import load_regression
+    from rla_gym.models.zoo import default_bundle_path
+
+    device = resolve_device(args.device or preset.device)
+    robot = args.robot or "ur10e"
+    source = args.bundle
+    if source is None and preset.bundle_preset == "cpu":
+        source = default_bundle_path(robot, args.task)
+        if source is None:
+            raise SystemExit(f"run_all: no embedded default bundle for {robot} in models/; pass --bundle")
+    if source is None:  # paper without --bundle: speed on random paper-size weights (speed ignores the values)
+        bundle, path = (
+            make_random_bundle(robot, preset.bundle_preset, episodes=4, length=40, seed=0, task=args.task),
+            None,
+        )
+    else:
+        path = resolve_bundle_path(source)
+        bundle = load_bundle(path, device=device, robot=robot)
+    task = args.task or bundle.task
+    heldout = Path(args.heldout).expanduser() if args.heldout is not None else None
+    if "fidelity" in sections and not bundle.random:
+        if heldout is None:
+            raise SystemExit(
+                "run_all: the fidelity section needs held-out episodes: pass --heldout DIR (collected with "
+                "`rla-gym collect ... --seed 100000`, episodes no model trained on), or --only speed,policies"
+            )
+        if not heldout.is_dir():
+            raise SystemExit(f"run_all: --heldout {heldout} is not a folder of held-out episodes")
+    regression = None
+    if path is not None and (Path(path) / "regression.safetensors").is_file():
+        regression = load_regression(path, device=device)
+    bc = _bc_path(args, path)
+    entries, notes = policy_ranking.find_policies(bc, args.wmrl_out, preset.max_checkpoints)
+    torch.manual_seed(0)
+    return {
+        "preset": preset,
+        "device": str(device),
+        "bundle": bundle,
+        "bundle_path": str(path) if path is not None else f"random {preset.bundle_preset}-preset weights",
+        "robot": bundle.robot,
+        "task": task,
+        "heldout": heldout,
+        "seed_base": args.demo_seed_base if args.demo_seed_base is not None else HELDOUT_SEED_BASE,
+        "regression": regression,
+        "policies": entries,
+        "policy_notes": notes,
+    }
+
+
+def run(args: argparse.Namespace, preset: Preset | None = None, measure_sim=None) -> dict:
+    """Run the selected sections and write the report; returns the results (what results.json holds).
+    `preset` and `measure_sim` replace the named preset and ManiSkill's speed measurement (tests)."""
+    from benchmarks import report
+
+    preset = preset or PRESETS[args.preset]
+    sections = _sections(args.only)
+    ctx = load_inputs(args, preset, sections)
+    ctx["measure_sim"] = measure_sim
+    machine = report.machine_info(ctx["device"])
+    date = datetime.date.today().isoformat()
+    out = Path(args.out) if args.out is not None else RESULTS / f"{date}-{report.machine_slug(machine)}"
+    out.mkdir(parents=True, exist_ok=True)
+    ctx["out"] = out
+    results: dict = {
+        "meta": {
+            "date": date,
+            "preset": preset.name,
+            "bundle": ctx["bundle_path"],
+            "random_bundle": bool(ctx["bundle"].random),
+            "robot": ctx["robot"],
+            "task": ctx["task"],
+            "machine": machine,
+            "machine_slug": report.machine_slug(machine),
+            "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "seconds": {},
+            "policies": [e.name for e in ctx["policies"]],
+        }
+    }
+    failed = False
+    for name in sections:
+        start = time.perf_counter()
+        log.info("section %s", name)
+        try:
+            results[name] = SECTION_FUNCTIONS[name](ctx)
+        except NotMeasured as why:
+            results[name] = {"not_measured": str(why)}
+        except Exception as err:  # the report says so; the exit status too
+            traceback.print_exc()
+            results[name] = {"failed": f"{type(err).__name__}: {err}"}
+            failed = True
+        results["meta"]["seconds"][name] = time.perf_counter() - start
+        log.info("section %s: %.0f s", name, results["meta"]["seconds"][name])
+    speed = results.get("speed")
+    if isinstance(speed, dict) and "rows" in speed:
+        from benchmarks.speed import plot_euler
+
+        fidelity = results.get("fidelity") or {}
+        sweep = (fidelity.get("sim") or {}).get("euler_sweep")
+        speed["figures"].append(plot_euler(speed, sweep, out / "speed_euler.png").name)
+    path = report.write_report(results, out)
+    print(path.read_text())
+    print(f"wrote {path} and {out / report.RAW}")
+    results["_failed"] = failed
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rla_gym.commands.bench import add_arguments
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run_all", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    results = run(args)
+    return 1 if results["_failed"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

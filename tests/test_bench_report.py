@@ -1,0 +1,309 @@
+"""The benchmark report (benchmarks/report.py, benchmarks/run_all.py, `rla-gym bench`): REPORT.md renders from
+synthetic results with a summary made only of measured numbers, a section without inputs says "not measured" and
+why, run_all writes the report, its figures and results.json on a tiny bundle, and `rla-gym bench` forwards its
+arguments to run_all."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+import pytest
+import torch
+from agents_support import one_thread, tiny_bc
+
+from benchmarks import report, run_all
+
+__all__ = ["one_thread"]  # the autouse fixture, imported
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:mani_skill"),
+    pytest.mark.filterwarnings("ignore:.*precision lowered by casting:UserWarning"),
+]
+
+
+def _horizons(l1s: list[float], ssims: list[float]) -> list[dict]:
+    return [{"horizon": 8 * (k + 1), "token_l1": a, "ssim": b} for k, (a, b) in enumerate(zip(l1s, ssims))]
+
+
+def synthetic_results() -> dict:
+    """Every section's structure with made-up numbers: what the template and the summary are built from."""
+    wm = {"chunk_steps_per_s": 150.0, "sim_step_equivalents_per_s": 1200.0, "peak_mem_mb": 540.0, "device": "cpu"}
+    rows = [
+        {
+            "num_envs": 1,
+            "wm": {**wm, "sim_step_equivalents_per_s": 500.0},
+            "maniskill_steps_per_s": 80.0,
+            "ratio": 6.25,
+        },
+        {"num_envs": 8, "wm": wm, "maniskill_steps_per_s": 109.1, "ratio": 1200.0 / 109.1},
+        {"num_envs": 32, "wm": wm, "maniskill_error": "RuntimeError: out of memory"},
+    ]
+    ms = {"encoder": 3.0, "condition": 9.0, "flow": 4.0, "rla_decoder": 7.0, "unet": 6.0, "step": 27.0}
+    speed = {
+        "robot": "ur10e",
+        "task": "RollBall",
+        "image_size": 64,
+        "device": "cpu",
+        "euler_steps": 1,
+        "chunk_size": 8,
+        "wm_steps": 20,
+        "sim_steps": 100,
+        "rows": rows,
+        "profile": {"batch": 8, "euler_steps": 1, "ms": ms},
+        "euler_sweep": {
+            n: {
+                "chunk_steps_per_s": 150.0 / n,
+                "sim_step_equivalents_per_s": 1200.0 / n,
+                "flow_ms": 4.0 * n,
+                "step_ms": 27.0,
+            }
+            for n in (30, 1)
+        },
+        "sweep_envs": 8,
+        "target": {"ratio_needed": 20.0, "num_envs": 8, "preset": "cpu", "ratio": 1200.0 / 109.1, "met": False},
+        "figures": ["speed_throughput.png", "speed_components.png", "speed_euler.png"],
+    }
+    models = {
+        "RLA-WM (1 Euler)": {"horizons": _horizons([0.035, 0.048], [0.96, 0.95])},
+        "regression": {"horizons": _horizons([0.028, 0.037], [0.965, 0.96])},
+        "copy first frame": {"horizons": _horizons([0.047, 0.053], [0.94, 0.93])},
+    }
+    check = {"episodes": 3, "pixel_mae": 3.7, "success_agreement": 1.0, "seed_base": 100000}
+    fidelity = {
+        "sim": {
+            "chunk": 8,
+            "chunks": 2,
+            "sources": {"held-out demos": {"windows": 24, "models": models, "check": check}},
+            "euler_sweep": {
+                30: _horizons([0.05, 0.055], [0.95, 0.958])[-1],
+                1: _horizons([0.0, 0.0485], [0.9, 0.962])[-1],
+            },
+            "euler_source": "held-out demos",
+            "figures": ["fidelity_error_vs_horizon.png", "fidelity_strip_RollBall.png"],
+        },
+        "recorded": {"not_measured": "the paper preset compares with ManiSkill re-renders only"},
+    }
+
+    def rate(k: int, n: int) -> dict:
+        from rla_gym.sim.evaluate import wilson_interval
+
+        return {"success_rate": k / n, "successes": k, "episodes": n, "ci95": list(wilson_interval(k, n))}
+
+    policies = {
+        "policies": [
+            {
+                "name": "BC",
+                "kind": "bc",
+                "wm": {"mean_return": -0.5, **rate(4, 16)},
+                "sim": {"mean_return": 1.0, **rate(6, 20)},
+            },
+            {
+                "name": "RL iter 000010",
+                "kind": "rl",
+                "wm": {"mean_return": -0.4, **rate(5, 16)},
+                "sim": {"mean_return": 1.0, **rate(8, 20)},
+            },
+            {
+                "name": "random",
+                "kind": "random",
+                "wm": {"mean_return": -0.45, **rate(0, 16)},
+                "sim": {"mean_return": 0.0, **rate(0, 20)},
+            },
+        ],
+        "spearman": {
+            "wm_return": {"n": 3, "rho": 0.5, "p_value": 0.667, "method": "exact permutation (6 orders)"},
+            "wm_success": {"n": 3, "rho": 1.0, "p_value": 0.333, "method": "exact permutation (6 orders)"},
+        },
+        "sim_seeds": list(range(42, 62)),
+        "sim_max_steps": 80,
+        "wm_seeds": [0, 1],
+        "wm_num_envs": 8,
+        "notes": [],
+        "figures": ["policy_ranking.png"],
+    }
+    machine = {
+        "cpu": "Test CPU",
+        "cpu_cores": 2,
+        "memory_gb": 8.0,
+        "os": "Linux",
+        "python": "3.11",
+        "torch": "2.x",
+        "device": "cpu",
+        "gpu": None,
+    }
+    meta = {
+        "date": "2030-01-01",
+        "preset": "quick",
+        "bundle": "models/ur10e-RollBall-cpu",
+        "random_bundle": False,
+        "robot": "ur10e",
+        "task": "RollBall",
+        "machine": machine,
+        "machine_slug": report.machine_slug(machine),
+        "command": "run_all.py --quick",
+        "seconds": {"speed": 100.0},
+    }
+    return {"meta": meta, "speed": speed, "fidelity": fidelity, "policies": policies}
+
+
+def test_report_renders_every_section_and_a_summary_from_the_numbers(tmp_path):
+    results = synthetic_results()
+    path = report.write_report(results, tmp_path)
+    text = path.read_text()
+    assert text.startswith("# rla-gym side-by-side benchmark: 2030-01-01, cpu2")
+    summary = text.split("\n")[2]
+    assert "Test CPU (2 cores)" in summary and "preset `quick`" in summary
+    assert "6.2x at num_envs 1" in summary and "11.0x at num_envs 8" in summary, "ratios as measured"
+    assert "num_envs 32" not in summary, "no ratio where ManiSkill was not measured"
+    assert "is not met: 11.0x" in summary
+    assert "RLA-WM's token L1 is below copy first frame's" in summary
+    assert "RLA-WM's token L1 is not below regression's" in summary
+    assert "not significant at the 5 % level" in summary and "does not show" in summary
+    for heading in ("## 1. Speed", "## 2. Fidelity", "## 3. Policies"):
+        assert heading in text
+    assert "| 32 | 150.0 | 1200 | not measured | - |" in text and "RuntimeError: out of memory" in text
+    assert (
+        "(speed_throughput.png)" in text and "(fidelity_strip_RollBall.png)" in text and "(policy_ranking.png)" in text
+    )
+    assert "not measured (the paper preset compares with ManiSkill re-renders only)" in text
+    assert "| 30 | 5.0 | 40 | 120.0 | 0.0550 | 0.958 |" in text, "Euler speed joined with its fidelity error"
+    assert json.loads((tmp_path / "results.json").read_text())["speed"]["rows"][1]["num_envs"] == 8
+
+
+def test_summary_names_sections_without_numbers_and_claims_nothing_for_them():
+    results = synthetic_results()
+    results["speed"] = {"not_measured": "no ManiSkill here"}
+    results["policies"] = {"failed": "RuntimeError: boom"}
+    del results["fidelity"]
+    text = report.render(results)
+    summary = text.split("\n")[2]
+    assert "speed: not measured (no ManiSkill here)" in summary
+    assert "fidelity: not selected in this run" in summary and "policies: failed (RuntimeError: boom)" in summary
+    assert "x at num_envs" not in summary and "Spearman" not in summary and "token L1" not in summary
+    assert "This section: not measured (no ManiSkill here)." in text
+
+
+def test_target_verdict_and_undefined_rank_correlation_follow_the_numbers():
+    results = synthetic_results()
+    results["speed"]["target"].update(ratio=24.0, met=True)
+    results["policies"]["spearman"]["wm_return"] = {
+        "n": 3,
+        "rho": None,
+        "p_value": None,
+        "method": None,
+        "note": "every simulator score is equal: no ranking to compare",
+    }
+    summary = report.summary(results)
+    assert "is met: 24.0x" in summary
+    assert "not defined: every simulator score is equal" in summary and "rho" not in summary
+
+
+# ---------------------------------------------------------------------------------------------- run_all
+class FakeSim:
+    def __init__(self) -> None:
+        self.calls = []
+
+    def __call__(self, robot, task, num_envs, steps, size):
+        self.calls.append(num_envs)
+        return 40.0
+
+
+def _args(**kw) -> argparse.Namespace:
+    from rla_gym.commands.bench import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args([])
+    return argparse.Namespace(**{**vars(args), **kw})
+
+
+def test_run_all_writes_report_json_and_figures_with_missing_inputs_not_measured(random_bundle_dir, tmp_path, capsys):
+    fake = FakeSim()
+    results = run_all.run(_args(bundle=str(random_bundle_dir), task="RollBall", out=tmp_path), run_all.TINY, fake)
+    assert fake.calls == [1], "ManiSkill measured at the preset's sizes only"
+    assert results["speed"]["rows"][0]["ratio"] == pytest.approx(
+        results["speed"]["rows"][0]["wm"]["sim_step_equivalents_per_s"] / 40.0
+    )
+    assert "random weights" in results["fidelity"]["not_measured"]
+    assert "random weights" in results["policies"]["not_measured"]
+    text = (tmp_path / "REPORT.md").read_text()
+    assert text in capsys.readouterr().out, "the report is printed"
+    for name in results["speed"]["figures"]:
+        assert (tmp_path / name).stat().st_size > 1000 and f"({name})" in text
+    assert json.loads((tmp_path / "results.json").read_text())["meta"]["preset"] == "tiny"
+    assert not results["_failed"]
+
+
+def test_run_all_needs_held_out_episodes_for_fidelity_on_a_trained_bundle(tmp_path):
+    from rla_gym.models.random_bundle import make_random_bundle
+
+    trained = dataclasses.replace(make_random_bundle("ur10e", "tiny", task="RollBall"), random=False)
+    trained.save_pretrained(tmp_path / "bundle")
+    with pytest.raises(SystemExit, match="pass --heldout DIR"):
+        run_all.run(_args(bundle=str(tmp_path / "bundle"), only="fidelity", out=tmp_path / "r"), run_all.TINY)
+    with pytest.raises(SystemExit, match="not a folder"):
+        run_all.run(_args(bundle=str(tmp_path / "bundle"), heldout=tmp_path / "nope", out=tmp_path / "r"), run_all.TINY)
+    with pytest.raises(SystemExit, match="comma-separated list of speed, fidelity, policies"):
+        run_all.run(_args(only="speed,fast"), run_all.TINY)
+
+
+# ---------------------------------------------------------------------------------------------- rla-gym bench
+def test_bench_command_forwards_its_arguments_to_run_all(monkeypatch, tmp_path):
+    from rla_gym.cli import build_parser
+    from rla_gym.commands import bench
+
+    argv = ["bench", "--paper", "--only", "speed", "--heldout", str(tmp_path), "--demo-seed-base", "7"]
+    args = build_parser(argv).parse_args(argv)
+    forwarded = bench.to_argv(args)
+    assert forwarded == ["--paper", "--heldout", str(tmp_path), "--only", "speed", "--demo-seed-base", "7"]
+    assert bench.checkout_root() is not None, "this checkout holds benchmarks/run_all.py"
+    calls = []
+    monkeypatch.setattr(bench.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 0)
+    assert bench.run(args) == 0
+    ((cmd, env),) = calls
+    assert cmd[1:4] == ["-m", "benchmarks.run_all", "--paper"] and str(bench.checkout_root()) in env["PYTHONPATH"]
+
+
+def test_bench_command_without_a_checkout_says_where_the_benchmarks_live(monkeypatch, capsys):
+    from rla_gym.commands import bench
+
+    monkeypatch.setattr(bench, "checkout_root", lambda: None)
+    assert bench.run(argparse.Namespace(preset="quick")) == 2
+    assert "source checkout" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------- ManiSkill
+@pytest.mark.sim
+@pytest.mark.slow
+def test_run_all_fidelity_and_policies_on_tiny_inputs(tmp_path):
+    from sim_support import require_sim
+
+    from rla_gym.agents.lora import LoRAActorCritic, LoRAAgentConfig
+    from rla_gym.data import synthetic_episode, write_episode
+    from rla_gym.models.random_bundle import make_random_bundle
+    from rla_gym.train.wmrl import TRAINER_STATE, checkpoint_dir
+
+    require_sim()
+    trained = dataclasses.replace(make_random_bundle("ur10e", "tiny", task="RollBall"), random=False)
+    trained.save_pretrained(tmp_path / "bundle")
+    heldout = tmp_path / "heldout"
+    write_episode(heldout / "success", 0, synthetic_episode(45, 32, robot="ur10e", task="RollBall-v1", seed=0))
+    tiny_bc(0).save_pretrained(tmp_path / "bc")
+    agent = LoRAActorCritic(tiny_bc(0), LoRAAgentConfig(residual_hidden=(16,), value_hidden=(16,)))
+    torch.save({}, agent.save_pretrained(checkpoint_dir(tmp_path / "wmrl", 1)) / TRAINER_STATE)
+    args = _args(
+        bundle=str(tmp_path / "bundle"), heldout=heldout, bc=tmp_path / "bc", wmrl_out=tmp_path / "wmrl",
+        only="fidelity,policies", out=tmp_path / "report",
+    )  # fmt: skip
+    results = run_all.run(args, run_all.TINY)
+    assert not results["_failed"], results
+    sources = results["fidelity"]["sim"]["sources"]
+    assert list(sources) == ["held-out demos", "BC actions", "RL iter 000001 actions"]
+    assert results["fidelity"]["recorded"]["starts"] == 2
+    assert [p["name"] for p in results["policies"]["policies"]] == ["BC", "RL iter 000001", "random"]
+    text = (tmp_path / "report" / "REPORT.md").read_text()
+    assert "| BC |" in text and "Replay check (1 episodes" in text and "speed: not selected" in text
+    for name in [*results["fidelity"]["sim"]["figures"], *results["policies"]["figures"]]:
+        assert (tmp_path / "report" / name).stat().st_size > 1000

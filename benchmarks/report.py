@@ -49,11 +49,20 @@ def machine_info(device: str = "cpu") -> dict:
         "torch": torch.__version__,
         "device": device,
         "gpu": None,
+        "load_average": load_average(),
     }
     if device.startswith("cuda") and torch.cuda.is_available():
         props = torch.cuda.get_device_properties(torch.device(device))
         info["gpu"] = f"{props.name}, {props.total_memory / 2**30:.0f} GiB"
     return info
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (runnable processes): other work sharing the machine slows every timing."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def machine_slug(info: dict) -> str:
@@ -67,6 +76,15 @@ def describe_machine(info: dict) -> str:
     where = info["gpu"] or f"{info['cpu']} ({info['cpu_cores']} cores)"
     mem = f", {info['memory_gb']} GB RAM" if info.get("memory_gb") else ""
     return f"{where}{mem}; {info['os']}, Python {info['python']}, torch {info['torch']}, device {info['device']}"
+
+
+def describe_load(meta: dict) -> str:
+    """The load average before and after the run, against the core count: how busy the machine was."""
+    start, end = meta["machine"].get("load_average"), meta.get("load_average_end")
+    if start is None:
+        return ""
+    after = f", {end:.1f} at the end" if end is not None else ""
+    return f"1-minute load average {start:.1f} at the start{after}, on {meta['machine']['cpu_cores']} cores"
 
 
 # ---------------------------------------------------------------------------------------------- summary
@@ -93,7 +111,9 @@ def _speed_summary(s: dict) -> list[str]:
         ]
         out.append(
             f"Speed: in simulator-step equivalents per second (chunk steps x K = {s['chunk_size']}), the world model "
-            f"({s['euler_steps']} Euler steps, {s['image_size']} px, {s['device']}) ran " + ", ".join(parts) + " "
+            f"({speed.euler_words(s['euler_steps'])}, {s['image_size']} px, {s['device']}) ran "
+            + ", ".join(parts)
+            + " "
             "against ManiSkill's RGB env at the same resolution, both measured in this run."
         )
     else:
@@ -178,29 +198,31 @@ def _policies_summary(p: dict) -> list[str]:
 
 
 def summary(results: dict) -> str:
-    """The prose at the top of the report, every sentence from a number in `results`."""
+    """The prose at the top of the report: one paragraph for the run, one per measured section, one naming what
+    was not measured; every sentence from a number in `results`."""
     meta = results["meta"]
-    lines = [
+    load = describe_load(meta)
+    paragraphs = [
         f"Measured on {meta['date']} on {describe_machine(meta['machine'])}, preset `{meta['preset']}`, bundle "
         f"`{meta['bundle']}` ({meta['robot']} {meta['task']}"
         + (", random weights: speed only" if meta.get("random_bundle") else "")
         + ")."
+        + (f" {load[0].upper()}{load[1:]}." if load else "")
     ]
     gaps = []
     for name in SECTIONS:
         section = results.get(name)
         if not _measured(section):
             gaps.append(_gap(name, section))
-            continue
-        if name == "speed":
-            lines += _speed_summary(section)
+        elif name == "speed":
+            paragraphs.append(" ".join(_speed_summary(section)))
         elif name == "fidelity":
-            lines += _fidelity_summary(section)
+            paragraphs.append(" ".join(_fidelity_summary(section)))
         else:
-            lines += _policies_summary(section)
+            paragraphs.append(" ".join(_policies_summary(section)))
     if gaps:
-        lines.append("Not measured here: " + "; ".join(gaps) + ".")
-    return " ".join(lines)
+        paragraphs.append("Not measured here: " + "; ".join(gaps) + ".")
+    return "\n\n".join(paragraphs)
 
 
 # ---------------------------------------------------------------------------------------------- the report
@@ -247,7 +269,7 @@ def render(results: dict) -> str:
         "",
         "## Run",
         "",
-        f"- machine: {describe_machine(meta['machine'])}",
+        f"- machine: {describe_machine(meta['machine'])}" + (f"; {describe_load(meta)}" if describe_load(meta) else ""),
         f"- preset `{meta['preset']}`, bundle `{meta['bundle']}`, {meta['robot']} {meta['task']}",
         f"- command: `{meta.get('command', '')}`",
         "- seconds per section: "

@@ -23,7 +23,6 @@ import argparse
 import datetime
 import logging
 import shlex
-import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -320,6 +319,7 @@ def run(args: argparse.Namespace, preset: Preset | None = None, measure_sim=None
     """Run the selected sections and write the report; returns the results (what results.json holds).
     `preset` and `measure_sim` replace the named preset and ManiSkill's speed measurement (tests)."""
     from benchmarks import report
+    from rla_gym.commands.bench import to_argv
 
     preset = preset or PRESETS[args.preset]
     sections = _sections(args.only)
@@ -340,7 +340,7 @@ def run(args: argparse.Namespace, preset: Preset | None = None, measure_sim=None
             "task": ctx["task"],
             "machine": machine,
             "machine_slug": report.machine_slug(machine),
-            "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "command": shlex.join(["python", "-m", "benchmarks.run_all", *to_argv(args)]),
             "seconds": {},
             "policies": [e.name for e in ctx["policies"]],
         }
@@ -359,6 +359,7 @@ def run(args: argparse.Namespace, preset: Preset | None = None, measure_sim=None
             failed = True
         results["meta"]["seconds"][name] = time.perf_counter() - start
         log.info("section %s: %.0f s", name, results["meta"]["seconds"][name])
+    results["meta"]["load_average_end"] = report.load_average()
     speed = results.get("speed")
     if isinstance(speed, dict) and "rows" in speed:
         from benchmarks.speed import plot_euler

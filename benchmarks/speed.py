@@ -108,9 +108,13 @@ def target_check(speed: dict, bundle: Bundle) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- outputs
+def euler_words(n: int) -> str:
+    return f"{n} Euler step{'' if int(n) == 1 else 's'}"
+
+
 def table(speed: dict) -> str:
     lines = [
-        f"RLAWorldModel-v0 ({speed['image_size']} px, {speed['euler_steps']} Euler steps, K = {speed['chunk_size']}, "
+        f"RLAWorldModel-v0 ({speed['image_size']} px, {euler_words(speed['euler_steps'])}, K = {speed['chunk_size']}, "
         f"on {speed['device']}) against ManiSkill {speed['task']} ({speed['robot']}, RGB at {speed['image_size']} px, one "
         f"process per env); {speed['wm_steps']} timed chunk steps and {speed['sim_steps']} timed ManiSkill steps each.",
         "",
@@ -134,14 +138,14 @@ def table(speed: dict) -> str:
     total = p["ms"]["step"]
     lines += [
         "",
-        f"Time split of one step of {p['batch']} worlds at {p['euler_steps']} Euler steps (each part timed on its own):",
+        f"Time split of one step of {p['batch']} worlds at {euler_words(p['euler_steps'])} (each part timed on its own):",
         "",
         "| part | ms per step | share of the step |",
         "|---|---:|---:|",
     ]
     names = {
         "condition": "condition network (once per step)",
-        "flow": f"flow network, all {p['euler_steps']} Euler steps",
+        "flow": f"flow network, {euler_words(p['euler_steps'])}",
         "rla_decoder": "RLA decoder",
         "unet": "UNet render",
     }
@@ -215,7 +219,7 @@ def plot_components(speed: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 3.0))
     ax.barh(names[::-1], [ms[n] for n in names[::-1]], color=["C7", "C3", "C0", "C0", "C0", "C0"])
     p = speed["profile"]
-    ax.set(xlabel=f"ms per step of {p['batch']} worlds ({p['euler_steps']} Euler steps)", title="time split")
+    ax.set(xlabel=f"ms per step of {p['batch']} worlds ({euler_words(p['euler_steps'])})", title="time split")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

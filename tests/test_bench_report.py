@@ -132,6 +132,7 @@ def synthetic_results() -> dict:
         "torch": "2.x",
         "device": "cpu",
         "gpu": None,
+        "load_average": 2.5,
     }
     meta = {
         "date": "2030-01-01",
@@ -144,6 +145,7 @@ def synthetic_results() -> dict:
         "machine_slug": report.machine_slug(machine),
         "command": "run_all.py --quick",
         "seconds": {"speed": 100.0},
+        "load_average_end": 3.0,
     }
     return {"meta": meta, "speed": speed, "fidelity": fidelity, "policies": policies}
 
@@ -153,11 +155,12 @@ def test_report_renders_every_section_and_a_summary_from_the_numbers(tmp_path):
     path = report.write_report(results, tmp_path)
     text = path.read_text()
     assert text.startswith("# rla-gym side-by-side benchmark: 2030-01-01, cpu2")
-    summary = text.split("\n")[2]
-    assert "Test CPU (2 cores)" in summary and "preset `quick`" in summary
+    summary = report.summary(results)
+    assert summary in text and "Test CPU (2 cores)" in summary and "preset `quick`" in summary
     assert "6.2x at num_envs 1" in summary and "11.0x at num_envs 8" in summary, "ratios as measured"
     assert "num_envs 32" not in summary, "no ratio where ManiSkill was not measured"
     assert "is not met: 11.0x" in summary
+    assert "load average 2.5 at the start, 3.0 at the end, on 2 cores" in summary
     assert "RLA-WM's token L1 is below copy first frame's" in summary
     assert "RLA-WM's token L1 is not below regression's" in summary
     assert "not significant at the 5 % level" in summary and "does not show" in summary
@@ -178,7 +181,7 @@ def test_summary_names_sections_without_numbers_and_claims_nothing_for_them():
     results["policies"] = {"failed": "RuntimeError: boom"}
     del results["fidelity"]
     text = report.render(results)
-    summary = text.split("\n")[2]
+    summary = report.summary(results)
     assert "speed: not measured (no ManiSkill here)" in summary
     assert "fidelity: not selected in this run" in summary and "policies: failed (RuntimeError: boom)" in summary
     assert "x at num_envs" not in summary and "Spearman" not in summary and "token L1" not in summary

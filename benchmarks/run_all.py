@@ -12,9 +12,10 @@ results.json, and prints the report. Sections (`--only speed,fidelity,policies`)
 3. policies (benchmarks/policy_ranking.py): BC, RL checkpoints, random, in ManiSkill and in the world model, and
    Spearman's rank correlation; needs a BC policy (`--bc` or beside the bundle) and/or `--wmrl-out` checkpoints.
 A section whose inputs are missing is reported as not measured, with the reason; one that raises as failed.
-Presets: `--quick` (CPU, the embedded default bundle, under 30 minutes on 2 cores) and `--paper` (a GPU, the
-paper's sizes; `--bundle` the released weights; without it speed runs on random paper-size weights and the
-other sections are not measured).
+Presets: `--quick` (CPU, the embedded default bundle, sized for under 30 minutes on 2 idle cores; not yet timed
+end to end) and `--paper` (a GPU, the paper's sizes; `--bundle` the released weights; without it speed runs on
+random paper-size weights and the other sections are not measured). CUDA paths are written for the paper preset
+but were not run here (no GPU).
 """
 
 from __future__ import annotations
@@ -187,9 +188,8 @@ def fidelity_section(ctx: dict) -> dict:
             masked=masked,
             progress=True,
         )
-        for entry in ctx["policies"]:
-            if entry.kind == "random":
-                continue
+        rl = [e for e in ctx["policies"] if e.kind == "rl"]
+        for entry in [e for e in ctx["policies"] if e.kind == "bc"] + rl[-1:]:  # BC and the latest RL checkpoint
             policy = policy_ranking.load_policy(entry, bundle, stack.device)
             sources[f"{entry.name} actions"] = sim_fidelity.policy_windows(
                 env,

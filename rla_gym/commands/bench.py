@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="preset",
         action="store_const",
         const="quick",
-        help="CPU, the embedded default bundle, under 30 minutes on 2 cores (default)",
+        help="CPU, the embedded default bundle, sized for under 30 minutes on 2 idle cores (default)",
     )
     preset.add_argument(
         "--paper", dest="preset", action="store_const", const="paper", help="a GPU, paper sizes (--bundle: released)"

@@ -222,3 +222,20 @@ def test_demo_actions_are_the_demo_s_next_recorded_targets(make_vec_env):
     rows = [start1 + min(20 + i, last1) for i in range(k)]  # past the demo's end the last row repeats
     assert torch.equal(actions[1], demos.targets[rows])
     env.step(actions)  # in the action space: accepted as is
+
+
+def test_bfloat16_precision_reaches_the_models_and_stays_close_to_float32(make_vec_env):
+    """`precision="bfloat16"` steps under bf16 autocast: not bit-equal to fp32 (so it is used), yet far closer to it
+    than a step moves the tokens; on the CPU the default is exact fp32."""
+    start = {"demo": [0, 1], "frame": [0, 4]}
+    action = np.stack(_two_actions(make_vec_env(1)))
+    tokens = {}
+    for precision in (None, "float32", "bfloat16"):
+        env = make_vec_env(2, obs_mode="dict", precision=precision, device="cpu")
+        before, _ = env.reset(seed=0, options=start)
+        after, *_ = env.step(action)
+        tokens[precision] = (before["tokens"], after["tokens"])
+    assert torch.equal(tokens[None][1], tokens["float32"][1])
+    moved = (tokens["float32"][1] - tokens["float32"][0]).abs().mean()
+    off = (tokens["bfloat16"][1] - tokens["float32"][1]).abs().mean()
+    assert 0 < off < 0.05 * moved, f"bf16 is {off:.2e} off fp32; a step moves the tokens {moved:.2e}"

@@ -123,6 +123,7 @@ def test_task_must_be_one_of_the_robots_tasks(random_bundle_dir, task):
         ({"success_threshold": -0.1}, r"success_threshold must be a number >= 0, got -0.1"),
         ({"success_threshold": float("nan")}, r"success_threshold .* got nan"),
         ({"chunk_size": True}, r"chunk_size must be an integer >= 1, got True"),
+        ({"precision": "fp16"}, r"precision 'fp16'; valid: None \(the device's default\), float32, bfloat16"),
     ],
 )
 def test_bad_settings_fail_at_construction(random_bundle_dir, setting, message):

@@ -32,12 +32,17 @@ class WorldModelEnvConfig:
     p_initial_frame: float = 0.5  # reset at frame 0 with this probability, else at a random frame
     max_chunk_steps: int = 6  # episode truncates after this many chunk steps
     obs_mode: str = "rgb"  # "dict" adds the predicted tokens and the commanded qpos
+    precision: str | None = None  # None: the device's (bf16 autocast on CUDA, fp32 on CPU); "float32"; "bfloat16"
 
     def __post_init__(self) -> None:
         if self.reward_mode is not None and self.reward_mode not in REWARD_MODES:
             raise ValueError(f"reward_mode {self.reward_mode!r}; valid: {', '.join(REWARD_MODES)} (None: the task's)")
         if self.obs_mode not in OBS_MODES:
             raise ValueError(f"obs_mode {self.obs_mode!r}; valid: {', '.join(OBS_MODES)}")
+        if self.precision is not None:
+            from rla_gym.models.stack import check_precision  # imported here: this module stays torch-free
+
+            check_precision(self.precision)
         check_int("chunk_size", self.chunk_size, 1)
         check_int("max_chunk_steps", self.max_chunk_steps, 1)
         if self.euler_steps is not None:

@@ -309,8 +309,8 @@ class RLAWorldModelVectorEnv(VectorEnv):
         stepping = ~resetting
 
         noise = self._noise()
-        pred = self.stack.predict(self._tokens, actions, noise, self.euler_steps)
-        rgb = self.stack.render(pred)
+        pred = self.stack.predict(self._tokens, actions, noise, self.euler_steps, self.cfg.precision)
+        rgb = self.stack.render(pred, self.cfg.precision)
 
         k = self.cfg.chunk_size
         last = self._lengths[self._episode] - 1

@@ -1,9 +1,15 @@
 """The simulator stack: DINOv3 encoder + RLA autoencoder + RLA-WM + UNet, for one robot.
 
 `predict` is one world-model step: condition network once, N Euler steps in the latent space, RLA
-decoder -> next DINO tokens (no re-encoding). `render` turns tokens into RGB observations."""
+decoder -> next DINO tokens (no re-encoding). `render` turns tokens into RGB observations.
+
+Both take a `precision`: None runs the device's default (bf16 autocast on CUDA, exact fp32 elsewhere),
+"float32" runs fp32 everywhere, "bfloat16" runs bf16 autocast on any device (on a CPU with AVX512-BF16 or AMX it
+pays at batch 8 and up, not at batch 1: `python -m benchmarks.throughput` measures both)."""
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 from torch import nn
@@ -18,6 +24,20 @@ from rla_gym.models.unet import TokenToImageUNet
 from rla_gym.specs.robots import RobotSpec, get_robot
 
 COMPONENTS = ("encoder", "rla_encoder", "rla_decoder", "world_model", "image_decoder")
+PRECISIONS = ("float32", "bfloat16")
+
+
+def check_precision(precision: str | None) -> None:
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}; valid: None (the device's default), {', '.join(PRECISIONS)}")
+
+
+def precision_context(device: torch.device, precision: str | None) -> contextlib.AbstractContextManager:
+    """The autocast a forward runs under: see the module docstring for what each `precision` means."""
+    check_precision(precision)
+    if precision is None:
+        return autocast(device)
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
 
 
 class WorldModelStack(nn.Module):
@@ -72,12 +92,13 @@ class WorldModelStack(nn.Module):
         targets: torch.Tensor,
         noise: torch.Tensor | None = None,
         euler_steps: int | None = None,
+        precision: str | None = None,
     ) -> torch.Tensor:
         """One world-model step.
 
         tokens: (B, L, C) current DINO tokens; targets: (B, K, action_dim) absolute joint targets
-        (K <= max_horizon); noise: (B, Nz, Dz) standard normal (drawn here if None).
-        Returns the predicted DINO tokens after the K-step chunk, (B, L, C) float32."""
+        (K <= max_horizon); noise: (B, Nz, Dz) standard normal (drawn here if None); precision: see the module
+        docstring. Returns the predicted DINO tokens after the K-step chunk, (B, L, C) float32."""
         b = tokens.shape[0]
         check_tensor("tokens", tokens, ("B", self.num_tokens, self.token_dim), force=True)
         check_tensor("targets", targets, (b, "K", self.robot.action_dim), force=True)
@@ -90,7 +111,7 @@ class WorldModelStack(nn.Module):
         steps = self.config.euler_steps if euler_steps is None else euler_steps
         qpos = self.robot.to_full_qpos(targets.float())
         lengths = torch.full((b,), k, device=tokens.device, dtype=torch.long)
-        with trusted_inputs(), autocast(tokens.device):
+        with trusted_inputs(), precision_context(tokens.device, precision):
             cond = self.world_model.forward_cond(tokens, qpos, lengths, self.config.robot_key)
             latent = self.world_model.sample(cond, noise.float(), steps)
             z = latent.float() * self.config.latent_scale
@@ -98,9 +119,10 @@ class WorldModelStack(nn.Module):
         return next_tokens.float()
 
     @torch.no_grad()
-    def render(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens: (B, L, C) -> RGB (B, H, W, 3) uint8, the UNet decode clamped to [0, 1]."""
+    def render(self, tokens: torch.Tensor, precision: str | None = None) -> torch.Tensor:
+        """tokens: (B, L, C) -> RGB (B, H, W, 3) uint8, the UNet decode clamped to [0, 1]; precision: see the
+        module docstring."""
         check_tensor("tokens", tokens, ("B", self.num_tokens, self.token_dim), force=True)
-        with trusted_inputs(), autocast(tokens.device):
+        with trusted_inputs(), precision_context(tokens.device, precision):
             rgb = self.image_decoder(tokens)
         return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)

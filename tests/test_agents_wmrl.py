@@ -43,6 +43,7 @@ def test_wmrl_tiny_preset_writes_table_video_plot_and_checkpoint(shipped, tmp_pa
     printed = capsys.readouterr().out
     assert "BC " in printed and "RL (best, iteration 2)" in printed and "95 % CI" in printed
     assert (out / "results.txt").read_text().strip() in printed
+    assert "one world-model step (2 envs, ms): condition" in printed and "PPO update" in printed
     assert (out / "learning_curve.png").stat().st_size > 0
     videos = sorted((out / "videos").glob("*.mp4"))
     assert [v.name for v in videos] == ["bc_seed42.mp4", "rl_it2_seed42.mp4"]

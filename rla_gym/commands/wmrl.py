@@ -90,11 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if result.bc is None:  # a non-zero torchrun rank: rank 0 reports
         return 0
     print(result.table())
-    t = result.timings
-    print(
-        f"time: world model {t['world_model']:.1f}s, policy sampling {t['policy']:.1f}s, PPO update "
-        f"{t['update']:.1f}s, ManiSkill evaluation {t['sim_eval']:.1f}s"
-    )
+    print(result.time_split())
     for path in [*result.videos, result.curve, result.out / "best"]:
         print(f"wrote {path}")
     return 0

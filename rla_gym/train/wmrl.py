@@ -251,6 +251,7 @@ class WMRLResult:
     videos: list[Path]
     curve: Path | None
     out: Path
+    components: dict[str, float] = field(default_factory=dict)  # ms per vector-env step (models.profile)
 
     def table(self) -> str:
         rows = [("BC", self.bc), (f"RL (best, iteration {self.best_iteration})", self.rl)]
@@ -266,6 +267,23 @@ class WMRLResult:
             f"{self.bc.task} ({self.bc.robot}), ManiSkill seeds {seeds[0]}-{seeds[-1]}; RL checkpoint selected on these "
             f"seeds; {self.wm_steps} world-model chunk steps at {self.steps_per_second:.1f}/s"
         )
+        return "\n".join(lines)
+
+    def time_split(self) -> str:
+        """Where the job's time went, and a world-model step's split into its models (ms per vector-env step)."""
+        t = self.timings
+        lines = [
+            f"time: world model {t['world_model']:.1f} s, policy sampling {t['policy']:.1f} s, PPO update "
+            f"{t['update']:.1f} s, ManiSkill evaluation {t['sim_eval']:.1f} s; "
+            f"{self.steps_per_second:.1f} world-model chunk steps/s in the rollouts"
+        ]
+        if self.components:
+            c = self.components
+            parts = ", ".join(f"{name} {c[name]:.1f}" for name in ("condition", "flow", "rla_decoder", "unet"))
+            lines.append(
+                f"one world-model step ({c['batch']:.0f} envs, ms): {parts} (whole step {c['step']:.1f}); "
+                f"encoder {c['encoder']:.1f} (resets and the ManiSkill preprocessing only)"
+            )
         return "\n".join(lines)
 
 
@@ -428,6 +446,12 @@ def run_wmrl(config: WMRLConfig) -> WMRLResult:
     bar.close()
     envs.close()
     timings |= collector.timings
+    components = {}
+    if main:
+        from rla_gym.models.profile import component_times
+
+        components = component_times(stack, batch=local, euler_steps=config.euler_steps, repeats=3)
+        components["batch"] = float(local)
     wm_steps = config.ppo.iterations * per_iteration
     run_steps = (config.ppo.iterations - start_iteration) * per_iteration  # timed in this process
     result = WMRLResult(
@@ -440,10 +464,11 @@ def run_wmrl(config: WMRLConfig) -> WMRLResult:
         videos=videos,
         curve=plot_curve(out, bc_result.success_rate) if main else None,
         out=out,
+        components=components,
     )
     if main:
         sim_env.close()
-        (out / "results.txt").write_text(result.table() + "\n")
+        (out / "results.txt").write_text(result.table() + "\n" + result.time_split() + "\n")
     return result
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from rla_gym.data.split_metadata import read_split_metadata
 from rla_gym.data.video import resize_frames
 from rla_gym.models.bundle import Bundle
 from rla_gym.models.regression import RegressionWorldModel
@@ -65,8 +66,10 @@ class Windows:
 
 # ---------------------------------------------------------------------------------------------- ManiSkill side
 def episode_seed(traj_dir: Path, seed_base: int) -> int:
-    """ManiSkill seed of a collected episode: `seed_base + id` of its `traj_<id>` folder (rla_gym.sim.collect)."""
-    return seed_base + int(Path(traj_dir).name.split("_")[-1])
+    """ManiSkill seed of a collected episode: the collection's seed + the id of its `traj_<id>` folder
+    (rla_gym.sim.collect records that seed in the split's metadata.json); `seed_base` for data collected before."""
+    meta = (read_split_metadata(Path(traj_dir).parent) or {}).get("rla_gym", {})
+    return int(meta.get("seed", seed_base)) + int(Path(traj_dir).name.split("_")[-1])
 
 
 class _Frames:

@@ -40,3 +40,15 @@ $RG make-bundle --from-runs --init "$WORK/init-cpu" --unet "$WORK/runs/unet" --r
   --regression "$WORK/runs/regression"
 .venv/bin/python -m benchmarks.prediction_quality --bundle "$OUT" --data "$WORK/data/heldout" \
   --out "$WORK/prediction_quality" --max-starts 128
+
+# 6. The BC policy shipped beside the bundle (<bundle>-bc/): ResNet-18 at 64 px on the successful training
+#    episodes, rendered through the bundle's encoder and UNet; stored in fp16.
+$RG train bc --bundle "$OUT" --data "$WORK/data/train" --heldout "$WORK/data/heldout" --out "$WORK/runs/bc" \
+  --policy-preset cpu --batch-size 64 --epochs 10 $T $(resume "$WORK/runs/bc")
+.venv/bin/python -c "import sys, torch; from rla_gym.agents.bc import BCPolicy; \
+BCPolicy.from_pretrained(sys.argv[1]).save_pretrained(sys.argv[2], torch.float16)" "$WORK/runs/bc/final" "$OUT-bc"
+
+# 7. The card's policy results: BC and world-model RL, both scored in ManiSkill on seeds 42-91.
+source scripts/sim_env.sh
+$RG wmrl --robot ur10e --task RollBall --bundle "$OUT" --out "$WORK/wmrl" --num-envs 16 --num-steps 4 \
+  --minibatch-size 32 --iterations 100 --eval-every 25 --eval-seeds 42 91 --no-progress $(resume "$WORK/wmrl")

@@ -272,3 +272,16 @@ def test_rank_policies_scores_each_policy_in_both_worlds(bundle, policies):
     for row in results["policies"]:
         assert row["sim"]["episodes"] == 1 and row["wm"]["episodes"] == 2
     assert results["spearman"]["wm_return"]["n"] == 3
+
+
+def test_replay_seed_comes_from_the_collections_metadata(tmp_path):
+    import json
+
+    from benchmarks.sim_fidelity import episode_seed
+
+    recorded, older = tmp_path / "new" / "success", tmp_path / "old" / "success"
+    (recorded / "traj_000003").mkdir(parents=True)
+    (older / "traj_000003").mkdir(parents=True)
+    (recorded / "metadata.json").write_text(json.dumps({"rla_gym": {"seed": 7}}))
+    assert episode_seed(recorded / "traj_000003", seed_base=100000) == 10
+    assert episode_seed(older / "traj_000003", seed_base=100000) == 100003, "data without the seed: the base"

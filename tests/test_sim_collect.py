@@ -67,6 +67,7 @@ def test_collect_writes_the_reference_layout_with_split_metadata(collected):
         assert meta["robot_infos"][0]["uid"] == "panda"
         assert meta["robot_infos"][0]["action_space"][2] == [8]
         assert meta["rla_gym"]["size"] == SIZE
+        assert meta["rla_gym"]["seed"] == _config(out, 2).seed, "replays need the collection's seed"
     assert report.frames == sum(r.num_steps for r in report.new) > 0
     assert report.frames_per_second > 0 and report.episodes_per_minute > 0
     assert report.success_rate == pytest.approx(0.5)

@@ -212,6 +212,7 @@ def write_metadata(config: CollectConfig) -> None:
         "task": config.sim_task.name,
         "env_id": config.sim_task.env_id,
         "source": "scripted",
+        "seed": config.seed,  # episode i ran ManiSkill seed `seed + i`: replays start from the same scene
         "camera": FRONT_CAMERA,
         "size": config.size,
     }

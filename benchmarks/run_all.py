@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import logging
 import shlex
 import time
@@ -345,6 +346,15 @@ def run(args: argparse.Namespace, preset: Preset | None = None, measure_sim=None
             "policies": [e.name for e in ctx["policies"]],
         }
     }
+    if getattr(args, "merge", False) and (out / report.RAW).is_file():
+        previous = json.loads((out / report.RAW).read_text())
+        for name in SECTION_FUNCTIONS:
+            if name not in sections and name in previous:
+                results[name] = previous[name]
+                results["meta"]["seconds"][name] = previous.get("meta", {}).get("seconds", {}).get(name, 0.0)
+        results["meta"]["merged_from_previous_run"] = [
+            n for n in SECTION_FUNCTIONS if n not in sections and n in previous
+        ]
     failed = False
     for name in sections:
         start = time.perf_counter()
@@ -361,7 +371,7 @@ def run(args: argparse.Namespace, preset: Preset | None = None, measure_sim=None
         log.info("section %s: %.0f s", name, results["meta"]["seconds"][name])
     results["meta"]["load_average_end"] = report.load_average()
     speed = results.get("speed")
-    if isinstance(speed, dict) and "rows" in speed:
+    if "speed" in sections and isinstance(speed, dict) and "rows" in speed:  # a merged one keeps its figure
         from benchmarks.speed import plot_euler
 
         fidelity = results.get("fidelity") or {}

@@ -239,6 +239,17 @@ def test_run_all_writes_report_json_and_figures_with_missing_inputs_not_measured
     assert not results["_failed"]
 
 
+def test_run_all_merge_keeps_the_sections_it_skips_from_the_previous_run(random_bundle_dir, tmp_path):
+    kw = dict(bundle=str(random_bundle_dir), task="RollBall", out=tmp_path)
+    first = run_all.run(_args(**kw), run_all.TINY, FakeSim())
+    second = run_all.run(_args(**kw, only="policies", merge=True), run_all.TINY, FakeSim())
+    assert second["speed"] == json.loads(json.dumps(first["speed"])), "speed kept from the previous results.json"
+    assert second["meta"]["merged_from_previous_run"] == ["speed", "fidelity"]
+    assert "speed" in (tmp_path / "REPORT.md").read_text().lower()
+    third = run_all.run(_args(**kw, only="policies"), run_all.TINY, FakeSim())
+    assert "speed" not in third, "without --merge a run reports only what it ran"
+
+
 def test_run_all_needs_held_out_episodes_for_fidelity_on_a_trained_bundle(tmp_path):
     from rla_gym.models.random_bundle import make_random_bundle
 

@@ -51,11 +51,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--only", default=None, help=f"comma-separated sections to run, of {','.join(SECTION_NAMES)} (default: all)"
     )
     parser.add_argument("--device", default=None, help="default: the preset's (quick cpu, paper auto)")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the sections this run skips (--only) from the report folder's results.json, e.g. to time "
+        "speed alone on a quiet machine after the other sections",
+    )
 
 
 def to_argv(args: argparse.Namespace) -> list[str]:
     """The parsed arguments back as a command line for benchmarks/run_all.py."""
-    argv = [f"--{args.preset}"]
+    argv = [f"--{args.preset}"] + (["--merge"] if getattr(args, "merge", False) else [])
     for name in FORWARDED:
         value = getattr(args, name, None)
         if value is not None:

@@ -71,3 +71,23 @@ def test_card_numbers_come_from_the_benchmark_json():
     card = (DEFAULT / "README.md").read_text()
     wm = next(name for name in results["models"] if name.startswith("RLA-WM"))
     assert f"{results['models'][wm]['horizons'][-1]['token_l1']:.4f}" in card
+
+
+def test_shipped_bc_policy_is_found_beside_the_bundle_and_imitates_its_demos():
+    from rla_gym.agents.bc import BCPolicy
+    from rla_gym.train.wmrl import default_bc_path
+
+    path = default_bc_path(DEFAULT)
+    assert path.resolve() == (DEFAULT.parent / "ur10e-RollBall-cpu-bc").resolve()
+    assert "library_name:" in (path / "README.md").read_text()
+    policy = BCPolicy.from_pretrained(path, robot="ur10e")
+    stack, demos = load_bundle(DEFAULT).stack.eval(), load_bundle(DEFAULT).demos
+    k = policy.config.n_action_steps
+    starts = [int(s) + t for s, n in zip(demos.episode_starts, demos.episode_lengths) for t in (0, int(n) // 2)]
+    with torch.no_grad():
+        images = stack.render(stack.encode(demos.frames[starts]))  # what the policy sees: encoder -> UNet
+        chunks = policy.act(images)  # (B, K, A)
+    truth = torch.stack([demos.targets[s : s + k] for s in starts])
+    bc_error = (chunks - truth).abs().mean()
+    constant_error = (demos.targets.mean(0) - truth).abs().mean()
+    assert bc_error < 0.5 * constant_error, f"BC {bc_error:.3f} vs the mean action {constant_error:.3f}"

@@ -216,5 +216,7 @@ def test_added_files_are_in_the_manifest_and_verified(saved, tmp_path):
     (path / "README.md").write_text("---\nlicense: mit\n---\n# edited\n")  # same size, other bytes
     with pytest.raises(BundleError, match="README.md"):
         verify_manifest(path)
+    add_to_bundle(path, {"README.md": path / "README.md"})  # a card edited in place is rehashed, not copied
+    verify_manifest(path)
     with pytest.raises(BundleError, match="plain file names"):
         add_to_bundle(path, {"manifest.json": b"{}"})

@@ -133,7 +133,7 @@ def add_to_bundle(path: str | os.PathLike, files: dict[str, str | os.PathLike | 
             raise BundleError(f"cannot add {name!r} to a bundle: plain file names only, not the manifest")
         if isinstance(source, bytes):
             (out / name).write_bytes(source)
-        else:
+        elif Path(source).resolve() != (out / name).resolve():  # the same file, edited in place: rehash only
             shutil.copyfile(source, out / name)
         manifest["files"][name] = sha256_file(out / name)
         manifest.setdefault("sizes", {})[name] = (out / name).stat().st_size

@@ -84,6 +84,7 @@ def main() -> None:
     )
     model.learn(args.timesteps, progress_bar=True)
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model")
     policy = lambda obs: model.predict(obs.cpu().numpy(), deterministic=True)[0]  # noqa: E731
     print("video:", record_rollout(env, out / "rollout.mp4", policy=policy, steps=12))

@@ -12,12 +12,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from benchmarks.throughput import TARGET_ENVS, TARGET_RATIO
 from rla_gym.envs.config import WorldModelEnvConfig
 from rla_gym.models.bundle import Bundle
 
 log = logging.getLogger(__name__)
-
-TARGET_RATIO, TARGET_ENVS = 20.0, 8  # the target: >= 20x ManiSkill at num_envs 8, CPU preset, bundle's Euler
 
 
 def run_speed(

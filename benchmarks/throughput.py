@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rla_gym.models.device import synchronize
+
 TARGET_RATIO, TARGET_ENVS = 20.0, 8  # the target: >= 20x ManiSkill at num_envs 8, bundle's Euler steps
 
 
@@ -82,12 +84,10 @@ def measure_world_model(
             env.step(actions[0])  # warm-up
             step_s = []
             for i in range(steps):
-                if env.device.type == "cuda":
-                    torch.cuda.synchronize(env.device)
+                synchronize(env.device)
                 start = time.perf_counter()
                 env.step(actions[i % 4])
-                if env.device.type == "cuda":
-                    torch.cuda.synchronize(env.device)
+                synchronize(env.device)
                 step_s.append(time.perf_counter() - start)
             rate = steps * num_envs / sum(step_s)
             return {

@@ -27,6 +27,7 @@ from torch import nn
 from rla_gym.agents.lora import LoRAActorCritic
 from rla_gym.envs.config import WorldModelEnvConfig
 from rla_gym.envs.seeding import fold_in_seed
+from rla_gym.models.device import synchronize
 
 log = logging.getLogger(__name__)
 
@@ -144,10 +145,10 @@ class RolloutCollector:
             start = time.perf_counter()
             actions, logprob, value = self.agent.get_action_and_value(obs)
             targets = self.agent.to_joint_targets(actions)
-            _sync(device)
+            synchronize(device)
             middle = time.perf_counter()
             next_obs, reward, terminated, truncated, info = self.envs.step(targets)
-            _sync(device)
+            synchronize(device)
             self.timings["policy"] += middle - start
             self.timings["world_model"] += time.perf_counter() - middle
             reward = reward.to(device).float()
@@ -184,12 +185,6 @@ class RolloutCollector:
             returns,
             successes,
         )
-
-
-def _sync(device: torch.device) -> None:
-    """Wait for queued CUDA work, so that the time of each part is its own."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _episode_success(info: dict[str, Any]) -> Any:

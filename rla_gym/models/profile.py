@@ -21,26 +21,21 @@ from collections.abc import Callable
 import torch
 
 from rla_gym.models.checks import trusted_inputs
-from rla_gym.models.device import autocast
+from rla_gym.models.device import autocast, synchronize
 from rla_gym.models.stack import WorldModelStack
 
 COMPONENT_NAMES = ("encoder", "condition", "flow", "rla_decoder", "unet")
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _time_ms(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int) -> float:
     """Mean wall time of `fn()` in milliseconds over `repeats` calls, after `warmup` untimed ones."""
     for _ in range(warmup):
         fn()
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(repeats):
         fn()
-    _sync(device)
+    synchronize(device)
     return (time.perf_counter() - start) / repeats * 1000
 
 

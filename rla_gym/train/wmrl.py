@@ -352,7 +352,8 @@ def run_wmrl(config: WMRLConfig) -> WMRLResult:
     model = wrap_ddp(agent)
     optimizers = make_optimizers(agent, config.ppo)
     start_iteration, best, best_iteration, rl_result = 0, -1.0, 0, None
-    resume_from = list_checkpoints(out)[-1] if config.resume and list_checkpoints(out) else None
+    saved = list_checkpoints(out) if config.resume else []
+    resume_from = saved[-1] if saved else None
     if resume_from is not None:  # every rank reads the same files
         start_iteration, path = resume_from
         state = torch.load(path / TRAINER_STATE, weights_only=False, map_location=device)

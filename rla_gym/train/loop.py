@@ -131,8 +131,9 @@ def _mixed_precision(config: TrainConfig) -> str:
     return "bf16" if torch.cuda.is_available() and not config.cpu else "no"
 
 
-def _trim_csv(path: Path, last_step: int) -> None:
-    """Drop rows logged after the checkpoint we resume from, so the log has each step once."""
+def trim_csv(path: Path, last_step: int) -> None:
+    """Drop rows logged after the checkpoint we resume from (first column: the step or iteration), so the log
+    has each step once."""
     if not path.is_file():
         return
     with path.open() as f:
@@ -191,8 +192,8 @@ def train(
         resumed_from = counter.step
         log.info("%s: resumed from %s (step %d)", task.name, ckpt, resumed_from)
         if main:
-            _trim_csv(out_dir / LOSS_CSV, resumed_from)
-            _trim_csv(out_dir / EVAL_CSV, resumed_from)
+            trim_csv(out_dir / LOSS_CSV, resumed_from)
+            trim_csv(out_dir / EVAL_CSV, resumed_from)
     elif ckpt is not None and not resume:
         raise FileExistsError(f"{out_dir} already holds checkpoints; pass resume=True (--resume) or a new folder")
     elif main:

@@ -43,7 +43,7 @@ from rla_gym.models.stack import WorldModelStack
 from rla_gym.models.zoo import default_bundle_path
 from rla_gym.sim.evaluate import EvalResult, Preprocess, SeedResult, evaluate, stack_preprocess
 from rla_gym.specs import check_pair, get_task
-from rla_gym.train.loop import append_csv, read_csv
+from rla_gym.train.loop import append_csv, read_csv, trim_csv
 
 log = logging.getLogger(__name__)
 
@@ -172,14 +172,6 @@ def _save_checkpoint(
     torch.save(state, tmp)
     tmp.replace(path / TRAINER_STATE)
     return path
-
-
-def _trim_csv(path: Path, last_iteration: int) -> None:
-    """Drop the rows written after the checkpoint a run resumes from (they are written again)."""
-    rows = [r for r in read_csv(path) if r["iteration"] <= last_iteration]
-    path.unlink(missing_ok=True)
-    for row in rows:
-        append_csv(path, {k: int(v) if k in ("iteration", "wm_steps") else v for k, v in row.items()})
 
 
 # ---------------------------------------------------------------------------------------------- recording
@@ -370,8 +362,11 @@ def run_wmrl(config: WMRLConfig) -> WMRLResult:
     bc_result = None
     if main:
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("curve.csv", "sim_eval.csv"):
-            _trim_csv(out / name, start_iteration)
+        for name in ("curve.csv", "sim_eval.csv"):  # rows after the checkpoint are written again
+            if start_iteration:
+                trim_csv(out / name, start_iteration)
+            else:
+                (out / name).unlink(missing_ok=True)
         limit = int(config.eval_max_steps or task.max_episode_steps)
         sim_env = make_sim_env(
             config.robot, task.name, size=config.sim_size, max_episode_steps=max(limit, task.max_episode_steps)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,9 @@ from rla_gym.models.stack import WorldModelStack
 
 CHUNK, CHUNKS = 10, 3
 EULER_SWEEP = (1, 2, 4, 10, 30)
+
+
+Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # tokens (B, L, C), chunk (B, K, A) -> (B, L, C)
 
 
 @dataclass
@@ -76,30 +80,40 @@ def rollout(step, s0: torch.Tensor, targets: torch.Tensor) -> list[torch.Tensor]
     return out
 
 
-def rla_wm_step(stack: WorldModelStack, euler_steps: int, seed: int = 0):
+def rla_wm_step(stack: WorldModelStack, euler_steps: int, seed: int = 0) -> Step:
+    """RLA-WM one chunk ahead; flow noise from a seeded CPU generator (the same draws on every device)."""
     gen = torch.Generator().manual_seed(seed)
 
     def step(s: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
-        noise = torch.randn(s.shape[0], *stack.latent_shape, generator=gen)
+        noise = torch.randn(s.shape[0], *stack.latent_shape, generator=gen).to(s.device)
         return stack.predict(s, chunk, noise=noise, euler_steps=euler_steps)
 
     return step
 
 
-def regression_step(stack: WorldModelStack, model: RegressionWorldModel):
+def regression_step(stack: WorldModelStack, model: RegressionWorldModel) -> Step:
     key = stack.config.robot_key
 
     @torch.no_grad()
     def step(s: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
         qpos = stack.robot.to_full_qpos(chunk.float())
-        lengths = torch.full((s.shape[0],), chunk.shape[1], dtype=torch.long)
-        return model(s, qpos, lengths, key)
+        lengths = torch.full((s.shape[0],), chunk.shape[1], dtype=torch.long, device=s.device)
+        return model(s, qpos, lengths, key).float()
 
     return step
 
 
 def copy_step(s: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
     return s
+
+
+def predictors(stack: WorldModelStack, regression: RegressionWorldModel | None) -> dict[str, Step]:
+    """RLA-WM at the stack's Euler steps, the regression baseline (if given), copy-first-frame."""
+    steps = {f"RLA-WM ({stack.config.euler_steps} Euler)": rla_wm_step(stack, stack.config.euler_steps)}
+    if regression is not None:
+        steps["regression"] = regression_step(stack, regression.to(stack.device))
+    steps["copy first frame"] = copy_step
+    return steps
 
 
 def score(stack: WorldModelStack, starts: Starts, preds: list[torch.Tensor]) -> list[dict[str, float]]:
@@ -150,14 +164,9 @@ def ms_per_step(step, s: torch.Tensor, chunk: torch.Tensor, batch: int = 8, repe
 
 def evaluate(bundle: Bundle, starts: Starts, regression: RegressionWorldModel | None, euler: tuple[int, ...]) -> dict:
     stack = bundle.stack
-    default = stack.config.euler_steps
     s0, chunk = starts.tokens[:, 0], starts.targets[:, :CHUNK]
-    steps = {f"RLA-WM ({default} Euler)": rla_wm_step(stack, default)}
-    if regression is not None:
-        steps["regression"] = regression_step(stack, regression)
-    steps["copy first frame"] = copy_step
     models, previews = {}, {}
-    for name, step in steps.items():
+    for name, step in predictors(stack, regression).items():
         preds = rollout(step, s0, starts.targets)
         previews[name] = preds
         models[name] = {

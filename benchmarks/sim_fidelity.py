@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from benchmarks.prediction_quality import Step, predictors, rla_wm_step
 from rla_gym.data.split_metadata import read_split_metadata
 from rla_gym.data.video import resize_frames
 from rla_gym.models.bundle import Bundle
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 HELDOUT_SEED_BASE = 100_000  # scripts/build_default_bundle.sh collects the held-out split with --seed 100000
 EULER_SWEEP = (30, 10, 4, 1)
-Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # tokens (B, L, C), chunk (B, K, A) -> (B, L, C)
 SimPolicyFn = Callable[[np.ndarray, np.ndarray], np.ndarray]  # rgb (H, W, 3) uint8, qpos (J,) -> (K, A)
 
 
@@ -204,42 +204,6 @@ def policy_windows(
 
 
 # ---------------------------------------------------------------------------------------------- world-model side
-def rla_wm_step(stack: WorldModelStack, euler_steps: int, seed: int = 0) -> Step:
-    """RLA-WM one chunk ahead; flow noise from a seeded CPU generator (the same draws on every device)."""
-    gen = torch.Generator().manual_seed(seed)
-
-    def step(s: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
-        noise = torch.randn(s.shape[0], *stack.latent_shape, generator=gen).to(s.device)
-        return stack.predict(s, chunk, noise=noise, euler_steps=euler_steps)
-
-    return step
-
-
-def regression_step(stack: WorldModelStack, model: RegressionWorldModel) -> Step:
-    key = stack.config.robot_key
-
-    @torch.no_grad()
-    def step(s: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
-        qpos = stack.robot.to_full_qpos(chunk.float())
-        lengths = torch.full((s.shape[0],), chunk.shape[1], dtype=torch.long, device=s.device)
-        return model(s, qpos, lengths, key).float()
-
-    return step
-
-
-def copy_step(s: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
-    return s
-
-
-def predictors(stack: WorldModelStack, regression: RegressionWorldModel | None) -> dict[str, Step]:
-    """RLA-WM at the stack's Euler steps, the regression baseline (if given), copy-first-frame."""
-    steps = {f"RLA-WM ({stack.config.euler_steps} Euler)": rla_wm_step(stack, stack.config.euler_steps)}
-    if regression is not None:
-        steps["regression"] = regression_step(stack, regression.to(stack.device))
-    steps["copy first frame"] = copy_step
-    return steps
-
-
 @torch.no_grad()
 def encode(stack: WorldModelStack, frames: torch.Tensor, batch: int) -> torch.Tensor:
     """(B, N + 1, S, S, 3) uint8 -> tokens (B, N + 1, L, C) on the stack's device."""

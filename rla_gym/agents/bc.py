@@ -21,6 +21,7 @@ from torch import nn
 
 from rla_gym.agents.normalization import ActionNormalizer
 from rla_gym.agents.resnet import ResNetPolicy, ResNetPolicyConfig
+from rla_gym.models.bundle import stored
 from rla_gym.specs import get_robot
 
 log = logging.getLogger(__name__)
@@ -76,12 +77,7 @@ class BCPolicy(nn.Module):
     def save_pretrained(self, path: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
         """`dtype=torch.float16` halves the file (the network's weights only; the action range stays fp32, since
         a joint range of +-6 rad in fp16 would be off by up to 4 mrad). Loading casts back to the modules' fp32."""
-        state = self.state_dict()
-        if dtype is not None:
-            state = {
-                k: v if k.startswith("normalizer.") or not v.is_floating_point() else v.to(dtype)
-                for k, v in state.items()
-            }
+        state = {k: v if k.startswith("normalizer.") else stored(v, dtype) for k, v in self.state_dict().items()}
         return write_policy(path, self.robot, self.config, state)
 
     @classmethod

@@ -65,16 +65,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     import torch
 
-    from rla_gym.models.bundle import add_to_bundle
+    from rla_gym.models.bundle import add_to_bundle, stored
 
     path = bundle.save_pretrained(args.out, dtype=torch.float16 if args.fp16 else None)
     if args.regression is not None:
         from safetensors.torch import load_file, save
 
         final = args.regression / "final"
-        weights = load_file(final / "regression.safetensors")
-        if args.fp16:
-            weights = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
+        dtype = torch.float16 if args.fp16 else None
+        weights = {k: stored(v, dtype) for k, v in load_file(final / "regression.safetensors").items()}
         add_to_bundle(path, {"regression.safetensors": save(weights), "regression.json": final / "regression.json"})
     print(f"wrote {task} bundle for {bundle.robot} to {path} ({demos.num_episodes} demo episodes)")
     return 0

@@ -92,7 +92,7 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike, dtype: torch.dtype | No
     for name, module in bundle.stack.components().items():
         if name == "encoder" and cfg.encoder.hub_id is not None:
             continue  # pretrained DINOv3 is loaded by hub id, not redistributed
-        state = {k: _stored(v, dtype) for k, v in module.state_dict().items()}
+        state = {k: stored(v, dtype) for k, v in module.state_dict().items()}
         save_file(state, out / f"{name}.safetensors")
         files.append(f"{name}.safetensors")
     if bundle.demos is not None:
@@ -118,7 +118,8 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike, dtype: torch.dtype | No
     return out
 
 
-def _stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+def stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    """A tensor as a weights file holds it: on the CPU, contiguous, floating ones cast to `dtype` (None: as is)."""
     tensor = tensor.detach().contiguous().cpu()
     return tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
 

@@ -212,3 +212,56 @@ def test_make_bundle_from_runs_assembles_a_bundle_that_drives_the_env(tiny_data,
     obs, reward, *_ = envs.step(actions)
     assert obs.shape[0] == 2 and torch.isfinite(torch.as_tensor(reward)).all()
     envs.close()
+
+
+def test_an_autoencoder_trained_encoder_seeds_an_init_bundle(tiny_data, tmp_path, capsys):
+    """Encoder candidate (b): a UNet run with --train-encoder changes the encoder; `make-bundle --random
+    --encoder-run` puts it (from the run's end or from one of its checkpoints) into an init bundle."""
+    from rla_gym.cli import main
+    from rla_gym.models.bundle import load_bundle
+
+    run = tmp_path / "aeenc"
+    task = build_task(_options(tiny_data, "unet", train_encoder=True))
+    train(task, TrainConfig(steps=4, batch_size=4, warmup_steps=0, lr=1e-3, checkpoint_every=2), run, progress=False)
+    init = load_bundle(tiny_data / "init").stack.encoder.state_dict()
+    final = load_file(run / "final" / "encoder.safetensors")
+    assert any(not torch.equal(init[k], final[k]) for k in init), "--train-encoder left the encoder unchanged"
+    step2 = run / "checkpoints" / "step_0000002"
+    assert (step2 / "DONE").is_file() and latest_checkpoint(run).name == "step_0000004"
+    for source, expected in ((run, final), (step2, None)):
+        out = tmp_path / f"init-{source.name}"
+        assert (
+            main(["make-bundle", "--random", "--preset", "tiny", "--encoder-run", str(source), "--out", str(out)]) == 0
+        )
+        got = load_bundle(out).stack.encoder.state_dict()
+        if expected is None:  # the checkpoint's encoder: trained (not the init one) and not the final one
+            expected = {
+                k[len("encoder.") :]: v
+                for k, v in load_file(source / "model.safetensors").items()
+                if k.startswith("encoder.")
+            }
+            assert any(not torch.equal(expected[k], final[k]) for k in final)
+        assert all(torch.equal(got[k], expected[k].to(got[k].dtype)) for k in got)
+    frozen = tmp_path / "frozen-unet"
+    train(
+        build_task(_options(tiny_data, "unet")),
+        TrainConfig(steps=2, batch_size=4, warmup_steps=0),
+        frozen,
+        progress=False,
+    )
+    assert (
+        main(
+            [
+                "make-bundle",
+                "--random",
+                "--preset",
+                "tiny",
+                "--encoder-run",
+                str(frozen),
+                "--out",
+                str(tmp_path / "bad"),
+            ]
+        )
+        == 2
+    )
+    assert "--train-encoder" in capsys.readouterr().err

@@ -16,6 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kind.add_argument("--random", action="store_true", help="random weights and a synthetic demo set")
     kind.add_argument("--from-runs", action="store_true", help="assemble trained runs (--init, --unet, --rla, --wm)")
     parser.add_argument("--out", required=True, help="bundle folder to write")
+    parser.add_argument(
+        "--encoder-run",
+        type=Path,
+        help="use the encoder of a UNet run trained with --train-encoder (the run, or one of its checkpoints/step_N); "
+        "with --random this makes an init bundle whose frozen encoder is that one",
+    )
     random = parser.add_argument_group("--random")
     random.add_argument("--robot", choices=sorted(ROBOTS), default="ur10e")
     random.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
@@ -25,7 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     runs = parser.add_argument_group("--from-runs")
     runs.add_argument("--init", help="the bundle the runs were trained from (config and encoder)")
     runs.add_argument("--unet", type=Path, help="UNet run folder")
-    runs.add_argument("--encoder-run", type=Path, help="a UNet run trained with --train-encoder: use its encoder")
     runs.add_argument("--rla", type=Path, help="RLA autoencoder run folder")
     runs.add_argument("--wm", type=Path, help="RLA-WM run folder")
     runs.add_argument("--demos", type=Path, help="episodes for the demo set (success episodes are used)")
@@ -42,8 +47,19 @@ def run(args: argparse.Namespace) -> int:
         from rla_gym.models.random_bundle import make_random_bundle
 
         bundle = make_random_bundle(args.robot, args.preset, args.episodes, args.length, args.seed)
+        encoder = ""
+        if args.encoder_run is not None:
+            from rla_gym.models.state_dicts import load_strict
+            from rla_gym.train.build import load_trained_encoder
+
+            try:
+                load_strict(bundle.stack.encoder, load_trained_encoder(args.encoder_run), source=str(args.encoder_run))
+            except (ValueError, FileNotFoundError) as err:
+                print(f"rla-gym make-bundle: {err}", file=sys.stderr)
+                return 2
+            encoder = f" with the encoder of {args.encoder_run}"
         path = bundle.save_pretrained(args.out)
-        print(f"wrote random {args.preset} bundle for {args.robot} to {path}")
+        print(f"wrote random {args.preset} bundle for {args.robot}{encoder} to {path}")
         return 0
 
     from rla_gym.models.bundle import load_bundle

@@ -15,7 +15,7 @@ from rla_gym.data.demo_set import DemoSet
 from rla_gym.data.video import resize_frames
 from rla_gym.models.bundle import Bundle, load_bundle
 from rla_gym.models.state_dicts import load_strict
-from rla_gym.train.build import load_final, read_latent_scale
+from rla_gym.train.build import load_final, load_trained_encoder, read_latent_scale
 from rla_gym.train.data import apply_mask
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ class Runs:
     unet: Path
     rla: Path
     wm: Path
-    encoder: Path | None = None  # a unet run trained with --train-encoder: its encoder replaces the init one
+    encoder: Path | None = None  # a --train-encoder UNet run or checkpoint: its encoder replaces the init one
 
 
 def demo_set(
@@ -63,7 +63,7 @@ def assemble_bundle(
     bundle = load_bundle(init)
     stack = bundle.stack
     if runs.encoder is not None:
-        load_strict(stack.encoder, load_final(runs.encoder, "encoder"), source=f"{runs.encoder}/final/encoder")
+        load_strict(stack.encoder, load_trained_encoder(runs.encoder), source=f"{runs.encoder} (encoder)")
     load_strict(stack.image_decoder, load_final(runs.unet, "image_decoder"), source=f"{runs.unet}/final")
     load_strict(stack.rla.encoder, load_final(runs.rla, "rla_encoder"), source=f"{runs.rla}/final")
     load_strict(stack.rla.decoder, load_final(runs.rla, "rla_decoder"), source=f"{runs.rla}/final")

@@ -50,6 +50,26 @@ def load_final(run: Path, name: str) -> dict[str, torch.Tensor]:
     return load_file(path)
 
 
+def load_trained_encoder(source: Path) -> dict[str, torch.Tensor]:
+    """The encoder of a UNet run trained with `--train-encoder`: `source` is the run (its `final/encoder`) or one of
+    its checkpoints (`checkpoints/step_N`, whose `model.safetensors` holds the encoder under `encoder.`), so an
+    encoder can be taken from any step of the run, not only its last."""
+    source = Path(source)
+    final = source / "final" / "encoder.safetensors"
+    if final.is_file():
+        return load_file(final)
+    ckpt = source / "model.safetensors"
+    if ckpt.is_file():
+        weights = {k[len("encoder.") :]: v for k, v in load_file(ckpt).items() if k.startswith("encoder.")}
+        if weights:
+            return weights
+        raise ValueError(f"{ckpt} holds no encoder: was that UNet run trained with --train-encoder?")
+    raise FileNotFoundError(
+        f"no trained encoder at {source}: give a UNet run trained with --train-encoder (its final/encoder) or one of "
+        "its checkpoints/step_N folders"
+    )
+
+
 def build_task(opts: TaskOptions):
     """-> (task, description) for `rla_gym.train.loop.train`."""
     if opts.model not in MODELS:

@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "featurize": "encode every episode's frames once with a bundle's encoder into a token cache",
     "train": "train one model of the stack (unet, rla, wm, regression) or the BC policy: resumable, CPU, GPUs",
     "wmrl": "the main job: RL in the world model from the BC policy, BC vs RL success in ManiSkill",
+    "calibrate": "measure a bundle's world-model success threshold on its demos and write it into the bundle",
     "bench": "side-by-side benchmark report: world model vs ManiSkill speed, fidelity, policy ranking",
 }
 
@@ -38,6 +39,8 @@ def load_command(name: str) -> ModuleType:
         from rla_gym.commands import wmrl as module
     elif name == "bench":
         from rla_gym.commands import bench as module
+    elif name == "calibrate":
+        from rla_gym.commands import calibrate as module
     else:
         raise ValueError(f"unknown command {name!r}; commands: {', '.join(COMMANDS)}")
     return module

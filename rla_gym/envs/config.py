@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from rla_gym.envs.reward import REWARD_MODES
 
 OBS_MODES = ("rgb", "dict")
+PAPER_SUCCESS_THRESHOLD = 0.032  # goal-token L1 on DINOv3-L tokens (paper A.2)
 
 
 def check_int(name: str, value: object, minimum: int) -> None:
@@ -28,7 +29,9 @@ class WorldModelEnvConfig:
     euler_steps: int | None = None  # None: the bundle's (paper 30, CPU preset 4); resolved once by the env
     reward_mode: str | None = None  # None: the task's; "aligned": time-synced demo frame; "goal": the demo's last
     reward_scale: float = 5.0
-    success_threshold: float = 0.032  # goal-token L1 under which a finished episode counts as success
+    # goal-token L1 under which a finished episode counts as success; None: the bundle's calibrated threshold
+    # (`success_threshold` in its config, see envs.success_calibration), else the paper's 0.032 (DINOv3-L scale)
+    success_threshold: float | None = None
     p_initial_frame: float = 0.5  # reset at frame 0 with this probability, else at a random frame
     max_chunk_steps: int = 6  # episode truncates after this many chunk steps
     obs_mode: str = "rgb"  # "dict" adds the predicted tokens and the commanded qpos
@@ -55,6 +58,7 @@ class WorldModelEnvConfig:
         x = self.reward_scale
         _check_number("reward_scale", x, "a finite number > 0", isinstance(x, numbers.Real) and 0 < x < math.inf)
         x = self.success_threshold
-        _check_number("success_threshold", x, "a number >= 0", isinstance(x, numbers.Real) and x >= 0)
+        if x is not None:
+            _check_number("success_threshold", x, "a number >= 0", isinstance(x, numbers.Real) and x >= 0)
         x = self.p_initial_frame
         _check_number("p_initial_frame", x, "a number in [0, 1]", isinstance(x, numbers.Real) and 0 <= x <= 1)

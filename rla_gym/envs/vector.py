@@ -20,7 +20,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from rla_gym.envs.bundles import resolve_bundle
-from rla_gym.envs.config import WorldModelEnvConfig, check_int
+from rla_gym.envs.config import PAPER_SUCCESS_THRESHOLD, WorldModelEnvConfig, check_int
 from rla_gym.envs.reset_sampler import ResetSampler
 from rla_gym.envs.reward import token_l1, video_aligned_reward
 from rla_gym.envs.seeding import FLOW_NOISE, env_rng
@@ -96,6 +96,7 @@ class RLAWorldModelVectorEnv(VectorEnv):
             cfg,
             reward_mode=cfg.reward_mode or (sim_task.wm_reward if sim_task else DEFAULT_REWARD_MODE),
             euler_steps=cfg.euler_steps if cfg.euler_steps is not None else self.stack.config.euler_steps,
+            success_threshold=_success_threshold(cfg, self.bundle),
         )
         self.euler_steps: int = self.cfg.euler_steps
         k = self.cfg.chunk_size
@@ -414,6 +415,13 @@ class RLAWorldModelVectorEnv(VectorEnv):
 
     def close_extras(self, **kwargs: Any) -> None:
         self._demo_tokens = self._demo_frames = None  # free device memory
+
+
+def _success_threshold(cfg: WorldModelEnvConfig, bundle: Bundle) -> float:
+    """The config's threshold, else the bundle's calibrated one, else the paper's."""
+    if cfg.success_threshold is not None:
+        return float(cfg.success_threshold)
+    return float(bundle.metadata.get("success_threshold", PAPER_SUCCESS_THRESHOLD))
 
 
 def _autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:

@@ -124,6 +124,19 @@ def stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
     return tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
 
 
+def set_bundle_metadata(path: str | os.PathLike, values: dict[str, Any]) -> Path:
+    """Write free-form metadata (a calibrated success threshold, provenance) into a saved bundle's config.json
+    and rehash it in the manifest. The keys the format owns cannot be changed this way."""
+    out = Path(path)
+    reserved = sorted(set(values) & _RESERVED_KEYS)
+    if reserved:
+        raise BundleError(f"{', '.join(reserved)} belong to the bundle format, not to its metadata")
+    meta = _read_json(out / "config.json")
+    meta.update(values)
+    (out / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return add_to_bundle(out, {"config.json": out / "config.json"})
+
+
 def add_to_bundle(path: str | os.PathLike, files: dict[str, str | os.PathLike | bytes]) -> Path:
     """Put extra files into a bundle folder and the manifest: a model card (`README.md`), a baseline beside the
     stack (`regression.safetensors`, `regression.json`). Values are source paths or the bytes to write."""

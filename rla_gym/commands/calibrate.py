@@ -1,0 +1,39 @@
+"""Calibrate a bundle's world-model success threshold on its demos and write it into the bundle.
+
+Without it a small stack's `info["success"]` uses the paper's DINOv3-L threshold and is constant; see
+`rla_gym.envs.success_calibration` for what is measured."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bundle", required=True, help="a saved bundle folder (its config.json gets the threshold)")
+    parser.add_argument("--repeats", type=int, default=4, help="replays of each demo (different flow noise)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
+    parser.add_argument("--dry-run", action="store_true", help="print the calibration, write nothing")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rla_gym.envs.success_calibration import calibrate_success
+    from rla_gym.models.bundle import BundleError, load_bundle, set_bundle_metadata
+    from rla_gym.models.device import resolve_device
+
+    if args.repeats < 1:
+        print("rla-gym calibrate: --repeats must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        bundle = load_bundle(args.bundle)
+    except (BundleError, FileNotFoundError) as err:
+        print(f"rla-gym calibrate: {err}", file=sys.stderr)
+        return 2
+    calibration = calibrate_success(bundle, repeats=args.repeats, seed=args.seed, device=resolve_device(args.device))
+    print(calibration.describe())
+    if not args.dry_run:
+        values = {"success_threshold": calibration.threshold, "success_calibration": calibration.to_metadata()}
+        set_bundle_metadata(args.bundle, values)
+        print(f"wrote success_threshold {calibration.threshold:.4f} to {args.bundle}/config.json")
+    return 0

@@ -1,0 +1,57 @@
+"""The world-model success threshold: chosen where demo replays and hold-still replays separate, written into
+a bundle by `rla-gym calibrate`, and used by the env unless the caller sets one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rla_gym.envs.config import PAPER_SUCCESS_THRESHOLD
+from rla_gym.envs.success_calibration import best_threshold, calibrate_success
+from rla_gym.models.bundle import BundleError, load_bundle, set_bundle_metadata, verify_manifest
+
+DEFAULT = Path(__file__).resolve().parents[1] / "models" / "ur10e-RollBall-cpu"
+
+
+def test_best_threshold_separates_and_sits_between_the_sets():
+    demo, hold = np.array([0.08, 0.09, 0.10]), np.array([0.15, 0.17, 0.20])
+    cut = best_threshold(demo, hold)
+    assert 0.10 < cut < 0.15
+    overlapping = best_threshold(np.array([0.1, 0.2, 0.3]), np.array([0.25, 0.4, 0.5]))
+    assert 0.2 < overlapping < 0.4, "with overlap the cut maximises balanced accuracy"
+
+
+def test_env_takes_the_bundle_threshold_unless_the_caller_sets_one(make_vec_env, random_bundle_dir, tmp_path):
+    bundle = tmp_path / "b"
+    shutil.copytree(random_bundle_dir, bundle)
+    assert make_vec_env(1, bundle=bundle).cfg.success_threshold == PAPER_SUCCESS_THRESHOLD
+    set_bundle_metadata(bundle, {"success_threshold": 0.25})
+    verify_manifest(bundle)  # config.json was rehashed
+    assert make_vec_env(1, bundle=bundle).cfg.success_threshold == 0.25
+    assert make_vec_env(1, bundle=bundle, success_threshold=0.5).cfg.success_threshold == 0.5
+    with pytest.raises(BundleError, match="belong to the bundle format"):
+        set_bundle_metadata(bundle, {"task": "PushCube"})
+
+
+@pytest.mark.slow
+def test_calibration_on_the_default_bundle_separates_doing_the_task_from_holding_still(tmp_path, capsys):
+    """On the trained default stack, replaying a demo's own targets ends nearer its goal than holding still;
+    `rla-gym calibrate` writes the cut into the bundle, which still matches its manifest."""
+    from rla_gym.cli import main
+
+    calibration = calibrate_success(load_bundle(DEFAULT), repeats=1)
+    demo, hold = np.median(calibration.demo_goal_l1), np.median(calibration.hold_goal_l1)
+    assert demo < calibration.threshold < hold
+    assert calibration.auc > 0.8 and calibration.demo_accuracy > 0.7 and calibration.hold_accuracy > 0.7
+    copy = tmp_path / "default"
+    shutil.copytree(DEFAULT, copy)
+    assert main(["calibrate", "--bundle", str(copy), "--repeats", "1", "--device", "cpu"]) == 0
+    assert "AUC" in capsys.readouterr().out
+    meta = json.loads((copy / "config.json").read_text())
+    assert meta["success_threshold"] == pytest.approx(calibration.threshold)
+    assert meta["success_calibration"]["replays"] == len(calibration.demo_goal_l1)
+    verify_manifest(copy)

@@ -265,3 +265,30 @@ def test_an_autoencoder_trained_encoder_seeds_an_init_bundle(tiny_data, tmp_path
         == 2
     )
     assert "--train-encoder" in capsys.readouterr().err
+
+
+def test_token_only_trainers_neither_keep_nor_decode_frames(tiny_data, monkeypatch):
+    """RLA, RLA-WM, regression and BC see tokens only: with the tokens cached, their data loads without decoding
+    a video and holds no frames, with the same tokens and targets as a full load; the UNet refuses such data."""
+    from rla_gym.data.dataset import EpisodeDataset
+    from rla_gym.models.bundle import load_bundle
+    from rla_gym.train.data import load_training_data
+    from rla_gym.train.unet import UNetTask
+
+    stack = load_bundle(tiny_data / "init").stack
+    full = load_training_data(tiny_data / "train", stack.encoder, stack.image_size, progress=False)  # caches tokens
+
+    def no_video(self, index):
+        raise AssertionError(f"episode {index}'s video was decoded")
+
+    monkeypatch.setattr(EpisodeDataset, "__getitem__", no_video)
+    lean = load_training_data(tiny_data / "train", stack.encoder, stack.image_size, progress=False, keep_frames=False)
+    assert full.frames is not None and lean.frames is None
+    assert all(torch.equal(a, b) for a, b in zip(full.tokens, lean.tokens))
+    assert all(np.array_equal(a, b) for a, b in zip(full.targets, lean.targets))
+    assert all(np.array_equal(a, b) for a, b in zip(full.interaction, lean.interaction))
+    assert full.success == lean.success and lean.successes().frames is None
+    for model in ("rla", "regression"):
+        build_task(_options(tiny_data, model))  # would decode a video if it loaded frames
+    with pytest.raises(ValueError, match="trains on frames"):
+        UNetTask(stack.image_decoder, lean)

@@ -79,12 +79,9 @@ def build_task(opts: TaskOptions):
         from rla_gym.train.bc import build_bc_task
 
         enc, size = bundle.stack.encoder, bundle.stack.image_size
-        train = load_training_data(opts.data, enc, size, mask=opts.mask, progress=opts.progress)
-        held = (
-            load_training_data(opts.heldout, enc, size, mask=opts.mask, progress=opts.progress)
-            if opts.heldout
-            else None
-        )
+        load = dict(mask=opts.mask, progress=opts.progress, keep_frames=False)  # BC renders tokens, not frames
+        train = load_training_data(opts.data, enc, size, **load)
+        held = load_training_data(opts.heldout, enc, size, **load) if opts.heldout else None
         if not opts.bc_failures:
             train, held = train.successes(), held.successes() if held is not None else None
         return build_bc_task(bundle.stack, train, held, opts.policy_preset)
@@ -97,7 +94,8 @@ def build_task(opts: TaskOptions):
     def data(root: Path | None) -> TrainingData | None:
         if root is None:
             return None
-        return load_training_data(root, encoder, size, mask=opts.mask, progress=opts.progress)
+        keep = opts.model == "unet"  # the only trainer that sees pixels
+        return load_training_data(root, encoder, size, mask=opts.mask, progress=opts.progress, keep_frames=keep)
 
     if opts.model == "unet":
         from rla_gym.train.unet import UNetTask

@@ -28,11 +28,12 @@ CACHE_DIR = ".features"  # hidden: episode discovery never walks it
 
 @dataclass
 class TrainingData:
-    """Per-episode arrays, index-aligned. frames[i]: (T, H, W, 3) uint8; tokens[i]: (T, L, C) float16;
-    targets[i]: (T, A) float32 joint targets commanded from each frame; interaction[i]: (T,) bool."""
+    """Per-episode arrays, index-aligned. frames[i]: (T, H, W, 3) uint8 (None when loaded without frames: only
+    the UNet trains on pixels); tokens[i]: (T, L, C) float16; targets[i]: (T, A) float32 joint targets commanded
+    from each frame; interaction[i]: (T,) bool."""
 
     keys: list[str]
-    frames: list[torch.Tensor]
+    frames: list[torch.Tensor] | None
     tokens: list[torch.Tensor]
     targets: list[np.ndarray]
     interaction: list[np.ndarray]
@@ -42,7 +43,7 @@ class TrainingData:
     def __post_init__(self) -> None:
         n = len(self.keys)
         for name in ("frames", "tokens", "targets", "interaction", "success"):
-            if len(getattr(self, name)) != n:
+            if getattr(self, name) is not None and len(getattr(self, name)) != n:
                 raise ValueError(f"{name} has {len(getattr(self, name))} episodes; keys has {n}")
         if n == 0:
             raise ValueError("no episodes: training needs at least one readable traj_* folder")
@@ -60,7 +61,7 @@ class TrainingData:
         keep = [i for i, s in enumerate(self.success) if s]
         if not keep:
             raise ValueError(f"none of the {len(self)} episodes succeeded: BC needs successful demonstrations")
-        pick = lambda xs: [xs[i] for i in keep]  # noqa: E731
+        pick = lambda xs: None if xs is None else [xs[i] for i in keep]  # noqa: E731
         return TrainingData(
             pick(self.keys),
             pick(self.frames),
@@ -97,8 +98,12 @@ def load_training_data(
     batch_size: int = 64,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    keep_frames: bool = True,
 ) -> TrainingData:
-    """Read every episode under `root`, resize (and mask) its frames, encode them (cached)."""
+    """Read every episode under `root`, resize (and mask) its frames, encode them (cached).
+
+    `keep_frames=False` is for the trainers that only see tokens (RLA, RLA-WM, regression, BC): the frames are
+    not kept (~300 MB for the default data set) and, once the tokens are cached, the videos are not even decoded."""
     from tqdm.auto import tqdm
 
     root = Path(root)
@@ -113,20 +118,25 @@ def load_training_data(
     cached = torch.load(cache_path, weights_only=True) if cache and cache_path.is_file() else None
 
     frames, tokens, targets, interaction, success = [], [], [], [], []
+    read_frames = keep_frames or cached is None
     for i in tqdm(range(len(dataset)), desc=f"load {root.name}", unit="ep", disable=not progress):
-        episode = dataset[i]
-        f = episode.frames
-        if mask:
-            if episode.mask is None:
-                raise ValueError(f"{dataset.paths[i]} has no foreground mask; collect again or train without --mask")
-            f = apply_mask(f, episode.mask)
-        f = resize_frames(f, image_size)
-        frames.append(torch.from_numpy(np.ascontiguousarray(f)))
+        episode = dataset[i] if read_frames else dataset.header(i)
+        if read_frames:
+            f = episode.frames
+            if mask:
+                if episode.mask is None:
+                    raise ValueError(
+                        f"{dataset.paths[i]} has no foreground mask; collect again or train without --mask"
+                    )
+                f = apply_mask(f, episode.mask)
+            f = resize_frames(f, image_size)
+            if keep_frames:
+                frames.append(torch.from_numpy(np.ascontiguousarray(f)))
+            if cached is None:
+                tokens.append(encode_frames(encoder, f, batch_size=batch_size, device=str(device)).half())
         targets.append(np.asarray(episode.target_qpos, dtype=np.float32))
         interaction.append(np.asarray(episode.object_moved, dtype=bool))
         success.append(bool(episode.success))
-        if cached is None:
-            tokens.append(encode_frames(encoder, f, batch_size=batch_size, device=str(device)).half())
     if cached is not None:
         tokens = list(cached["tokens"])
         log.info("tokens for %d episodes read from %s", len(tokens), cache_path)
@@ -135,4 +145,4 @@ def load_training_data(
         tmp = cache_path.with_suffix(".tmp")
         torch.save({"tokens": tokens, "keys": keys}, tmp)
         tmp.replace(cache_path)
-    return TrainingData(keys, frames, tokens, targets, interaction, success, mask)
+    return TrainingData(keys, frames if keep_frames else None, tokens, targets, interaction, success, mask)

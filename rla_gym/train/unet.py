@@ -58,6 +58,9 @@ class UNetTask:
         encoder: DinoEncoder | None = None,
         eval_frames: int = 256,
     ) -> None:
+        for data in (train, heldout):
+            if data is not None and data.frames is None:
+                raise ValueError("the UNet trains on frames: load its data with load_training_data(keep_frames=True)")
         self.module = UNetModule(unet, encoder)
         self.train_data, self.heldout = train, heldout
         self._index = train.flat_index()

@@ -3,14 +3,15 @@
 The paper's threshold (goal-token L1 <= 0.032) is on DINOv3-L's token scale; a small CPU stack's tokens and
 prediction errors are on another, and with it `info["success"]` is constant. So the threshold is measured
 where the env uses it: each demo is replayed inside the world model from the frame whose episode ends at the
-demo's last frame, once with the demo's own joint targets (a policy that does the task) and once holding the
-first target (a policy that does nothing). The threshold is the value that best separates the two sets of
-end-of-episode goal-token L1, and the separation (AUC, accuracies) says how much `info["success"]` can mean.
+demo's last frame, with the demo's own joint targets (a policy that does the task) and with two that do not:
+holding the first target, and random targets within the demos' joint range. The threshold is the cut that best
+separates the demo replays from the others' end-of-episode goal-token L1; the separation (AUC, accuracies) says
+how much `info["success"]` can mean.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -19,32 +20,53 @@ from rla_gym.envs.config import WorldModelEnvConfig
 from rla_gym.envs.vector import RLAWorldModelVectorEnv
 from rla_gym.models.bundle import Bundle
 
+NEGATIVES = ("hold", "random")  # policies that do not do the task
+
 
 @dataclass
 class SuccessCalibration:
     threshold: float  # goal-token L1 at or under which an episode end counts as success
     demo_goal_l1: list[float]  # end-of-episode goal L1 of the demo replays (should be under the threshold)
-    hold_goal_l1: list[float]  # ... of the hold-still replays (should be over it)
-    auc: float  # P(a demo replay ends closer to the goal than a hold-still replay); 0.5 = no separation
-    demo_accuracy: float  # share of demo replays counted as success
-    hold_accuracy: float  # share of hold-still replays counted as failure
+    negative_goal_l1: dict[str, list[float]] = field(default_factory=dict)  # per negative policy (over it)
+
+    @property
+    def demo_accuracy(self) -> float:
+        """Share of demo replays counted as success."""
+        return float((np.asarray(self.demo_goal_l1) <= self.threshold).mean())
+
+    def accuracy(self, negative: str) -> float:
+        """Share of a negative policy's replays counted as failure."""
+        return float((np.asarray(self.negative_goal_l1[negative]) > self.threshold).mean())
+
+    def auc(self, negative: str) -> float:
+        """P(a demo replay ends closer to the goal than one of `negative`'s); 0.5 = no separation."""
+        return _auc(np.asarray(self.demo_goal_l1), np.asarray(self.negative_goal_l1[negative]))
 
     def to_metadata(self) -> dict:
-        """The summary a bundle's config.json keeps (the per-replay lists stay out)."""
-        d = asdict(self)
-        for key in ("demo_goal_l1", "hold_goal_l1"):
-            values = np.asarray(d.pop(key))
-            d[f"{key.split('_')[0]}_goal_l1_median"] = float(np.median(values))
-        d["replays"] = len(self.demo_goal_l1)
+        """The summary a bundle's config.json keeps (the per-replay values stay out)."""
+        d = {
+            "threshold": self.threshold,
+            "replays": len(self.demo_goal_l1),
+            "demo_goal_l1_median": float(np.median(self.demo_goal_l1)),
+            "demo_accuracy": self.demo_accuracy,
+        }
+        for name, values in self.negative_goal_l1.items():
+            d[f"{name}_goal_l1_median"] = float(np.median(values))
+            d[f"{name}_accuracy"] = self.accuracy(name)
+            d[f"{name}_auc"] = self.auc(name)
         return d
 
     def describe(self) -> str:
-        d, h = np.median(self.demo_goal_l1), np.median(self.hold_goal_l1)
-        return (
-            f"success threshold {self.threshold:.4f} (goal-token L1): demo replays median {d:.4f}, hold-still "
-            f"median {h:.4f}; AUC {self.auc:.2f}; {self.demo_accuracy:.0%} of demo replays count as success, "
-            f"{self.hold_accuracy:.0%} of hold-still replays as failure ({len(self.demo_goal_l1)} each)"
-        )
+        parts = [
+            f"success threshold {self.threshold:.4f} (goal-token L1, {len(self.demo_goal_l1)} replays per policy)",
+            f"demo replays: median {np.median(self.demo_goal_l1):.4f}, {self.demo_accuracy:.0%} count as success",
+        ]
+        for name, values in self.negative_goal_l1.items():
+            parts.append(
+                f"{name}: median {np.median(values):.4f}, {self.accuracy(name):.0%} count as failure, "
+                f"AUC {self.auc(name):.2f}"
+            )
+        return "; ".join(parts)
 
 
 def _auc(positives: np.ndarray, negatives: np.ndarray) -> float:
@@ -69,20 +91,27 @@ def _numpy(x) -> np.ndarray:
 
 
 @torch.no_grad()
-def _replay(env: RLAWorldModelVectorEnv, bundle: Bundle, starts: np.ndarray, hold: bool, seed: int) -> np.ndarray:
-    """Goal L1 at the end of one episode per env, env i started at frame `starts[i]` of demo i. With
-    next-step autoreset an ended world only resets on the following step, so its values come back as they are."""
+def _replay(env: RLAWorldModelVectorEnv, bundle: Bundle, starts: np.ndarray, policy: str, seed: int) -> np.ndarray:
+    """Goal L1 at the end of one episode per env, env i started at frame `starts[i]` of demo i and driven by
+    `policy` ("demo", "hold" or "random"). With next-step autoreset an ended world only resets on the following
+    step, so its values come back as they are."""
     n, k = env.num_envs, env.cfg.chunk_size
     demos = bundle.demos
     first, lengths = _numpy(demos.episode_starts), _numpy(demos.episode_lengths)
+    low, high = demos.targets.min(0).values, demos.targets.max(0).values
+    rng = torch.Generator().manual_seed(seed)
     env.reset(seed=seed, options={"demo": np.arange(n), "frame": starts})
     out = np.full(n, np.nan)
     for step in range(env.cfg.max_chunk_steps):
-        rows = []
-        for i in range(n):
-            t = np.arange(k) * (0 if hold else 1) + int(starts[i]) + (0 if hold else step * k)
-            rows.append(demos.targets[torch.as_tensor(first[i] + np.minimum(t, lengths[i] - 1))])
-        _, _, terminated, truncated, info = env.step(torch.stack(rows))
+        if policy == "random":
+            actions = low + (high - low) * torch.rand(n, k, low.shape[0], generator=rng)
+        else:
+            rows = []
+            for i in range(n):
+                t = int(starts[i]) + (np.zeros(k, int) if policy == "hold" else step * k + np.arange(k))
+                rows.append(demos.targets[torch.as_tensor(first[i] + np.minimum(t, lengths[i] - 1))])
+            actions = torch.stack(rows)
+        _, _, terminated, truncated, info = env.step(actions)
         new = (_numpy(terminated) | _numpy(truncated)) & np.isnan(out)
         out[new] = _numpy(info["goal_l1"])[new]
         if not np.isnan(out).any():
@@ -98,7 +127,9 @@ def calibrate_success(
     seed: int = 0,
     device: str | torch.device = "cpu",
 ) -> SuccessCalibration:
-    """Replay every demo `repeats` times (different flow noise) with its own targets and holding still."""
+    """Replay every demo `repeats` times (different flow noise) with its own targets, holding still and at random;
+    the cut maximises balanced accuracy between the demo replays and all the others (each negative policy has as
+    many replays as the demos, so each weighs the same)."""
     config = config or WorldModelEnvConfig()
     n = bundle.demos.num_episodes
     env = RLAWorldModelVectorEnv(
@@ -108,16 +139,13 @@ def calibrate_success(
         lengths = _numpy(bundle.demos.episode_lengths)
         span = config.chunk_size * config.max_chunk_steps
         starts = np.maximum(lengths - 1 - span, 0)  # the episode ends at the demo's last frame
-        demo = np.concatenate([_replay(env, bundle, starts, False, seed + r) for r in range(repeats)])
-        hold = np.concatenate([_replay(env, bundle, starts, True, seed + r) for r in range(repeats)])
+
+        def replays(policy: str) -> np.ndarray:
+            return np.concatenate([_replay(env, bundle, starts, policy, seed + r) for r in range(repeats)])
+
+        demo = replays("demo")
+        negatives = {name: replays(name) for name in NEGATIVES}
     finally:
         env.close()
-    cut = best_threshold(demo, hold)
-    return SuccessCalibration(
-        threshold=cut,
-        demo_goal_l1=demo.tolist(),
-        hold_goal_l1=hold.tolist(),
-        auc=_auc(demo, hold),
-        demo_accuracy=float((demo <= cut).mean()),
-        hold_accuracy=float((hold > cut).mean()),
-    )
+    cut = best_threshold(demo, np.concatenate(list(negatives.values())))
+    return SuccessCalibration(cut, demo.tolist(), {k: v.tolist() for k, v in negatives.items()})

@@ -44,6 +44,17 @@ def env():
     envs.close()
 
 
+def test_default_bundle_carries_a_calibrated_success_threshold(env):
+    """The env's success threshold is the one calibrated on the bundle's demos, not the paper's DINOv3-L value."""
+    from rla_gym.envs.config import PAPER_SUCCESS_THRESHOLD
+
+    meta = env.bundle.metadata
+    assert env.cfg.success_threshold == meta["success_threshold"] != PAPER_SUCCESS_THRESHOLD
+    calibration = meta["success_calibration"]
+    assert calibration["demo_accuracy"] > 0.9 and calibration["hold_accuracy"] > 0.9
+    assert calibration["random_accuracy"] > 0.7
+
+
 def test_default_bundle_drives_the_env_and_actions_matter(env):
     """Both worlds start from the same demo frame; one replays the demo's own targets, the other holds still."""
     obs, _ = env.reset(seed=0, options={"demo": 0, "frame": 0})

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torchmetrics.functional.classification import binary_auroc
 
 from rla_gym.envs.config import WorldModelEnvConfig
+from rla_gym.envs.numpy_wrapper import to_numpy
 from rla_gym.envs.vector import RLAWorldModelVectorEnv
 from rla_gym.models.bundle import Bundle
 
@@ -70,10 +72,10 @@ class SuccessCalibration:
 
 
 def _auc(positives: np.ndarray, negatives: np.ndarray) -> float:
-    """P(positive < negative) + 0.5 P(tie): lower goal L1 is better."""
-    less = (positives[:, None] < negatives[None, :]).mean()
-    ties = (positives[:, None] == negatives[None, :]).mean()
-    return float(less + 0.5 * ties)
+    """P(positive < negative) + 0.5 P(tie): the ROC AUC of -goal L1 (lower is better) for positives."""
+    scores = torch.as_tensor(np.concatenate([-positives, -negatives]))
+    labels = torch.cat([torch.ones(len(positives), dtype=torch.long), torch.zeros(len(negatives), dtype=torch.long)])
+    return float(binary_auroc(scores, labels))
 
 
 def best_threshold(positives: np.ndarray, negatives: np.ndarray) -> float:
@@ -86,10 +88,6 @@ def best_threshold(positives: np.ndarray, negatives: np.ndarray) -> float:
     return float(max(cuts[best[len(best) // 2]], 0.0))
 
 
-def _numpy(x) -> np.ndarray:
-    return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
-
-
 @torch.no_grad()
 def _replay(env: RLAWorldModelVectorEnv, bundle: Bundle, starts: np.ndarray, policy: str, seed: int) -> np.ndarray:
     """Goal L1 at the end of one episode per env, env i started at frame `starts[i]` of demo i and driven by
@@ -97,7 +95,7 @@ def _replay(env: RLAWorldModelVectorEnv, bundle: Bundle, starts: np.ndarray, pol
     step, so its values come back as they are."""
     n, k = env.num_envs, env.cfg.chunk_size
     demos = bundle.demos
-    first, lengths = _numpy(demos.episode_starts), _numpy(demos.episode_lengths)
+    first, lengths = to_numpy(demos.episode_starts), to_numpy(demos.episode_lengths)
     low, high = demos.targets.min(0).values, demos.targets.max(0).values
     rng = torch.Generator().manual_seed(seed)
     env.reset(seed=seed, options={"demo": np.arange(n), "frame": starts})
@@ -112,8 +110,8 @@ def _replay(env: RLAWorldModelVectorEnv, bundle: Bundle, starts: np.ndarray, pol
                 rows.append(demos.targets[torch.as_tensor(first[i] + np.minimum(t, lengths[i] - 1))])
             actions = torch.stack(rows)
         _, _, terminated, truncated, info = env.step(actions)
-        new = (_numpy(terminated) | _numpy(truncated)) & np.isnan(out)
-        out[new] = _numpy(info["goal_l1"])[new]
+        new = (to_numpy(terminated) | to_numpy(truncated)) & np.isnan(out)
+        out[new] = to_numpy(info["goal_l1"])[new]
         if not np.isnan(out).any():
             break
     return out
@@ -136,7 +134,7 @@ def calibrate_success(
         num_envs=n, robot=bundle.robot, bundle=bundle, device=device, config=config, autoreset_mode="NextStep"
     )
     try:
-        lengths = _numpy(bundle.demos.episode_lengths)
+        lengths = to_numpy(bundle.demos.episode_lengths)
         span = config.chunk_size * config.max_chunk_steps
         starts = np.maximum(lengths - 1 - span, 0)  # the episode ends at the demo's last frame
 

@@ -1,7 +1,8 @@
-"""Run the main job on the embedded default: world-model env, a short SB3 PPO run, a video.
+"""Run the main job on the embedded default: world-model env throughput, a demo-replay video, a short SB3 PPO run.
 
-Until the trained default bundle lands in `models/`, this runs on a random-weight CPU-preset bundle
-made on the spot, and says so: the pipeline is real, its pictures and rewards are not meaningful."""
+The bundle is `--bundle`, else the robot's trained bundle in `models/` (ur10e: `ur10e-RollBall-cpu`). A robot with
+no bundle there runs on a random-weight CPU-preset bundle made on the spot, and says so: the pipeline is real, its
+pictures and rewards are not meaningful."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         from rla_gym.models.random_bundle import make_random_bundle
 
         print(
-            "NOTE: no trained default bundle in models/ yet. Running the whole pipeline on a RANDOM-weight "
+            f"NOTE: no trained default bundle for {args.robot} in models/. Running the whole pipeline on a RANDOM-weight "
             "CPU-preset bundle with synthetic demos: observations and rewards are not meaningful."
         )
         bundle = make_random_bundle(args.robot, "cpu", episodes=8, length=32, seed=args.seed)

@@ -1,10 +1,12 @@
-"""Stable-Baselines3 adapter: the only place where the torch vector env becomes numpy.
+"""Stable-Baselines3 adapter: the torch vector env as an SB3 `VecEnv` (numpy in and out, one info dict per env).
 
     model = PPO("CnnPolicy", SB3VecEnv(env)).learn(10_000)
 
-Finished worlds are already reset by the vector env (same-step autoreset, which SB3 expects); this
-adapter hands SB3 the finished episode's info (`info["final_info"]`) with the `terminal_observation`
-and `TimeLimit.truncated` it expects in each env's info dict."""
+The env must reset finished worlds within the step that ends them (`autoreset_mode="SameStep"`, the env's
+default; any other mode raises). This adapter hands SB3 the finished episode's info (`info["final_info"]`) with
+the `terminal_observation`, `TimeLimit.truncated` and `is_success` it expects in each env's info dict. The other
+numpy boundary is `rla_gym.envs.numpy_wrapper.NumpyVectorEnv` (Gymnasium's vector wrappers); both convert with its
+`to_numpy`."""
 
 from __future__ import annotations
 

@@ -23,7 +23,6 @@ from rla_gym.models.token_transformer import RLAAutoencoder
 from rla_gym.models.unet import TokenToImageUNet
 from rla_gym.specs.robots import RobotSpec, get_robot
 
-COMPONENTS = ("encoder", "rla_encoder", "rla_decoder", "world_model", "image_decoder")
 PRECISIONS = ("float32", "bfloat16")
 
 

@@ -85,8 +85,3 @@ class RLAAutoencoder(nn.Module):
 
     def forward(self, s_t: torch.Tensor, s_next: torch.Tensor) -> torch.Tensor:
         return self.decode(s_t, self.encode(s_t, s_next))
-
-    def reconstruction_loss(self, s_t: torch.Tensor, s_next: torch.Tensor) -> torch.Tensor:
-        """L1 + MSE on the reconstructed future tokens (both weight 1, as in the paper)."""
-        pred = self(s_t, s_next)
-        return nn.functional.l1_loss(pred, s_next) + nn.functional.mse_loss(pred, s_next)

@@ -34,8 +34,3 @@ def vulkan_problem(render_device: str = "cpu", timeout_s: float = 60.0) -> str |
     lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
     reason = lines[-1] if lines else f"exit status {done.returncode}"
     return f"no Vulkan device for SAPIEN on {render_device!r}: {reason}; {HINT}"
-
-
-def vulkan_works(render_device: str = "cpu") -> bool:
-    """True when SAPIEN can create a renderer on `render_device`."""
-    return vulkan_problem(render_device) is None

@@ -17,6 +17,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from rla_gym.models import WorldModelStack, preset_config
+from rla_gym.specs.robots import CHUNK_SIZE
 
 PAPER_TFLOPS = 3.5
 
@@ -28,7 +29,7 @@ def _flops(fn) -> float:
     return float(counter.get_total_flops())
 
 
-def component_flops(stack: WorldModelStack, device: torch.device, k: int = 8) -> dict[str, float]:
+def component_flops(stack: WorldModelStack, device: torch.device, k: int = CHUNK_SIZE) -> dict[str, float]:
     """FLOPs for one env (batch 1) per component."""
     cfg = stack.config
     size, spec = stack.image_size, stack.robot
@@ -60,7 +61,7 @@ def parameters(stack: WorldModelStack) -> dict[str, float]:
 def time_step(stack: WorldModelStack, batch: int, repeats: int) -> dict[str, float]:
     frames = torch.randint(0, 255, (batch, stack.image_size, stack.image_size, 3), dtype=torch.uint8)
     tokens = stack.encode(frames)
-    targets = torch.zeros(batch, 8, stack.robot.action_dim)
+    targets = torch.zeros(batch, CHUNK_SIZE, stack.robot.action_dim)
     stack.predict(tokens, targets)  # warm-up
     out: dict[str, float] = {}
     for name, fn in {

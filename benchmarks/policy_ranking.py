@@ -27,6 +27,7 @@ import torch
 
 from rla_gym.models.bundle import Bundle
 from rla_gym.sim.evaluate import wilson_interval
+from rla_gym.specs.robots import CHUNK_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def find_policies(
 
 
 def load_policy(
-    entry: PolicyEntry, bundle: Bundle, device: torch.device, chunk: int = 8, seed: int = 0
+    entry: PolicyEntry, bundle: Bundle, device: torch.device, chunk: int = CHUNK_SIZE, seed: int = 0
 ) -> LoadedPolicy:
     """BC (`BCPolicy.act`), RL (`LoRAActorCritic.act`, the mean action) or random within the demos' joint range."""
     if entry.kind == "bc":
@@ -111,7 +112,7 @@ def load_policy(
     raise ValueError(f"unknown policy kind {entry.kind!r}; expected bc, rl or random")
 
 
-def policy_chunk(entries: list[PolicyEntry], default: int = 8) -> int:
+def policy_chunk(entries: list[PolicyEntry], default: int = CHUNK_SIZE) -> int:
     """K of the first saved policy (BC and RL agents share the BC network's `n_action_steps`), else `default`."""
     from rla_gym.agents.bc import read_policy_meta
 

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rla_gym.specs.robots import CHUNK_SIZE
+
 GROUP_SIZE = 16  # channels per GroupNorm group, as the authors replace BatchNorm2d(C) by GroupNorm(C // 16, C)
 
 
@@ -25,7 +27,7 @@ class ResNetPolicyConfig:
 
     action_dim: int
     horizon: int = 12  # rows predicted (and trained on)
-    n_action_steps: int = 8  # rows executed per decision (the world model's chunk)
+    n_action_steps: int = CHUNK_SIZE  # rows executed per decision (the world model's chunk)
     image_size: int = 128  # every input is resized to this square
     depths: tuple[int, ...] = (2, 2, 2, 2)
     hidden_sizes: tuple[int, ...] = (64, 128, 256, 512)

@@ -7,6 +7,7 @@ import numbers
 from dataclasses import dataclass
 
 from rla_gym.envs.reward import REWARD_MODES
+from rla_gym.specs.robots import CHUNK_SIZE
 
 OBS_MODES = ("rgb", "dict")
 PAPER_SUCCESS_THRESHOLD = 0.032  # goal-token L1 on DINOv3-L tokens (paper A.2)
@@ -25,7 +26,7 @@ def _check_number(name: str, value: object, allowed: str, ok: bool) -> None:
 
 @dataclass
 class WorldModelEnvConfig:
-    chunk_size: int = 8  # K: joint-target rows per action (paper: 8)
+    chunk_size: int = CHUNK_SIZE  # K: joint-target rows per action (paper: 8)
     euler_steps: int | None = None  # None: the bundle's (paper 30, CPU preset 4); resolved once by the env
     reward_mode: str | None = None  # None: the task's; "aligned": time-synced demo frame; "goal": the demo's last
     reward_scale: float = 5.0

@@ -23,6 +23,7 @@ import torch
 from rla_gym.models.checks import trusted_inputs
 from rla_gym.models.device import autocast, synchronize
 from rla_gym.models.stack import WorldModelStack
+from rla_gym.specs.robots import CHUNK_SIZE
 
 COMPONENT_NAMES = ("encoder", "condition", "flow", "rla_decoder", "unet")
 
@@ -46,7 +47,7 @@ def component_times(
     euler_steps: int | None = None,
     repeats: int = 5,
     *,
-    chunk: int = 8,
+    chunk: int = CHUNK_SIZE,
     warmup: int = 1,
     seed: int = 0,
 ) -> dict[str, float]:

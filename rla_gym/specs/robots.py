@@ -21,6 +21,10 @@ PI = math.pi
 # an action chunk, and a training horizon h, hold at most this many steps.
 WM_ACTION_BUFFER = 15
 
+# K: joint-target rows per action chunk, for every robot (the paper's 8): what the env steps per action and the
+# policies output per decision. The one home of this number; everything else imports it.
+CHUNK_SIZE = 8
+
 
 @dataclass(frozen=True)
 class RobotSpec:

@@ -41,10 +41,15 @@ class RobotSpec:
     base_xyz: tuple[float, float, float]
     tasks: tuple[str, ...]  # the paper's tasks for this robot
     arm_dof: int  # arm joints driven by the policy (ur10e: 5 of 6, wrist 3 held at 0); the rest is gripper
+    # the gripper command (action row `arm_dof`, if any) drives qpos joints arm_dof, arm_dof + 1, ... times these
+    gripper_mimic: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         assert len(self.action_low) == len(self.action_high) == self.action_dim, self.name
         assert len(self.rest_qpos) == self.qpos_dim, self.name
+        assert self.action_dim in (self.arm_dof, self.arm_dof + 1), self.name  # at most one gripper command
+        assert (self.action_dim > self.arm_dof) == bool(self.gripper_mimic), self.name
+        assert self.arm_dof + len(self.gripper_mimic) <= self.qpos_dim, self.name
 
     def to_full_qpos(self, targets: torch.Tensor) -> torch.Tensor:
         """Commanded targets `(..., action_dim)` -> full qpos `(..., qpos_dim)` (reference 4.6)."""
@@ -56,29 +61,18 @@ class RobotSpec:
             )
         rest = torch.tensor(self.rest_qpos, dtype=targets.dtype, device=targets.device)
         full = rest.expand(*targets.shape[:-1], self.qpos_dim).clone()
-        if self.name == "ur10e":
-            full[..., :5] = targets  # wrist_3 keeps its rest value (0): the stick is on its axis
-        elif self.name == "panda":
-            full[..., :7] = targets[..., :7]
-            g = targets[..., 7].clamp(0.0, 0.04)  # closed 0.0 .. open 0.04 (metres per finger)
-            full[..., 7] = g
-            full[..., 8] = g
-        elif self.name == "xarm6_robotiq":
-            full[..., :6] = targets[..., :6]
-            g = targets[..., 6].clamp(0.0, 0.81)  # open 0 .. closed 0.81 (outer knuckle, rad)
-            inner = (0.88 / 0.81) * g.clamp(0.0, 0.81)
-            full[..., 6] = g
-            full[..., 8] = g
-            full[..., 7] = inner
-            full[..., 9] = inner
-            full[..., 10] = -inner
-            full[..., 11] = -inner
-        else:  # pragma: no cover - every registered spec is handled above
-            raise NotImplementedError(self.name)
+        arm = self.arm_dof
+        full[..., :arm] = targets[..., :arm]  # joints past the arm and its gripper keep their rest value
+        if self.gripper_mimic:
+            g = targets[..., arm].clamp(GRIPPER_QPOS_MIN, self.action_high[arm])
+            for j, factor in enumerate(self.gripper_mimic):
+                full[..., arm + j] = factor * g
         return full
 
 
 _TWO_PI = 6.28319
+GRIPPER_QPOS_MIN = 0.0  # both grippers' joints stop at 0 (panda: closed, xarm6: open); lower commands clamp there
+_XARM_INNER = 0.88 / 0.81  # robotiq inner knuckle per outer knuckle radian (0.81 rad closed -> 0.88 rad)
 
 UR10E = RobotSpec(
     name="ur10e",
@@ -106,6 +100,8 @@ XARM6_ROBOTIQ = RobotSpec(
     base_xyz=(-0.522, 0.0, 0.0),
     tasks=("PokeCube",),
     arm_dof=6,
+    # qpos 6..11 (ManiSkill's order) follow the outer-knuckle command (open 0 .. closed 0.81 rad) by these factors
+    gripper_mimic=(1.0, _XARM_INNER, 1.0, _XARM_INNER, -_XARM_INNER, -_XARM_INNER),
 )
 
 PANDA = RobotSpec(
@@ -120,6 +116,7 @@ PANDA = RobotSpec(
     base_xyz=(-0.615, 0.0, 0.0),
     tasks=("PullCube", "PullCubeTool"),
     arm_dof=7,
+    gripper_mimic=(1.0, 1.0),  # one finger opening (closed 0 .. open 0.04 m) copied onto both fingers
 )
 
 ROBOTS: dict[str, RobotSpec] = {spec.name: spec for spec in (UR10E, XARM6_ROBOTIQ, PANDA)}

@@ -71,6 +71,8 @@ def test_folder_and_metadata_h5_follow_the_reference_layout(two_episodes):
             "eef_pose": (t, 7),
             "object_poses": (t, 1, 7),
             "object_moved": (t,),
+            "task_object_poses": (t, 1, 7),  # ours: the task's objects, goals included
+            "front_lower_camera_object_labels": (t, 48, 48),  # ours: their segmentation
         }
         assert {k: f[k].shape for k in f} == expected
         for key in expected:
@@ -217,3 +219,28 @@ def test_episode_rejects_a_mask_of_another_size():
     ep = synthetic_episode(10, 16)
     with pytest.raises(ValueError, match=r"mask has shape \(10, 8, 8\); expected \(10, 16, 16\)"):
         replace(ep, mask=np.ones((10, 8, 8), bool))
+
+
+def test_task_object_labels_and_poses_round_trip_exactly_and_resize_nearest(tmp_path):
+    """The segmentation of what decides success (here the disc) is stored exactly, named, and read back resized."""
+    ep = synthetic_episode(10, 32, move=(2, 8), seed=5)
+    assert ep.object_names == ("disc",) and ep.object_labels.max() == 1
+    moved = np.argwhere(ep.object_labels[0] != ep.object_labels[-1])
+    assert len(moved) > 0  # the label follows the pushed disc
+    path = write_episode(tmp_path, 0, ep)
+    back = read_episode(path)
+    assert back.object_names == ("disc",)
+    np.testing.assert_array_equal(back.object_labels, ep.object_labels)
+    np.testing.assert_array_equal(back.task_object_poses, ep.task_object_poses)
+    with h5py.File(path / "metadata.h5", "r") as f:
+        assert f["front_lower_camera_object_labels"].compression == "gzip"
+    small = read_episode(path, size=16)
+    np.testing.assert_array_equal(small.object_labels, ep.object_labels[:, 1::2, 1::2])
+    assert read_episode(path, with_frames=False).object_labels is None  # headers stay small
+    assert read_episode(path, with_frames=False).task_object_poses is not None
+
+
+def test_episode_rejects_labels_beyond_its_object_names():
+    ep = synthetic_episode(6, 16)
+    with pytest.raises(ValueError, match=r"label 2; only 1 object_names"):
+        replace(ep, object_labels=np.full((6, 16, 16), 2, np.uint8))

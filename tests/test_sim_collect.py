@@ -286,3 +286,33 @@ def test_resume_redoes_an_episode_whose_video_is_truncated(tmp_path):
     finished, corrupt = scan_finished(tmp_path)
     assert finished == {0: True}
     assert [p.name for p in corrupt] == [".traj_000001.corrupt"]
+
+
+def test_collection_refuses_evaluation_seeds_unless_asked(tmp_path, capsys):
+    """Training scenes must not be evaluation scenes: seeds 0-99 contain the selection seeds 42-91."""
+    from rla_gym.cli import main
+
+    with pytest.raises(ValueError, match=r"overlap the evaluation ranges \(selection seeds 42-91\)"):
+        CollectConfig("panda", "PullCube", 100, tmp_path, seed=0)
+    assert CollectConfig("panda", "PullCube", 100, tmp_path, seed=0, allow_eval_seeds=True).seed == 0
+    assert CollectConfig("panda", "PullCube", 42, tmp_path, seed=0).episode_seed(41) == 41  # 0-41: no overlap
+    code = main(["collect", "--robot", "panda", "--task", "PullCube", "--episodes", "60", "--seed", "0", "--out", str(tmp_path / "d")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "selection seeds 42-59" in err and "--allow-eval-seeds" in err
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.sim
+def test_collected_episodes_carry_the_task_objects_segmentation_and_poses(collected):
+    """PullCube's cube and goal: a label image per frame inside the foreground, and poses that include the goal."""
+    _, report, written = collected
+    for episode in written.values():
+        assert episode.object_names == ("cube", "goal_region")
+        labels = episode.object_labels  # (T, H, W)
+        assert labels.shape == episode.frames.shape[:3]
+        seen = [(labels == k + 1).any(axis=(1, 2)).mean() for k in range(2)]
+        assert min(seen) > 0.5, seen  # both objects are in view in most frames (the arm hides them at times)
+        assert not (labels > 0)[~episode.mask].any()  # task objects are foreground
+        cube, goal = episode.task_object_poses[:, 0, :3], episode.task_object_poses[:, 1, :3]
+        np.testing.assert_allclose(cube, episode.object_poses[:, 0, :3])  # the authors' object_poses: the cube
+        assert np.ptp(goal, axis=0).max() < 1e-6  # the goal does not move

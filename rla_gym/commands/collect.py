@@ -9,6 +9,7 @@ from pathlib import Path
 from rla_gym.sim.collect import CollectConfig, collect
 from rla_gym.sim.scripted.base import ScriptConfig
 from rla_gym.sim.scripted.record import RecordConfig
+from rla_gym.specs.seeds import HELDOUT_SEED_BASE, TRAIN_SEED_BASE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +19,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="dataset root")
     parser.add_argument("--size", type=int, default=128, help="front camera pixels (square)")
     parser.add_argument("--workers", type=int, default=1, help="processes, each with its own simulator")
-    parser.add_argument("--seed", type=int, default=0, help="episode i uses ManiSkill seed SEED + i")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=TRAIN_SEED_BASE,
+        help=f"episode i uses ManiSkill seed SEED + i (default {TRAIN_SEED_BASE}: training scenes; "
+        f"held-out demos: {HELDOUT_SEED_BASE}); must not overlap the evaluation seeds",
+    )
+    parser.add_argument(
+        "--allow-eval-seeds",
+        action="store_true",
+        help="collect scenes that overlap the evaluation seeds (e.g. replays of evaluation episodes)",
+    )
     parser.add_argument("--fail-every", type=int, default=3, help="every n-th episode uses the failure mode (0: none)")
     parser.add_argument(
         "--max-steps", type=int, default=None, help="episode limit, >= 1 (default: 150, the authors' collection limit)"
@@ -39,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             workers=args.workers,
             fail_every=args.fail_every,
+            allow_eval_seeds=args.allow_eval_seeds,
             record=RecordConfig(max_steps=args.max_steps, post_success_steps=args.post_success_steps),
             script=ScriptConfig(joint_noise=args.joint_noise),
         )

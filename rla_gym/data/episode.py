@@ -46,6 +46,8 @@ TRAJ_FORMAT = "traj_{:06d}"
 OBJECT_MOVE_THRESHOLD_M = 0.002  # the authors' interaction_detect "movement" value (reference 3)
 FORMAT_VERSION = 1
 MASK_SUFFIX = "_foreground_mask"  # `<camera>_foreground_mask`, the authors' name for the stream
+OBJECT_LABELS_SUFFIX = "_object_labels"  # ours: `<camera>_object_labels`, (T, H, W) uint8, k + 1 = task object k
+TASK_OBJECT_POSES = "task_object_poses"  # ours: (T, N, 7) poses of `object_names`, goals included
 
 
 @dataclass
@@ -74,6 +76,9 @@ class Episode:
     mask: np.ndarray | None = None  # (T, H, W) bool foreground (robot, objects, table); None: not recorded
     intrinsics: np.ndarray | None = None  # (T, 3, 3) OpenCV K of `frames` (scaled with them on resize)
     extrinsics: np.ndarray | None = None  # (T, 3, 4) world -> camera, OpenCV axes
+    object_names: tuple[str, ...] = ()  # the task's objects (SimTask.objects) that the two fields below follow
+    object_labels: np.ndarray | None = None  # (T, H, W) uint8: k + 1 where object_names[k] is seen, 0 elsewhere
+    task_object_poses: np.ndarray | None = None  # (T, N, 7) p + xyzw of object_names, goals included
 
     def __post_init__(self) -> None:
         self.target_qpos = np.asarray(self.target_qpos, dtype=np.float32)
@@ -96,6 +101,7 @@ class Episode:
             ("root_pose", (t, 7)),
             ("intrinsics", (t, 3, 3)),
             ("extrinsics", (t, 3, 4)),
+            ("task_object_poses", (t, len(self.object_names), 7)),
         ):
             value = getattr(self, name)
             if value is not None:
@@ -107,6 +113,16 @@ class Episode:
             self.mask = mask if mask.dtype == bool else mask > 0
             hw = (None, None) if self.frames is None else tuple(self.frames.shape[1:3])
             _expect(self.mask, "mask", (t, *hw))
+        self.object_names = tuple(str(n) for n in self.object_names)
+        if self.object_labels is not None:
+            self.object_labels = np.asarray(self.object_labels, dtype=np.uint8)
+            hw = (None, None) if self.frames is None else tuple(self.frames.shape[1:3])
+            _expect(self.object_labels, "object_labels", (t, *hw))
+            if int(self.object_labels.max(initial=0)) > len(self.object_names):
+                raise ValueError(
+                    f"object_labels holds label {int(self.object_labels.max())}; only {len(self.object_names)} "
+                    f"object_names ({self.object_names})"
+                )
 
     @property
     def num_steps(self) -> int:
@@ -224,6 +240,11 @@ def read_episode(
         mask = None
         if with_frames and with_mask and f"{cam}{MASK_SUFFIX}" in f:
             mask = np.asarray(f[f"{cam}{MASK_SUFFIX}"][()]) > 0
+        object_names = tuple(str(n) for n in _as_list(attrs.get("object_names")))
+        task_object_poses = _try_read(f, TASK_OBJECT_POSES, path)
+        labels = None
+        if with_frames and with_mask and f"{cam}{OBJECT_LABELS_SUFFIX}" in f:
+            labels = np.asarray(f[f"{cam}{OBJECT_LABELS_SUFFIX}"][()], dtype=np.uint8)
 
     t = target_qpos.shape[0]
     num_steps = attrs.get("num_steps")
@@ -237,6 +258,7 @@ def read_episode(
     root_pose = _optional(root_pose, "root_poses", (t, 7), path)
     intrinsics = _optional(intrinsics, f"{cam}_intrinsics", (t, 3, 3), path)
     extrinsics = _optional(extrinsics, f"{cam}_extrinsics", (t, 3, 4), path)
+    task_object_poses = _optional(task_object_poses, TASK_OBJECT_POSES, (t, len(object_names), 7), path)
     if moved is None:  # the authors' data: derive the flags from the object poses
         moved = object_motion_flags(object_poses) if object_poses is not None else np.zeros(t, bool)
 
@@ -260,6 +282,10 @@ def read_episode(
             raise ValueError(
                 f"{path}: {cam} foreground mask has shape {mask.shape}; expected {(t, *frames.shape[1:3])}"
             )
+        if labels is not None and labels.shape != (t, *frames.shape[1:3]):
+            raise ValueError(
+                f"{path}: {cam} object labels have shape {labels.shape}; expected {(t, *frames.shape[1:3])}"
+            )
         if size is not None:
             out_h, out_w = (size, size) if isinstance(size, int) else size
             if intrinsics is not None:
@@ -267,6 +293,8 @@ def read_episode(
             frames = resize_frames(frames, size)
             if mask is not None:
                 mask = resize_masks(mask, (out_h, out_w))
+            if labels is not None:
+                labels = resize_masks(labels, (out_h, out_w))
 
     robot, task = _robot_and_task(path, attrs)
     return Episode(
@@ -287,11 +315,14 @@ def read_episode(
         mask=mask,
         intrinsics=intrinsics,
         extrinsics=extrinsics,
+        object_names=object_names,
+        object_labels=labels,
+        task_object_poses=task_object_poses,
     )
 
 
 def resize_masks(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of `(T, H, W)` bool masks to `(H', W')`: a mask must stay binary."""
+    """Nearest-neighbour resize of `(T, H, W)` masks or label images to `(H', W')`: labels must stay labels."""
     out_h, out_w = size
     t, h, w = mask.shape
     if (h, w) == (out_h, out_w):
@@ -344,6 +375,8 @@ def _write_metadata_h5(path: Path, ep: Episode) -> None:
         per_step[f"{ep.camera}_intrinsics"] = ep.intrinsics[:, None].astype(np.float32)  # (T, 1, 3, 3)
     if ep.extrinsics is not None:
         per_step[f"{ep.camera}_extrinsics"] = ep.extrinsics[:, None].astype(np.float32)  # (T, 1, 3, 4)
+    if ep.task_object_poses is not None:
+        per_step[TASK_OBJECT_POSES] = ep.task_object_poses.astype(np.float32)  # (T, N, 7)
     with h5py.File(path, "w") as f:
         f.attrs["success"] = np.bool_(ep.success)
         f.attrs["task_description"] = ep.task_description or ep.task
@@ -354,6 +387,8 @@ def _write_metadata_h5(path: Path, ep: Episode) -> None:
         f.attrs["robot"] = ep.robot
         f.attrs["camera"] = ep.camera
         f.attrs["rla_gym_format"] = np.int64(FORMAT_VERSION)
+        if ep.object_names:
+            f.attrs["object_names"] = list(ep.object_names)
         for key, value in per_step.items():
             ds = f.create_dataset(key, data=value)
             ds.attrs["_frame_aligned"] = True
@@ -369,6 +404,18 @@ def _write_metadata_h5(path: Path, ep: Episode) -> None:
             )
             ds.attrs["_frame_aligned"] = True
             ds.attrs["meaning"] = "1: robot, task objects, table; 0: ground and empty background (segmentation id 0)"
+        if ep.object_labels is not None:
+            _, h, w = ep.object_labels.shape
+            ds = f.create_dataset(
+                f"{ep.camera}{OBJECT_LABELS_SUFFIX}",
+                data=ep.object_labels,
+                chunks=(1, h, w),
+                compression="gzip",
+                compression_opts=4,
+                shuffle=True,
+            )
+            ds.attrs["_frame_aligned"] = True
+            ds.attrs["meaning"] = "k + 1: task object object_names[k] (file attribute) is seen there; 0: anything else"
 
 
 def _default_root_pose(robot: str) -> np.ndarray:
@@ -424,6 +471,14 @@ def _per_step(value: np.ndarray | None) -> np.ndarray | None:
     if value.ndim == 3:
         return value[:, 0]
     return value
+
+
+def _as_list(value: Any) -> list[Any]:
+    """An h5 attribute that holds a list (array of str/bytes) as a list of str; absent -> []."""
+    if value is None:
+        return []
+    items = value.tolist() if isinstance(value, np.ndarray) else ([value] if isinstance(value, (str, bytes)) else value)
+    return [v.decode() if isinstance(v, bytes) else v for v in items]
 
 
 def _attr(value: Any) -> Any:

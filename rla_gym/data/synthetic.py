@@ -3,7 +3,8 @@
 A top-down toy scene whose pixels follow the joint targets, so even tiny models trained on it have
 something to learn: a bar ("arm") from a fixed base to a tip set by the first two joint targets, and
 a disc that the tip pushes during steps `move = (a, b)` (default: the middle third) and that lies
-still otherwise, so `object_moved` is True exactly on those steps. Edges are soft (about one pixel
+still otherwise, so `object_moved` is True exactly on those steps; the disc is the episode's one task object
+(`object_names`, its label image and pose), as the ball is RollBall's. Edges are soft (about one pixel
 of anti-aliasing): H.264 at a low crf then returns frames within a couple of grey levels, so a round
 trip through the real on-disk format can be checked exactly on everything but pixels.
 """
@@ -90,6 +91,7 @@ def synthetic_episode(
     eef[:, 3] = 1.0  # wxyz identity
 
     frames = np.stack([_render(size, tips[t], discs[t], rng_phase=seed) for t in range(t_count)])
+    labels = np.stack([_disc_label(size, discs[t]) for t in range(t_count)])  # (T, H, W): 1 on the disc
     return Episode(
         frames=frames,
         target_qpos=targets,
@@ -102,6 +104,9 @@ def synthetic_episode(
         eef_pose=eef,
         object_poses=object_poses,
         task_description=f"synthetic {task}",
+        object_names=("disc",),
+        object_labels=labels,
+        task_object_poses=object_poses,
     )
 
 
@@ -142,6 +147,12 @@ def _disc_track(tips: np.ndarray, a: int, b: int, rng: np.random.Generator) -> n
         else:
             discs[t] = discs[t - 1]
     return discs
+
+
+def _disc_label(size: int, disc: np.ndarray) -> np.ndarray:
+    """`(size, size)` uint8: 1 on the pixels whose centre lies inside the disc (the render's alpha > 0.5)."""
+    yy, xx = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5) / size
+    return (np.hypot(xx - disc[0], yy - disc[1]) < DISC_RADIUS).astype(np.uint8)
 
 
 def _render(size: int, tip: np.ndarray, disc: np.ndarray, rng_phase: int) -> np.ndarray:

@@ -31,6 +31,7 @@ from rla_gym.sim.scripted.record import (
 )
 from rla_gym.specs.cameras import FRONT_CAMERA
 from rla_gym.specs.robots import RobotSpec
+from rla_gym.specs.seeds import TRAIN_SEED_BASE, describe_overlap
 from rla_gym.specs.tasks import SimTask, check_pair
 
 logger = logging.getLogger(__name__)
@@ -40,16 +41,19 @@ SPLITS = ("success", "fail")
 
 @dataclass(frozen=True)
 class CollectConfig:
-    """One collection run. `fail_every`: every n-th episode (ids n-1, 2n-1, ...) uses the failure mode; 0: none."""
+    """One collection run. `fail_every`: every n-th episode (ids n-1, 2n-1, ...) uses the failure mode; 0: none.
+    Seeds `seed .. seed + episodes - 1` must not overlap the evaluation ranges (`rla_gym.specs.seeds`) unless
+    `allow_eval_seeds`: a policy scored on scenes its world model or BC trained on says nothing."""
 
     robot: str
     task: str
     episodes: int
     out: Path
     size: int = 128
-    seed: int = 0
+    seed: int = TRAIN_SEED_BASE
     workers: int = 1
     fail_every: int = 3
+    allow_eval_seeds: bool = False
     record: RecordConfig = field(default_factory=RecordConfig)
     script: ScriptConfig = field(default_factory=ScriptConfig)
 
@@ -63,6 +67,13 @@ class CollectConfig:
             raise ValueError(f"size must be an even number of pixels >= 16 (H.264 video); got {self.size}")
         if self.fail_every < 0:
             raise ValueError(f"fail_every must be >= 0; got {self.fail_every}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0; got {self.seed}")
+        overlap = describe_overlap(self.seed, self.episodes)
+        if overlap and not self.allow_eval_seeds:
+            raise ValueError(overlap)
+        if overlap:
+            logger.warning("%s: collecting evaluation scenes on purpose (allow_eval_seeds)", overlap.split(";")[0])
         _check_out_folder(Path(self.out))
 
     @property

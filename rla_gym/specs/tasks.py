@@ -21,13 +21,22 @@ class SimTask:
     max_episode_steps: int
     wm_reward: str  # reward the world-model env uses: "aligned" (to the demo video) or "goal"
     success_rule: str  # what the simulator's info["success"] checks, in words
+    objects: tuple[str, ...] = ()  # ManiSkill actor names of what decides success (segmented and posed at collection)
 
 
 TASKS: dict[str, SimTask] = {
     t.name: t
     for t in (
         SimTask(
-            "PushT", "ur10e", "RLA-PushT-v1", "PushT-v1", "PushT-v2", 100, "aligned", "T overlaps its goal by >= 90 %"
+            "PushT",
+            "ur10e",
+            "RLA-PushT-v1",
+            "PushT-v1",
+            "PushT-v2",
+            100,
+            "aligned",
+            "T overlaps its goal by >= 90 %",
+            ("Tee", "goal_Tee"),
         ),
         SimTask(
             "RollBall",
@@ -38,6 +47,7 @@ TASKS: dict[str, SimTask] = {
             80,
             "aligned",
             "ball inside the goal region",
+            ("ball", "goal_region"),
         ),
         SimTask(
             "PullCube",
@@ -48,6 +58,7 @@ TASKS: dict[str, SimTask] = {
             50,
             "aligned",
             "cube within 0.1 m of the goal",
+            ("cube", "goal_region"),
         ),
         SimTask(
             "PullCubeTool",
@@ -58,6 +69,7 @@ TASKS: dict[str, SimTask] = {
             100,
             "aligned",
             "cube pulled to within 0.6 m of the robot base with the tool",
+            ("cube", "l_shape_tool"),
         ),
         SimTask(
             "PokeCube",
@@ -68,6 +80,7 @@ TASKS: dict[str, SimTask] = {
             50,
             "goal",
             "cube within 0.05 m of the goal and the robot static",
+            ("cube", "peg", "goal_region"),
         ),
     )
 }

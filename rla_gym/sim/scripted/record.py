@@ -7,7 +7,10 @@ action is not stored. Success episodes end `post_success_steps` steps after the 
 (the authors stop at once; a few more frames show the settled outcome); failures run to the
 authors' collection limit of 150 steps for every task (reference 8.3), longer than the task's own
 episode length. When the env's observations carry segmentation (`COLLECT_OBS_MODE`), each frame's
-foreground mask is recorded too, with the camera's intrinsics and extrinsics as the authors store them.
+foreground mask is recorded too, with the camera's intrinsics and extrinsics as the authors store them, and a
+label image of the task's objects (`SimTask.objects`: ball and goal, cube, T, tool, peg), whose poses are
+recorded every frame (goals included, which the authors' `object_poses` leaves out): what decides success is
+measured on those pixels and poses, not on the whole frame.
 """
 
 from __future__ import annotations
@@ -90,6 +93,35 @@ def camera_matrices(obs: dict, camera: str = FRONT_CAMERA) -> tuple[np.ndarray, 
     return tuple(np.array(param[k][0].cpu().numpy(), dtype=np.float32) for k in ("intrinsic_cv", "extrinsic_cv"))
 
 
+def task_object_ids(u, names: tuple[str, ...]) -> list[np.ndarray]:
+    """Per task object (`SimTask.objects`, in order): the segmentation ids of the actor of that name."""
+    ids: list[list[int]] = [[] for _ in names]
+    for seg_id, obj in u.segmentation_id_map.items():
+        if obj.name in names:
+            ids[names.index(obj.name)].append(int(seg_id))
+    missing = [n for n, i in zip(names, ids) if not i]
+    if missing:
+        raise ValueError(f"{type(u).__name__} has no actor named {missing}; expected the task objects {names}")
+    return [np.asarray(i, dtype=np.int64) for i in ids]
+
+
+def object_labels(obs: dict, object_ids: list[np.ndarray], camera: str = FRONT_CAMERA) -> np.ndarray | None:
+    """`(H, W)` uint8 label image of env 0's camera: k + 1 where task object k is seen, 0 elsewhere; None
+    without segmentation. An object in front of another keeps its own pixels (segmentation is visible-surface)."""
+    seg = obs.get("sensor_data", {}).get(camera, {}).get("segmentation")
+    if seg is None:
+        return None
+    seg = seg[0, ..., 0].cpu().numpy() if hasattr(seg, "cpu") else np.asarray(seg)[0, ..., 0]
+    labels = np.zeros(seg.shape, dtype=np.uint8)
+    for k, ids in enumerate(object_ids):
+        labels[np.isin(seg, ids)] = k + 1
+    return labels
+
+
+def _actor_pose(u, name: str) -> np.ndarray:
+    return _pose_xyzw(u.scene.actors[name])
+
+
 def has_segmentation(env) -> bool:
     """Whether `env`'s observations carry the segmentation the foreground mask is made from."""
     return "segmentation" in str(getattr(env.unwrapped, "obs_mode", ""))
@@ -114,12 +146,16 @@ def record_episode(
     u = env.unwrapped
     objects = tracked_objects(u)
     background = background_ids(u)
+    object_ids = task_object_ids(u, task.objects)
     frames, targets, qpos, eef, poses, masks, cams = [], [], [], [], [], [], []
+    labels, task_poses = [], []
     first_success: int | None = None
     for t in range(max_steps):
         action = script.act(env)  # (A,) absolute joint targets
         frames.append(np.array(rgb_frames(obs)[0]))  # copies: the sim may reuse its buffers
         masks.append(foreground_mask(obs, background))
+        labels.append(object_labels(obs, object_ids))
+        task_poses.append([_actor_pose(u, name) for name in task.objects])
         cams.append(camera_matrices(obs))
         qpos.append(np.array(obs["agent"]["qpos"][0].cpu().numpy()))
         targets.append(action)
@@ -132,6 +168,7 @@ def record_episode(
             break
     object_poses = np.asarray(poses, dtype=np.float32).reshape(len(frames), len(objects), 7)  # (T, N, 7)
     has_mask, has_cams = all(m is not None for m in masks), all(c is not None for c in cams)
+    has_labels = all(lab is not None for lab in labels)
     return Episode(
         frames=np.stack(frames),
         target_qpos=np.stack(targets),
@@ -144,6 +181,9 @@ def record_episode(
         object_poses=object_poses,
         task_description=TASK_DESCRIPTIONS[task.name],
         mask=np.stack(masks) if has_mask else None,
+        object_names=task.objects,
+        object_labels=np.stack(labels) if has_labels else None,
+        task_object_poses=np.asarray(task_poses, dtype=np.float32).reshape(len(frames), len(task.objects), 7),
         intrinsics=np.stack([c[0] for c in cams]) if has_cams else None,
         extrinsics=np.stack([c[1] for c in cams]) if has_cams else None,
     )

@@ -46,8 +46,16 @@ def load_command(name: str) -> ModuleType:
     return module
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line on stderr (`rla-gym <cmd>: argument --arg: expected ...; got ...`),
+    exit code 2; `--help` shows the usage. Subcommand parsers are of this class too."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rla-gym", description=(__doc__ or "").split("\n")[0])
+    parser = Parser(prog="rla-gym", description=(__doc__ or "").split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     wanted = next((a for a in argv if not a.startswith("-")), None)
@@ -66,7 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
-    return int(args._run(args) or 0)
+    from rla_gym.commands.args import ArgumentError
+
+    try:
+        return int(args._run(args) or 0)
+    except ArgumentError as err:  # a check of several values together, after parsing: same line, same exit code
+        print(f"rla-gym {args.command}: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

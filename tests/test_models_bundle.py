@@ -120,7 +120,7 @@ def test_truncated_safetensors_is_named_without_hashing(saved, tmp_path, name):
     with pytest.raises(BundleError, match=rf"{name} has \d+ bytes; manifest.json says {len(data)}"):
         load_bundle(path)
     manifest = json.loads((path / "manifest.json").read_text())
-    del manifest["sizes"]  # a bundle written before sizes were recorded: the reader names the file
+    del manifest["sizes"], manifest["stamps"]  # a bundle written before sizes and stamps: the reader names the file
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match=rf"{path / name} cannot be read as safetensors"):
         load_bundle(path)
@@ -133,7 +133,7 @@ def test_invalid_json_is_named(saved, tmp_path, name):
     (path / name).write_text(text[: len(text) // 2])
     manifest = json.loads((saved[1] / "manifest.json").read_text())
     if name == "config.json":  # keep the size check quiet: the JSON reader must name the file
-        del manifest["sizes"]
+        del manifest["sizes"], manifest["stamps"]
         (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match=rf"{path / name} is not valid JSON"):
         load_bundle(path)
@@ -148,7 +148,7 @@ def test_mismatch_message_names_the_file_once(saved, tmp_path):
     state.pop(sorted(state)[0])
     save_file(state, file)
     manifest = json.loads((path / "manifest.json").read_text())
-    del manifest["sizes"]
+    del manifest["sizes"], manifest["stamps"]
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError) as err:
         load_bundle(path)

@@ -5,44 +5,67 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from rla_gym.commands.args import (
+    bundle_out,
+    bundle_source,
+    existing_dir,
+    int_at_least,
+    non_negative_int,
+    positive_int,
+)
 from rla_gym.models.configs import PRESETS
-from rla_gym.specs.robots import ROBOTS
+from rla_gym.specs.robots import CHUNK_SIZE, ROBOTS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     kind = parser.add_mutually_exclusive_group(required=True)
     kind.add_argument("--random", action="store_true", help="random weights and a synthetic demo set")
     kind.add_argument("--from-runs", action="store_true", help="assemble trained runs (--init, --unet, --rla, --wm)")
-    parser.add_argument("--out", required=True, help="bundle folder to write")
+    parser.add_argument(
+        "--out",
+        type=bundle_out,
+        required=True,
+        help="bundle folder to write (an existing bundle there is replaced whole)",
+    )
     parser.add_argument(
         "--encoder-run",
-        type=Path,
+        type=existing_dir,
         help="use the encoder of a UNet run trained with --train-encoder (the run, or one of its checkpoints/step_N); "
         "with --random this makes an init bundle whose frozen encoder is that one",
     )
     random = parser.add_argument_group("--random")
     random.add_argument("--robot", choices=sorted(ROBOTS), default="ur10e")
     random.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
-    random.add_argument("--episodes", type=int, default=4, help="synthetic demo episodes")
-    random.add_argument("--length", type=int, default=24, help="frames per synthetic demo episode")
-    random.add_argument("--seed", type=int, default=0)
+    random.add_argument("--episodes", type=positive_int, default=4, help="synthetic demo episodes")
+    longer = int_at_least(CHUNK_SIZE + 1, f"an env reset needs a demo longer than one chunk of {CHUNK_SIZE}")
+    random.add_argument("--length", type=longer, default=24, help="frames per synthetic demo episode")
+    random.add_argument("--seed", type=non_negative_int, default=0)
     runs = parser.add_argument_group("--from-runs")
-    runs.add_argument("--init", help="the bundle the runs were trained from (config and encoder)")
-    runs.add_argument("--unet", type=Path, help="UNet run folder")
-    runs.add_argument("--rla", type=Path, help="RLA autoencoder run folder")
-    runs.add_argument("--wm", type=Path, help="RLA-WM run folder")
-    runs.add_argument("--demos", type=Path, help="episodes for the demo set (success episodes are used)")
-    runs.add_argument("--num-demos", type=int, default=16, help="demo episodes to ship")
+    runs.add_argument("--init", type=bundle_source, help="the bundle the runs were trained from (config and encoder)")
+    runs.add_argument("--unet", type=existing_dir, help="UNet run folder")
+    runs.add_argument("--rla", type=existing_dir, help="RLA autoencoder run folder")
+    runs.add_argument("--wm", type=existing_dir, help="RLA-WM run folder")
+    runs.add_argument("--demos", type=existing_dir, help="episodes for the demo set (success episodes are used)")
+    runs.add_argument("--num-demos", type=positive_int, default=16, help="demo episodes to ship")
     runs.add_argument("--task", default=None, help="the task the demos show (default: the robot's first)")
     runs.add_argument("--mask", action="store_true", help="the runs were trained on masked frames")
-    runs.add_argument("--euler-steps", type=int, default=None, help="the bundle's default Euler steps")
-    runs.add_argument("--regression", type=Path, help="a regression baseline run to ship beside the stack")
+    runs.add_argument("--euler-steps", type=positive_int, default=None, help="the bundle's default Euler steps")
+    runs.add_argument("--regression", type=existing_dir, help="a regression baseline run to ship beside the stack")
     runs.add_argument("--fp16", action="store_true", help="store the weights in fp16 (half the size)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from rla_gym.models.bundle import BundleError
+
+    try:
+        return _run(args)
+    except BundleError as err:  # --out a folder that is not a bundle; an --init that does not load
+        print(f"rla-gym make-bundle: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.random:
         from rla_gym.models.random_bundle import make_random_bundle
 
@@ -81,15 +104,23 @@ def run(args: argparse.Namespace) -> int:
         return 2
     import torch
 
-    from rla_gym.models.bundle import add_to_bundle, stored
+    from rla_gym.models.bundle import save_bundle, stored
 
-    path = bundle.save_pretrained(args.out, dtype=torch.float16 if args.fp16 else None)
-    if args.regression is not None:
+    dtype = torch.float16 if args.fp16 else None
+    extra = {}
+    if args.regression is not None:  # written with the stack, in one go
         from safetensors.torch import load_file, save
 
         final = args.regression / "final"
-        dtype = torch.float16 if args.fp16 else None
+        if not (final / "regression.safetensors").is_file() or not (final / "regression.json").is_file():
+            print(
+                f"rla-gym make-bundle: argument --regression: expected a finished regression run "
+                f"(final/regression.safetensors and final/regression.json); got {args.regression}",
+                file=sys.stderr,
+            )
+            return 2
         weights = {k: stored(v, dtype) for k, v in load_file(final / "regression.safetensors").items()}
-        add_to_bundle(path, {"regression.safetensors": save(weights), "regression.json": final / "regression.json"})
+        extra = {"regression.safetensors": save(weights), "regression.json": final / "regression.json"}
+    path = save_bundle(bundle, args.out, dtype=dtype, extra=extra)
     print(f"wrote {task} bundle for {bundle.robot} to {path} ({demos.num_episodes} demo episodes)")
     return 0

@@ -7,8 +7,12 @@ resolved through huggingface_hub.
 
 Checksums cost a full read of every file (gigabytes at paper size), so they are verified when a
 bundle is downloaded (`resolve_bundle_path`) or copied (`copy_bundle`), or on request
-(`load_bundle(..., verify=True)`, `verify_manifest`); every load checks only that each listed file
-exists with its recorded size, which catches truncation."""
+(`load_bundle(..., verify=True)`, `verify_manifest`). Every load checks that each listed file exists with its
+recorded size and stamp (sha256 of its size and first and last 64 KiB: reads 128 KiB a file), which catches
+truncation and a file from another bundle or run; bundles written before stamps load with the size check alone.
+
+A bundle is written into a hidden sibling folder and renamed into place, so a write that is killed leaves the old
+bundle (or none), never a mix of old and new files."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import json
 import logging
 import os
 import shutil
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,13 +85,69 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def save_bundle(bundle: Bundle, path: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
+STAMP_BYTES = 64 * 1024  # a stamp reads this much from each end of a file
+
+
+def stamp_file(path: Path) -> str:
+    """A cheap fingerprint for every load: sha256 of the size and the first and last 64 KiB.
+
+    safetensors files start with a header naming every tensor and its offsets, so a file of another model or
+    config differs in the first bytes; weights of another run of the same model differ throughout."""
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as f:
+        h.update(f.read(STAMP_BYTES))
+        if size > STAMP_BYTES:
+            f.seek(max(STAMP_BYTES, size - STAMP_BYTES))
+            h.update(f.read(STAMP_BYTES))
+    return h.hexdigest()
+
+
+def save_bundle(
+    bundle: Bundle,
+    path: str | os.PathLike,
+    dtype: torch.dtype | None = None,
+    extra: dict[str, str | os.PathLike | bytes] | None = None,
+) -> Path:
     """Write the bundle folder. Encoder weights are stored unless the encoder comes from a hub id.
 
     `dtype=torch.float16` stores the weights' floating tensors at half size (they load back into fp32 modules);
-    demos are stored as they are."""
+    demos are stored as they are. `extra` files (a model card, a baseline) join the manifest as with
+    `add_to_bundle`. Written into a hidden sibling folder, then renamed into place: an existing bundle at `path`
+    is replaced whole, or (if the write fails or is killed) left as it was. An existing folder that is not a
+    bundle is refused."""
     out = Path(path)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise BundleError(f"cannot write a bundle to {out}: expected a folder (new or a bundle); it is a file")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise BundleError(f"cannot write a bundle to {out}: expected a new folder or a bundle; it holds other files")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        _write_bundle(bundle, tmp, dtype)
+        if extra:
+            add_to_bundle(tmp, extra)
+        _replace_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _replace_folder(new: Path, out: Path) -> None:
+    """Put the finished folder `new` at `out`: one rename, or three when `out` exists (old aside, new in, old
+    removed); a kill between the first two leaves the old bundle whole under `.<name>.old-*`."""
+    if not out.exists():
+        new.rename(out)
+        return
+    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+    out.rename(old)
+    new.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_bundle(bundle: Bundle, out: Path, dtype: torch.dtype | None) -> None:
     cfg = bundle.stack.config
     files: list[str] = []
     for name, module in bundle.stack.components().items():
@@ -113,9 +174,9 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike, dtype: torch.dtype | No
         "random": bundle.random,
         "files": {f: sha256_file(out / f) for f in sorted(files)},  # hashed as written, read back from disk
         "sizes": {f: (out / f).stat().st_size for f in sorted(files)},
+        "stamps": {f: stamp_file(out / f) for f in sorted(files)},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return out
 
 
 def stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
@@ -151,8 +212,10 @@ def add_to_bundle(path: str | os.PathLike, files: dict[str, str | os.PathLike | 
             shutil.copyfile(source, out / name)
         manifest["files"][name] = sha256_file(out / name)
         manifest.setdefault("sizes", {})[name] = (out / name).stat().st_size
-    manifest["files"] = dict(sorted(manifest["files"].items()))
-    manifest["sizes"] = dict(sorted(manifest["sizes"].items()))
+        manifest.setdefault("stamps", {})[name] = stamp_file(out / name)  # an old bundle: stamps for new files
+    for key in ("files", "sizes", "stamps"):
+        if key in manifest:
+            manifest[key] = dict(sorted(manifest[key].items()))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return out
 
@@ -222,13 +285,16 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def verify_manifest(path: Path, checksums: bool = True) -> dict[str, Any]:
-    """Check every file the manifest lists exists with its recorded size and, if `checksums`, its sha256.
+    """Check every file the manifest lists exists with its recorded size and, if `checksums`, its sha256, else its
+    stamp (`stamp_file`).
 
-    Sizes are free to check and catch truncated files; sha256 reads every byte (see the module docstring).
+    Sizes are free to check and catch truncated files; stamps read 128 KiB a file and catch a file from another
+    bundle or run; sha256 reads every byte (see the module docstring).
     """
     path = Path(path)
     manifest = _read_json(path / "manifest.json")
     sizes = manifest.get("sizes", {})  # absent in bundles written before sizes were recorded
+    stamps = manifest.get("stamps", {})  # absent in bundles written before stamps were recorded
     for name, digest in manifest.get("files", {}).items():
         f = path / name
         if not f.is_file():
@@ -241,6 +307,11 @@ def verify_manifest(path: Path, checksums: bool = True) -> dict[str, Any]:
             actual = sha256_file(f)
             if actual != digest:
                 raise BundleError(f"checksum mismatch for {f}: manifest says sha256 {digest}, file has {actual}")
+        elif name in stamps and stamp_file(f) != stamps[name]:
+            raise BundleError(
+                f"{f} does not match manifest.json (its first or last 64 KiB differ from the file the manifest "
+                "describes): the bundle mixes files of two writes; write it again or restore it"
+            )
     return manifest
 
 

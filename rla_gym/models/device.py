@@ -14,6 +14,26 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
+def check_device(device: str | torch.device = "auto") -> torch.device:
+    """`resolve_device`, refusing a device this machine does not have (torch would fail later, deep inside a run).
+
+    Raises ValueError naming what is available: cpu, auto, and cuda / cuda:0..N-1 where torch sees N GPUs."""
+    try:
+        dev = resolve_device(device)
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(f"expected cpu, cuda, cuda:N or auto; got {str(device)!r} ({err})") from err
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"expected cpu or auto (torch sees no CUDA device here); got {str(device)!r}")
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"expected cpu, auto, cuda or cuda:0..cuda:{count - 1}; got {str(device)!r}")
+        return dev
+    raise ValueError(f"expected cpu, cuda, cuda:N or auto; got {str(device)!r} (device type {dev.type!r})")
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work (CUDA runs asynchronously), so a timer around it measures that work."""
     if device.type == "cuda":

@@ -1,0 +1,108 @@
+"""Every `rla-gym` command answers a bad value with one line on stderr that names the argument, exit code 2, no
+traceback, and nothing written to --out. One table per command; each row is what a new user might type."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rla_gym.cli import main
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, list[str]]:
+    """(exit code, non-empty stderr lines) of `rla-gym ARGV`, whether it returns or exits."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    return code, lines
+
+
+def assert_refused(argv: list[str], arg: str, capsys, out: Path | None = None, words: str = "") -> str:
+    """Exit code 2, one stderr line `rla-gym <cmd>: ...` naming `arg` (and `words`), nothing at `out`."""
+    before = sorted(out.rglob("*")) if out is not None and out.exists() else None
+    code, lines = run_cli(argv, capsys)
+    assert code == 2, f"{argv}: exit code {code}; stderr {lines}"
+    assert len(lines) == 1, f"{argv}: expected one line on stderr, got {lines}"
+    line = lines[0]
+    assert line.startswith(f"rla-gym {argv[0]}: "), line
+    assert arg in line and words in line, f"{argv}: {line!r} does not name {arg} ({words})"
+    assert "Traceback" not in line
+    if out is not None:
+        after = sorted(out.rglob("*")) if out.exists() else None
+        assert after == before, f"{argv}: --out changed: {before} -> {after}"
+    return line
+
+
+@pytest.fixture
+def places(tmp_path):
+    """A file, a folder of other files, a missing path, and where --out would go."""
+    (tmp_path / "a_file").write_text("not a folder")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    return {"file": str(tmp_path / "a_file"), "other": str(tmp_path / "other"), "missing": "/nonexistent/nowhere"}
+
+
+MAKE_BUNDLE_RANDOM = [
+    (["--episodes", "0"], "--episodes", "expected an integer >= 1; got '0'"),
+    (["--episodes", "-1"], "--episodes", "got '-1'"),
+    (["--episodes", "two"], "--episodes", "got 'two'"),
+    (["--length", "0"], "--length", "expected an integer >= 9"),
+    (["--length", "8"], "--length", "one chunk of 8"),
+    (["--seed", "-1"], "--seed", "expected an integer >= 0"),
+    (["--preset", "huge"], "--preset", "invalid choice"),
+    (["--encoder-run", "{missing}"], "--encoder-run", "does not exist"),
+]
+
+
+@pytest.mark.parametrize(("extra", "arg", "words"), MAKE_BUNDLE_RANDOM, ids=lambda v: str(v))
+def test_make_bundle_random_refuses(extra, arg, words, places, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["make-bundle", "--random", "--out", str(out), *[e.format(**places) for e in extra]]
+    assert_refused(argv, arg, capsys, out=out, words=words)
+
+
+@pytest.mark.parametrize(("where", "words"), [("file", "(a file)"), ("other", "a folder of other files")])
+def test_make_bundle_refuses_an_out_that_is_not_a_bundle_folder(where, words, places, capsys):
+    out = Path(places[where])
+    assert_refused(["make-bundle", "--random", "--out", str(out)], "--out", capsys, out=out, words=words)
+
+
+MAKE_BUNDLE_FROM_RUNS = [
+    (["--init", "{missing}"], "--init", "does not exist"),
+    (["--init", "{file}"], "--init", "a file"),
+    (["--init", "{other}"], "--init", "without config.json"),
+    (["--unet", "{missing}"], "--unet", "does not exist"),
+    (["--num-demos", "-2"], "--num-demos", "expected an integer >= 1"),
+    (["--num-demos", "0"], "--num-demos", "expected an integer >= 1"),
+    (["--euler-steps", "0"], "--euler-steps", "expected an integer >= 1"),
+    (["--regression", "{file}"], "--regression", "a file"),
+    ([], "--init", "needs --init, --unet, --rla, --wm, --demos"),
+]
+
+
+@pytest.mark.parametrize(("extra", "arg", "words"), MAKE_BUNDLE_FROM_RUNS, ids=lambda v: str(v))
+def test_make_bundle_from_runs_refuses(extra, arg, words, places, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["make-bundle", "--from-runs", "--out", str(out), *[e.format(**places) for e in extra]]
+    assert_refused(argv, arg, capsys, out=out, words=words)
+
+
+def test_the_installed_command_prints_one_line_and_no_traceback(tmp_path):
+    """The real entry point in a fresh process (what a user runs), not only `main()` in this one."""
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rla_gym.cli", "make-bundle", "--random", "--episodes", "0", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "rla-gym make-bundle: argument --episodes: expected an integer >= 1; got '0'"
+    ]
+    assert not out.exists()

@@ -45,3 +45,20 @@ def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractC
     if enabled and device.type == "cuda":
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+PRECISIONS = ("float32", "bfloat16")
+
+
+def check_precision(precision: str | None) -> None:
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}; valid: None (the device's default), {', '.join(PRECISIONS)}")
+
+
+def precision_context(device: torch.device, precision: str | None) -> contextlib.AbstractContextManager:
+    """The autocast a forward runs under. None: the device's default (`autocast`: bf16 on CUDA, exact fp32
+    elsewhere); "float32": fp32 everywhere; "bfloat16": bf16 autocast on any device."""
+    check_precision(precision)
+    if precision is None:
+        return autocast(device)
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")

@@ -73,16 +73,16 @@ def component_times(
     noise = torch.randn(batch, *stack.latent_shape, generator=gen).to(device)  # (B, Nz, Dz)
     qpos = spec.to_full_qpos(targets)  # (B, K, J)
     lengths = torch.full((batch,), chunk, dtype=torch.long, device=device)
-    wm, key = stack.world_model, stack.config.robot_key
+    dynamics = stack.dynamics(steps)  # the parts of the one RLA-WM step, timed one by one
 
     with trusted_inputs(), autocast(device):
-        cond = wm.forward_cond(tokens, qpos, lengths, key)
-        z = (wm.sample(cond, noise, steps).float() * stack.config.latent_scale).to(cond.dtype)
+        cond = dynamics.condition(tokens, qpos, lengths)
+        z = dynamics.latent(cond, noise)
         parts: dict[str, Callable[[], object]] = {
             "encoder": lambda: stack.encoder.encode_uint8(frames),
-            "condition": lambda: wm.forward_cond(tokens, qpos, lengths, key),
-            "flow": lambda: wm.sample(cond, noise, steps),
-            "rla_decoder": lambda: stack.rla.decode(tokens, z),
+            "condition": lambda: dynamics.condition(tokens, qpos, lengths),
+            "flow": lambda: dynamics.latent(cond, noise),
+            "rla_decoder": lambda: dynamics.decode(tokens, z),
             "unet": lambda: stack.image_decoder(tokens),
         }
         times = {name: _time_ms(fn, device, repeats, warmup) for name, fn in parts.items()}

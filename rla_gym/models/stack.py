@@ -9,34 +9,20 @@ pays at batch 8 and up, not at batch 1: `python -m benchmarks.throughput` measur
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 from torch import nn
 
 from rla_gym.models.checks import check_tensor, trusted_inputs
 from rla_gym.models.configs import StackConfig
-from rla_gym.models.device import autocast
+from rla_gym.models.device import PRECISIONS, check_precision, precision_context
 from rla_gym.models.dino_encoder import DinoEncoder
+from rla_gym.models.dynamics import RLAWMDynamics
 from rla_gym.models.rla_wm import RLAWorldModel
 from rla_gym.models.token_transformer import RLAAutoencoder
 from rla_gym.models.unet import TokenToImageUNet
 from rla_gym.specs.robots import RobotSpec, get_robot
 
-PRECISIONS = ("float32", "bfloat16")
-
-
-def check_precision(precision: str | None) -> None:
-    if precision is not None and precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r}; valid: None (the device's default), {', '.join(PRECISIONS)}")
-
-
-def precision_context(device: torch.device, precision: str | None) -> contextlib.AbstractContextManager:
-    """The autocast a forward runs under: see the module docstring for what each `precision` means."""
-    check_precision(precision)
-    if precision is None:
-        return autocast(device)
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
+__all__ = ["PRECISIONS", "WorldModelStack", "check_precision", "precision_context"]
 
 
 class WorldModelStack(nn.Module):
@@ -84,7 +70,13 @@ class WorldModelStack(nn.Module):
         """frames: (B, H, W, 3) uint8 -> DINO tokens (B, L, C) float32."""
         return self.encoder.encode_uint8(frames.to(self.device))
 
-    @torch.no_grad()
+    def dynamics(self, euler_steps: int | None = None) -> RLAWMDynamics:
+        """This stack's RLA-WM as a `Dynamics` step (`euler_steps`: None = the config's)."""
+        steps = self.config.euler_steps if euler_steps is None else euler_steps
+        return RLAWMDynamics(
+            self.world_model, self.rla, self.robot, self.config.latent_scale, steps, num_tokens=self.num_tokens
+        )
+
     def predict(
         self,
         tokens: torch.Tensor,
@@ -93,29 +85,12 @@ class WorldModelStack(nn.Module):
         euler_steps: int | None = None,
         precision: str | None = None,
     ) -> torch.Tensor:
-        """One world-model step.
+        """One world-model step, `self.dynamics(euler_steps)(tokens, targets, noise, precision=precision)`.
 
         tokens: (B, L, C) current DINO tokens; targets: (B, K, action_dim) absolute joint targets
         (K <= max_horizon); noise: (B, Nz, Dz) standard normal (drawn here if None); precision: see the module
         docstring. Returns the predicted DINO tokens after the K-step chunk, (B, L, C) float32."""
-        b = tokens.shape[0]
-        check_tensor("tokens", tokens, ("B", self.num_tokens, self.token_dim), force=True)
-        check_tensor("targets", targets, (b, "K", self.robot.action_dim), force=True)
-        k = targets.shape[1]
-        if not 1 <= k <= self.config.world_model.max_horizon:
-            raise ValueError(f"targets hold {k} rows; expected 1..{self.config.world_model.max_horizon}")
-        if noise is None:
-            noise = torch.randn(b, *self.latent_shape, device=tokens.device)
-        check_tensor("noise", noise, (b, *self.latent_shape), force=True)
-        steps = self.config.euler_steps if euler_steps is None else euler_steps
-        qpos = self.robot.to_full_qpos(targets.float())
-        lengths = torch.full((b,), k, device=tokens.device, dtype=torch.long)
-        with trusted_inputs(), precision_context(tokens.device, precision):
-            cond = self.world_model.forward_cond(tokens, qpos, lengths, self.config.robot_key)
-            latent = self.world_model.sample(cond, noise.float(), steps)
-            z = latent.float() * self.config.latent_scale
-            next_tokens = self.rla.decode(tokens, z.to(cond.dtype))
-        return next_tokens.float()
+        return self.dynamics(euler_steps)(tokens, targets, noise, precision=precision)
 
     @torch.no_grad()
     def render(self, tokens: torch.Tensor, precision: str | None = None) -> torch.Tensor:

@@ -133,7 +133,7 @@ def build_task(opts: TaskOptions):
     scale = opts.latent_scale or estimate_latent_scale(rla, train_pairs)
     log.info("RLA-WM latent scale %.3f (x0 = z / scale)", scale)
     steps = opts.euler_steps or stack.config.euler_steps
-    return WMTask(stack.world_model, rla, stack.config.robot_key, scale, train_pairs, held_pairs, steps)
+    return WMTask(stack.world_model, rla, stack.robot, scale, train_pairs, held_pairs, steps)
 
 
 def read_latent_scale(run: Path) -> float:

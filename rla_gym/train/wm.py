@@ -11,18 +11,21 @@ import numpy as np
 import torch
 from torch import nn
 
+from rla_gym.models.dynamics import RLAWMDynamics
 from rla_gym.models.rla_wm import RLAWorldModel
 from rla_gym.models.token_transformer import RLAAutoencoder
+from rla_gym.specs.robots import RobotSpec, get_robot
 from rla_gym.train.loop import save_weights
 from rla_gym.train.pairs import PairTask, TransitionSampler
 
 
 class WMModule(nn.Module):
-    def __init__(self, wm: RLAWorldModel, rla: RLAAutoencoder, robot_key: str, latent_scale: float):
+    def __init__(self, wm: RLAWorldModel, rla: RLAAutoencoder, robot: str | RobotSpec, latent_scale: float):
         super().__init__()
         self.wm, self.rla = wm, rla
         self.rla.requires_grad_(False)  # frozen: it defines the latent space the flow learns
-        self.robot_key, self.latent_scale = robot_key, float(latent_scale)
+        self.robot, self.latent_scale = get_robot(robot), float(latent_scale)
+        self.robot_key = str(self.robot.robot_id)
 
     def train(self, mode: bool = True) -> WMModule:
         super().train(mode)
@@ -38,11 +41,11 @@ class WMModule(nn.Module):
 
     @torch.no_grad()
     def predict(self, batch: dict[str, torch.Tensor], euler_steps: int, generator: torch.Generator) -> torch.Tensor:
-        cond = self.wm.forward_cond(batch["s_t"], batch["qpos"], batch["lengths"], self.robot_key)
-        shape = (batch["s_t"].shape[0], self.rla.encoder.config.num_tokens, self.wm.config.token_dim)
-        noise = torch.randn(shape, generator=generator).to(cond.device)
-        latent = self.wm.sample(cond, noise, euler_steps).float() * self.latent_scale
-        return self.rla.decode(batch["s_t"], latent)
+        """The RLA-WM step on a pair batch (padded qpos, a length per pair), noise drawn from `generator`."""
+        dynamics = RLAWMDynamics(self.wm, self.rla, self.robot, self.latent_scale, euler_steps)
+        s_t = batch["s_t"]
+        noise = dynamics.draw_noise(s_t.shape[0], s_t.device, generator)
+        return dynamics.step_qpos(s_t, batch["qpos"], batch["lengths"], noise)
 
 
 def estimate_latent_scale(
@@ -65,14 +68,14 @@ class WMTask(PairTask):
         self,
         wm: RLAWorldModel,
         rla: RLAAutoencoder,
-        robot_key: str,
+        robot: str | RobotSpec,
         latent_scale: float,
         train: TransitionSampler,
         heldout: TransitionSampler | None = None,
         euler_steps: int = 4,
     ) -> None:
         super().__init__(train, heldout)
-        self.module = WMModule(wm, rla, robot_key, latent_scale)
+        self.module = WMModule(wm, rla, robot, latent_scale)
         self.euler_steps = euler_steps
 
     def predict(self, module: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -24,6 +24,7 @@ from rla_gym.data.video import resize_frames
 from rla_gym.envs.sb3 import SB3VecEnv
 from rla_gym.envs.video import record_rollout
 from rla_gym.sim.evaluate import evaluate, stack_preprocess
+from rla_gym.specs.seeds import SELECTION_SEEDS
 
 
 @dataclass
@@ -44,7 +45,7 @@ class Args:
     device: str = "auto"
     out: str = "runs/sb3_ppo"
     task: str = "RollBall"
-    eval_first_seed: int = 42  # ManiSkill seeds eval_first_seed .. + eval_episodes - 1 (paper 42-91)
+    eval_first_seed: int = SELECTION_SEEDS.start  # ManiSkill seeds eval_first_seed .. + eval_episodes - 1 (42-91)
     eval_episodes: int = 10  # 0: skip the ManiSkill evaluation
     eval_max_steps: int = 0  # 0: the task's episode length
 

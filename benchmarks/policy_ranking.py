@@ -28,6 +28,7 @@ import torch
 from rla_gym.models.bundle import Bundle
 from rla_gym.sim.evaluate import wilson_interval
 from rla_gym.specs.robots import CHUNK_SIZE
+from rla_gym.specs.seeds import SELECTION_SEEDS
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +356,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--bundle", default=None, help="bundle folder (default: the embedded default)")
     parser.add_argument("--bc", type=Path, default=None, help="BC policy folder (default: the one beside the bundle)")
     parser.add_argument("--wmrl-out", type=Path, default=Path("out/wmrl"), help="rla-gym wmrl --out (checkpoints/)")
-    parser.add_argument("--sim-seeds", type=int, nargs=2, default=(42, 61), metavar=("FIRST", "LAST"))
+    quick = SELECTION_SEEDS[:20]
+    parser.add_argument("--sim-seeds", type=int, nargs=2, default=(quick[0], quick[-1]), metavar=("FIRST", "LAST"))
     parser.add_argument("--wm-seeds", type=int, default=2, help="reset seeds 0..N-1 in the world model")
     parser.add_argument("--wm-envs", type=int, default=8)
     parser.add_argument("--out", type=Path, default=Path("out/policy_ranking"))

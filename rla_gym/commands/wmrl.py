@@ -12,6 +12,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from rla_gym.specs.seeds import SELECTION_SEEDS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--robot", default="ur10e")
@@ -35,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs=2,
         metavar=("FIRST", "LAST"),
         default=None,
-        help="ManiSkill seeds FIRST..LAST inclusive (paper 42 91)",
+        help=f"ManiSkill seeds FIRST..LAST inclusive (paper {SELECTION_SEEDS[0]} {SELECTION_SEEDS[-1]})",
     )
     parser.add_argument("--eval-max-steps", type=int, default=None, help="env steps per evaluation episode")
     parser.add_argument("--videos", type=int, default=None, help="side-by-side videos for the first N seeds")

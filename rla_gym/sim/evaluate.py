@@ -1,6 +1,6 @@
 """Evaluate a policy in the real simulator, the way the paper scores its world-model-trained policies (reference 7.4).
 
-    result = evaluate(policy, "ur10e", "RollBall", seeds=range(42, 92))
+    result = evaluate(policy, "ur10e", "RollBall", seeds=SELECTION_SEEDS)  # rla_gym.specs.seeds: 42-91
     print(result.summary())  # success rate with a 95 % Wilson interval
 
 `policy(rgb (H, W, 3) uint8, qpos (J,)) -> (K, A)` absolute joint targets; each chunk is executed
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rla_gym.specs.seeds import SELECTION_SEEDS
 from rla_gym.specs.tasks import check_pair
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def evaluate(
     policy: Policy,
     robot: str,
     task: str,
-    seeds: Iterable[int] = range(42, 92),
+    seeds: Iterable[int] = SELECTION_SEEDS,
     video_dir: str | Path | None = None,
     neural_preprocess: Preprocess | None = None,
     size: int = 128,

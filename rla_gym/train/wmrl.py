@@ -43,11 +43,12 @@ from rla_gym.models.stack import WorldModelStack
 from rla_gym.models.zoo import default_bundle_path
 from rla_gym.sim.evaluate import EvalResult, Preprocess, SeedResult, evaluate, stack_preprocess
 from rla_gym.specs import check_pair, get_task
+from rla_gym.specs.seeds import SELECTION_SEEDS
 from rla_gym.train.loop import append_csv, read_csv, trim_csv
 
 log = logging.getLogger(__name__)
 
-PAPER_EVAL_SEEDS = tuple(range(42, 92))
+PAPER_EVAL_SEEDS = tuple(SELECTION_SEEDS)  # 42-91
 BC_SUFFIX = "-bc"  # the BC policy shipped beside a bundle folder: <bundle>-bc/
 
 
@@ -89,10 +90,12 @@ def wmrl_preset(name: str, **overrides: Any) -> WMRLConfig:
     elif name == "demo":
         # the card's run (16 worlds, minibatch 32) cut to 50 iterations and 20 seeds: ~10 min on 2 CPU cores
         ppo = PPOConfig(num_envs=16, num_steps=4, iterations=50, minibatch_size=32)
-        config = WMRLConfig(ppo=ppo, eval_every=25, eval_seeds=tuple(range(42, 62)), videos=2)
+        config = WMRLConfig(ppo=ppo, eval_every=25, eval_seeds=tuple(SELECTION_SEEDS[:20]), videos=2)
     elif name == "tiny":
         ppo = PPOConfig(num_envs=2, num_steps=2, iterations=2, minibatch_size=2, update_epochs=1)
-        config = WMRLConfig(ppo=ppo, eval_every=2, eval_seeds=(42, 43), eval_max_steps=16, sim_size=64, videos=1)
+        config = WMRLConfig(
+            ppo=ppo, eval_every=2, eval_seeds=tuple(SELECTION_SEEDS[:2]), eval_max_steps=16, sim_size=64, videos=1
+        )
     else:
         raise ValueError(f"unknown wmrl preset {name!r}; valid: paper, demo, tiny")
     return replace(config, **overrides)

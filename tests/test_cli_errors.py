@@ -106,3 +106,72 @@ def test_the_installed_command_prints_one_line_and_no_traceback(tmp_path):
         "rla-gym make-bundle: argument --episodes: expected an integer >= 1; got '0'"
     ]
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def train_inputs(tmp_path_factory, random_bundle_dir):
+    """Episodes of two robots and the shared tiny ur10e bundle."""
+    from rla_gym.data import synthetic_episode, write_episode
+
+    root = tmp_path_factory.mktemp("train-inputs")
+    for robot, task in (("ur10e", "RollBall-v1"), ("panda", "PullCube-v1")):
+        write_episode(root / robot / "success", 0, synthetic_episode(12, 32, robot=robot, task=task, seed=0))
+    return {"bundle": str(random_bundle_dir), "ur10e": str(root / "ur10e"), "panda": str(root / "panda")}
+
+
+TRAIN = [
+    (["--steps", "0"], "--steps", "expected an integer >= 1"),
+    (["--batch-size", "0"], "--batch-size", "expected an integer >= 1"),
+    (["--lr", "0"], "--lr", "expected a finite number > 0"),
+    (["--lr", "nan"], "--lr", "expected a finite number > 0"),
+    (["--warmup-steps", "-1"], "--warmup-steps", "expected an integer >= 0"),
+    (["--checkpoint-every", "0"], "--checkpoint-every", "expected an integer >= 1"),
+    (["--eval-every", "-1"], "--eval-every", "expected an integer >= 0"),
+    (["--seed", "-1"], "--seed", "expected an integer >= 0"),
+    (["--threads", "-1"], "--threads", "expected an integer >= 0"),
+    (["--max-horizon", "0"], "--max-horizon", "expected an integer >= 1"),
+    (["--latent-scale", "-1"], "--latent-scale", "expected a finite number > 0"),
+    (["--latent-scale", "0"], "--latent-scale", "expected a finite number > 0"),
+    (["--euler-steps", "0"], "--euler-steps", "expected an integer >= 1"),
+    (["--euler-steps", "-2"], "--euler-steps", "expected an integer >= 1"),
+    (["--epochs", "0"], "--epochs", "expected an integer >= 1"),
+    (["--data", "{missing}"], "--data", "does not exist"),
+    (["--data", "{file}"], "--data", "a file"),
+    (["--heldout", "{missing}"], "--heldout", "does not exist"),
+    (["--rla", "{missing}"], "--rla", "does not exist"),
+    (["--init", "{missing}"], "--init", "does not exist"),
+    (["--init", "{other}"], "--init", "without config.json"),
+    (["--mixed-precision", "fp8"], "--mixed-precision", "invalid choice"),
+]
+
+
+@pytest.mark.parametrize(("extra", "arg", "words"), TRAIN, ids=lambda v: str(v))
+def test_train_refuses(extra, arg, words, train_inputs, places, tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["train", "rla", "--init", train_inputs["bundle"], "--data", train_inputs["ur10e"], "--out", str(out)]
+    base += ["--steps", "1", "--no-progress"]  # should a bad value get through, the run is short
+    assert_refused([*base, *[e.format(**places) for e in extra]], arg, capsys, out=out, words=words)
+
+
+def test_train_refuses_an_out_that_is_a_file(train_inputs, places, capsys):
+    argv = ["train", "rla", "--init", train_inputs["bundle"], "--data", train_inputs["ur10e"], "--out", places["file"]]
+    assert_refused(argv, "--out", capsys, out=Path(places["file"]), words="a file")
+
+
+@pytest.mark.parametrize("model", ["rla", "regression", "bc"])
+def test_train_refuses_another_robots_data(model, train_inputs, tmp_path, capsys):
+    """A ur10e model fed panda episodes would take the first 5 of panda's 8 joints and train without an error."""
+    out = tmp_path / "run"
+    argv = ["train", model, "--init", train_inputs["bundle"], "--data", train_inputs["panda"], "--out", str(out)]
+    argv += ["--steps", "1", "--epochs", "1", "--policy-preset", "tiny", "--no-progress"] if model == "bc" else []
+    argv += ["--steps", "1", "--no-progress"] if model != "bc" else []
+    line = assert_refused(argv, train_inputs["panda"], capsys, out=out, words="holds panda episodes")
+    assert "expected ur10e episodes" in line
+
+
+def test_train_refuses_a_used_out_without_resume(train_inputs, tmp_path, capsys):
+    out = tmp_path / "run"
+    (out / "checkpoints" / "step_0000010").mkdir(parents=True)
+    (out / "checkpoints" / "step_0000010" / "DONE").write_text("10")
+    argv = ["train", "rla", "--init", train_inputs["bundle"], "--data", train_inputs["ur10e"], "--out", str(out)]
+    assert_refused(argv, "--out", capsys, out=out, words="--resume")

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from rla_gym.commands.args import (
+    ArgumentError,
+    bundle_source,
+    existing_dir,
+    non_negative_int,
+    out_dir,
+    positive_float,
+    positive_int,
+)
 from rla_gym.train.build import MODELS
 from rla_gym.train.loop import TrainConfig
 
@@ -17,32 +25,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--init",
         "--bundle",
         dest="init",
+        type=bundle_source,
         required=True,
         help="bundle (folder or hub id) whose config and encoder to use (bc: whose encoder and UNet render its images)",
     )
     parser.add_argument(
-        "--data", type=Path, required=True, help="training episodes (traj_* folders, searched recursively)"
+        "--data", type=existing_dir, required=True, help="training episodes (traj_* folders, searched recursively)"
     )
-    parser.add_argument("--heldout", type=Path, default=None, help="held-out episodes for evaluation")
-    parser.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, logs, plot, final/ export")
-    parser.add_argument("--rla", type=Path, default=None, help="wm: the trained RLA run folder")
-    parser.add_argument("--steps", type=int, default=d.steps)
-    parser.add_argument("--batch-size", type=int, default=d.batch_size)
-    parser.add_argument("--lr", type=float, default=d.lr)
-    parser.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
-    parser.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
-    parser.add_argument("--eval-every", type=int, default=d.eval_every, help="0: only at the end")
-    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--heldout", type=existing_dir, default=None, help="held-out episodes for evaluation")
+    parser.add_argument("--out", type=out_dir, required=True, help="run folder: checkpoints, logs, plot, final/ export")
+    parser.add_argument("--rla", type=existing_dir, default=None, help="wm: the trained RLA run folder")
+    parser.add_argument("--steps", type=positive_int, default=d.steps)
+    parser.add_argument("--batch-size", type=positive_int, default=d.batch_size)
+    parser.add_argument("--lr", type=positive_float, default=d.lr)
+    parser.add_argument("--warmup-steps", type=non_negative_int, default=d.warmup_steps)
+    parser.add_argument("--checkpoint-every", type=positive_int, default=d.checkpoint_every)
+    parser.add_argument("--eval-every", type=non_negative_int, default=d.eval_every, help="0: only at the end")
+    parser.add_argument("--seed", type=non_negative_int, default=d.seed)
     parser.add_argument("--mixed-precision", default=d.mixed_precision, choices=("auto", "no", "bf16", "fp16"))
     parser.add_argument("--cpu", action="store_true", help="train on the CPU even where CUDA is available")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--threads", type=non_negative_int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
     parser.add_argument("--mask", action="store_true", help="black out ground and sky (recorded foreground mask)")
     parser.add_argument("--train-encoder", action="store_true", help="unet: train the encoder too (image AE)")
-    parser.add_argument("--max-horizon", type=int, default=None, help="pair horizon in steps (rla 30, wm 15)")
-    parser.add_argument("--latent-scale", type=float, default=None, help="wm: x0 = z / scale (default: std of z)")
-    parser.add_argument("--euler-steps", type=int, default=None, help="wm: Euler steps of the held-out evaluation")
-    parser.add_argument("--epochs", type=int, default=None, help="bc: train this many epochs (overrides --steps)")
+    parser.add_argument("--max-horizon", type=positive_int, default=None, help="pair horizon in steps (rla 30, wm 15)")
+    parser.add_argument(
+        "--latent-scale", type=positive_float, default=None, help="wm: x0 = z / scale (default: std of z)"
+    )
+    parser.add_argument(
+        "--euler-steps", type=positive_int, default=None, help="wm: Euler steps of the held-out evaluation"
+    )
+    parser.add_argument(
+        "--epochs", type=positive_int, default=None, help="bc: train this many epochs (overrides --steps)"
+    )
     parser.add_argument(
         "--policy-preset",
         default="paper",
@@ -59,8 +74,12 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from rla_gym.train.build import TaskOptions, build_task
-    from rla_gym.train.loop import train
+    from rla_gym.train.loop import latest_checkpoint, train
 
+    if not args.resume and latest_checkpoint(args.out) is not None:
+        raise ArgumentError(
+            "--out", "a new run folder (or --resume to continue its run)", f"{args.out} (has checkpoints)"
+        )
     if args.threads:
         torch.set_num_threads(args.threads)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,12 +75,21 @@ def build_task(opts: TaskOptions):
     """-> (task, description) for `rla_gym.train.loop.train`."""
     if opts.model not in MODELS:
         raise ValueError(f"unknown model {opts.model!r}; trainers: {', '.join(MODELS)}")
+    for name, value in (("max_horizon", opts.max_horizon), ("euler_steps", opts.euler_steps)):
+        if value is not None and value < 1:
+            raise ValueError(
+                f"--{name.replace('_', '-')}: expected an integer >= 1 (or None: the default); got {value}"
+            )
+    if opts.latent_scale is not None and not (math.isfinite(opts.latent_scale) and opts.latent_scale > 0):
+        raise ValueError(f"--latent-scale: expected a finite number > 0 (or None: std of z); got {opts.latent_scale}")
     bundle = load_bundle(opts.init)
     if opts.model == "bc":  # the bundle's trained encoder and UNet render the policy's images, unchanged
         from rla_gym.train.bc import build_bc_task
 
         enc, size = bundle.stack.encoder, bundle.stack.image_size
-        load = dict(mask=opts.mask, progress=opts.progress, keep_frames=False)  # BC renders tokens, not frames
+        load = dict(
+            mask=opts.mask, progress=opts.progress, keep_frames=False, robot=bundle.robot
+        )  # BC renders tokens, not frames
         train = load_training_data(opts.data, enc, size, **load)
         held = load_training_data(opts.heldout, enc, size, **load) if opts.heldout else None
         if not opts.bc_failures:
@@ -95,7 +105,9 @@ def build_task(opts: TaskOptions):
         if root is None:
             return None
         keep = opts.model == "unet"  # the only trainer that sees pixels
-        return load_training_data(root, encoder, size, mask=opts.mask, progress=opts.progress, keep_frames=keep)
+        return load_training_data(
+            root, encoder, size, mask=opts.mask, progress=opts.progress, keep_frames=keep, robot=bundle.robot
+        )
 
     if opts.model == "unet":
         from rla_gym.train.unet import UNetTask
@@ -105,7 +117,7 @@ def build_task(opts: TaskOptions):
 
     robot = stack.robot
     default_h = RLA_MAX_HORIZON if opts.model == "rla" else WM_ACTION_BUFFER
-    pair_cfg = PairSamplerConfig(min_horizon=1, max_horizon=opts.max_horizon or default_h)
+    pair_cfg = PairSamplerConfig(min_horizon=1, max_horizon=default_h if opts.max_horizon is None else opts.max_horizon)
     train_pairs = TransitionSampler(data(opts.data), pair_cfg, robot)
     held = data(opts.heldout)
     held_pairs = TransitionSampler(held, pair_cfg, robot) if held is not None else None
@@ -130,9 +142,9 @@ def build_task(opts: TaskOptions):
     load_strict(rla.encoder, load_final(opts.rla_run, "rla_encoder"), source="rla_encoder.safetensors")
     load_strict(rla.decoder, load_final(opts.rla_run, "rla_decoder"), source="rla_decoder.safetensors")
     rla.eval()
-    scale = opts.latent_scale or estimate_latent_scale(rla, train_pairs)
+    scale = estimate_latent_scale(rla, train_pairs) if opts.latent_scale is None else opts.latent_scale
     log.info("RLA-WM latent scale %.3f (x0 = z / scale)", scale)
-    steps = opts.euler_steps or stack.config.euler_steps
+    steps = stack.config.euler_steps if opts.euler_steps is None else opts.euler_steps
     return WMTask(stack.world_model, rla, stack.robot, scale, train_pairs, held_pairs, steps)
 
 

@@ -99,11 +99,14 @@ def load_training_data(
     device: str | torch.device = "cpu",
     progress: bool = True,
     keep_frames: bool = True,
+    robot: str | None = None,
 ) -> TrainingData:
     """Read every episode under `root`, resize (and mask) its frames, encode them (cached).
 
     `keep_frames=False` is for the trainers that only see tokens (RLA, RLA-WM, regression, BC): the frames are
-    not kept (~300 MB for the default data set) and, once the tokens are cached, the videos are not even decoded."""
+    not kept (~300 MB for the default data set) and, once the tokens are cached, the videos are not even decoded.
+    `robot`, when given, must be every episode's robot (a model of one robot trained on another's joints is wrong
+    without an error)."""
     from tqdm.auto import tqdm
 
     root = Path(root)
@@ -111,6 +114,13 @@ def load_training_data(
     if dataset.skipped:
         log.warning("%d corrupt episode folders skipped under %s", len(dataset.skipped), root)
     keys = [dataset.key(i) for i in range(len(dataset))]
+    if robot is not None:
+        other = {dataset.header(i).robot: keys[i] for i in range(len(dataset)) if dataset.header(i).robot != robot}
+        if other:
+            name, key = next(iter(other.items()))
+            raise ValueError(
+                f"{root} holds {name} episodes (e.g. {key}); expected {robot} episodes, the robot of the model"
+            )
     fingerprint = hashlib.sha256(
         f"{state_dict_fingerprint(encoder)}|{image_size}|mask={mask}|{'/'.join(keys)}".encode()
     ).hexdigest()[:16]

@@ -183,10 +183,12 @@ def train(
     accelerator.register_for_checkpointing(counter)
 
     resumed_from = 0
+    ckpt = latest_checkpoint(out_dir)
+    if ckpt is not None and not resume:  # before anything is written: the other run's files stay as they are
+        raise FileExistsError(f"{out_dir} already holds checkpoints; pass resume=True (--resume) or a new folder")
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "train_config.json").write_text(_json(asdict(config)))
-    ckpt = latest_checkpoint(out_dir)
     if resume and ckpt is not None:
         accelerator.load_state(str(ckpt))
         resumed_from = counter.step
@@ -194,8 +196,6 @@ def train(
         if main:
             trim_csv(out_dir / LOSS_CSV, resumed_from)
             trim_csv(out_dir / EVAL_CSV, resumed_from)
-    elif ckpt is not None and not resume:
-        raise FileExistsError(f"{out_dir} already holds checkpoints; pass resume=True (--resume) or a new folder")
     elif main:
         for name in (LOSS_CSV, EVAL_CSV):
             (out_dir / name).unlink(missing_ok=True)
@@ -261,7 +261,8 @@ def _evaluate(task: TrainTask, accelerator: Any, module: nn.Module, out_dir: Pat
     with torch.no_grad():
         metrics = task.evaluate(net, accelerator.device)
     net.train()
-    if metrics:
+    if metrics:  # one row per step: a run killed after its final evaluation and resumed evaluates that step again
+        trim_csv(out_dir / EVAL_CSV, step - 1)
         append_csv(out_dir / EVAL_CSV, {"step": step, **metrics})
         log.info("%s step %d: %s", task.name, step, ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     return metrics

@@ -44,7 +44,7 @@ format: setup
 # The main job on the embedded default: BC vs world-model RL, both scored in ManiSkill (`--preset demo`: <= 15 min
 # on 2 CPU cores). `make tour` is the quick tour of the env alone (throughput, a rollout video, a short SB3 PPO).
 demo: sim-setup
-	source scripts/sim_env.sh && $(BIN)/rla-gym wmrl --robot ur10e --task RollBall --out out/wmrl
+	source scripts/sim_env.sh && $(BIN)/rla-gym wmrl --robot ur10e --task RollBall --out out/wmrl --overwrite
 
 tour: sim-setup
 	source scripts/sim_env.sh && $(BIN)/rla-gym demo

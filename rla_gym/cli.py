@@ -46,12 +46,16 @@ def load_command(name: str) -> ModuleType:
     return module
 
 
+class UsageError(Exception):
+    """A bad command line: `main` prints it as one line on stderr and returns exit code 2."""
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse, with a usage error as one line on stderr (`rla-gym <cmd>: argument --arg: expected ...; got ...`),
-    exit code 2; `--help` shows the usage. Subcommand parsers are of this class too."""
+    """argparse, with a usage error as one line (`rla-gym <cmd>: argument --arg: expected ...; got ...`) instead
+    of the usage text; `--help` still shows the usage. Subcommand parsers are of this class too."""
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"{self.prog}: {message}\n")
+        raise UsageError(f"{self.prog}: {message}")
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
@@ -70,7 +74,11 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(argv).parse_args(argv)
+    try:
+        args = build_parser(argv).parse_args(argv)
+    except UsageError as err:
+        print(err, file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )

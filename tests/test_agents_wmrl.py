@@ -54,7 +54,7 @@ def test_wmrl_tiny_preset_writes_table_video_plot_and_checkpoint(shipped, tmp_pa
 def test_wmrl_bad_input_is_one_clear_error(shipped, tmp_path, capsys):
     from rla_gym.cli import main
 
-    base = ["wmrl", "--bundle", str(shipped), "--preset", "tiny", "--out", str(tmp_path), "--no-progress"]
+    base = ["wmrl", "--bundle", str(shipped), "--preset", "tiny", "--out", str(tmp_path / "out"), "--no-progress"]
     panda_bc = tmp_path / "panda-bc"
     BCPolicy("panda", policy_config("tiny", 8), ActionNormalizer(torch.zeros(8), torch.ones(8))).save_pretrained(
         panda_bc
@@ -62,6 +62,9 @@ def test_wmrl_bad_input_is_one_clear_error(shipped, tmp_path, capsys):
     assert main([*base, "--bc", str(panda_bc)]) == 2
     assert "is for robot 'panda'; expected 'ur10e'" in capsys.readouterr().err
     assert main([*base, "--bc", str(tmp_path / "missing")]) == 2
+    assert "argument --bc: expected an existing folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main([*base, "--bc", str(tmp_path / "empty")]) == 2
     assert "bc_policy.json missing" in capsys.readouterr().err
     assert main([*base, "--task", "PullCube"]) == 2  # a panda task for the ur10e
     assert "PullCube" in capsys.readouterr().err

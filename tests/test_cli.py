@@ -22,9 +22,10 @@ def test_make_bundle_random_writes_a_marked_bundle(tmp_path):
     assert bundle.robot == "panda" and bundle.demos.num_episodes == 2 and bundle.demos.action_dim == 8
 
 
-def test_unknown_subcommand_fails(capsys):
-    with pytest.raises(SystemExit):
-        main(["train-everything"])
+def test_unknown_subcommand_fails_in_one_line(capsys):
+    assert main(["train-everything"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("rla-gym: argument COMMAND: invalid choice: 'train-everything' (choose from 'demo'")
 
 
 def test_demo_runs_the_pipeline_and_writes_video_and_model(tmp_path, random_bundle_dir, capsys):

@@ -175,3 +175,109 @@ def test_train_refuses_a_used_out_without_resume(train_inputs, tmp_path, capsys)
     (out / "checkpoints" / "step_0000010" / "DONE").write_text("10")
     argv = ["train", "rla", "--init", train_inputs["bundle"], "--data", train_inputs["ur10e"], "--out", str(out)]
     assert_refused(argv, "--out", capsys, out=out, words="--resume")
+
+
+def _no_such_devices() -> list[str]:
+    """Devices this machine does not have: always cuda:99, and plain cuda where torch sees no GPU."""
+    import torch
+
+    return ["cuda:99", "mps"] + ([] if torch.cuda.is_available() else ["cuda"])
+
+
+WMRL = [
+    (["--iterations", "0"], "--iterations", "expected an integer >= 1"),
+    (["--num-envs", "0"], "--num-envs", "expected an integer >= 1"),
+    (["--num-steps", "-1"], "--num-steps", "expected an integer >= 1"),
+    (["--minibatch-size", "0"], "--minibatch-size", "expected an integer >= 1"),
+    (["--update-epochs", "0"], "--update-epochs", "expected an integer >= 1"),
+    (["--seed", "-1"], "--seed", "expected an integer >= 0"),
+    (["--eval-every", "0"], "--eval-every", "expected an integer >= 1"),
+    (["--eval-max-steps", "0"], "--eval-max-steps", "expected an integer >= 1"),
+    (["--videos", "-1"], "--videos", "expected an integer >= 0"),
+    (["--eval-seeds", "5", "3"], "--eval-seeds", "expected FIRST <= LAST; got 5 3"),
+    (["--eval-seeds", "-5", "3"], "--eval-seeds", "expected an integer >= 0"),
+    (["--bundle", "{missing}"], "--bundle", "does not exist"),
+    (["--bundle", "{file}"], "--bundle", "a file"),
+    (["--bc", "{missing}"], "--bc", "does not exist"),
+    (["--out", "{file}"], "--out", "a file"),
+    (["--resume", "--overwrite"], "--overwrite", "either --resume"),
+    *[(["--device", d], "--device", f"got '{d}'") for d in _no_such_devices()],
+]
+
+
+@pytest.mark.parametrize(("extra", "arg", "words"), WMRL, ids=lambda v: str(v))
+def test_wmrl_refuses(extra, arg, words, places, tmp_path, capsys, monkeypatch):
+    import rla_gym.train.wmrl as wmrl
+
+    monkeypatch.setattr(wmrl, "run_wmrl", lambda config: pytest.fail("a bad value reached the run"))
+    out = tmp_path / "run"
+    argv = ["wmrl", "--preset", "tiny", "--out", str(out), "--no-progress", *[e.format(**places) for e in extra]]
+    assert_refused(argv, arg, capsys, out=out if "--out" not in extra else None, words=words)
+
+
+def _used_run(out: Path) -> Path:
+    (out / "checkpoints" / "iter_000004").mkdir(parents=True)
+    (out / "checkpoints" / "iter_000004" / "trainer_state.pt").write_bytes(b"another run")
+    (out / "curve.csv").write_text("iteration\n1\n")
+    return out
+
+
+def test_wmrl_refuses_a_used_out_without_resume_or_overwrite(tmp_path, capsys, monkeypatch):
+    """A new run over an old one kept the old run's later checkpoints, and a later --resume continued the old run."""
+    import rla_gym.train.wmrl as wmrl
+
+    monkeypatch.setattr(wmrl, "run_wmrl", lambda config: pytest.fail("a used --out reached the run"))
+    out = _used_run(tmp_path / "run")
+    argv = ["wmrl", "--preset", "tiny", "--out", str(out), "--no-progress"]
+    assert_refused(argv, "--out", capsys, out=out, words="--resume to continue its run, --overwrite to clear it")
+
+
+def test_wmrl_overwrite_clears_the_used_out_and_resume_keeps_it(tmp_path, capsys, monkeypatch):
+    import rla_gym.train.wmrl as wmrl
+
+    seen = []
+    monkeypatch.setattr(wmrl, "run_wmrl", lambda config: seen.append(sorted(config.out.rglob("*"))) or _NoReport())
+    out = _used_run(tmp_path / "run")
+    assert main(["wmrl", "--preset", "tiny", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert seen[-1], "--resume keeps the run"
+    assert main(["wmrl", "--preset", "tiny", "--out", str(out), "--overwrite", "--no-progress"]) == 0
+    assert seen[-1] == [], "--overwrite starts from an empty folder"
+
+
+class _NoReport:
+    bc = None  # what a non-zero torchrun rank returns: the command prints nothing
+
+
+def test_run_wmrl_itself_refuses_another_runs_checkpoints(tmp_path):
+    from rla_gym.train.wmrl import run_wmrl, wmrl_preset
+
+    out = _used_run(tmp_path / "run")
+    with pytest.raises(ValueError, match="holds another run's checkpoints: resume it"):
+        run_wmrl(wmrl_preset("tiny", out=out))
+
+
+def test_wmrl_config_refuses_eval_max_steps_zero():
+    from rla_gym.train.wmrl import wmrl_preset
+
+    with pytest.raises(ValueError, match="eval_max_steps must be >= 1"):
+        wmrl_preset("tiny", eval_max_steps=0)
+
+
+CALIBRATE = [
+    (["--repeats", "0"], "--repeats", "expected an integer >= 1"),
+    (["--seed", "-1"], "--seed", "expected an integer >= 0"),
+    (["--bundle", "{missing}"], "--bundle", "does not exist"),
+    (["--bundle", "{file}"], "--bundle", "a file"),
+    (["--bundle", "{other}"], "--bundle", "without config.json"),
+    *[(["--device", d], "--device", f"got '{d}'") for d in _no_such_devices()],
+]
+
+
+@pytest.mark.parametrize(("extra", "arg", "words"), CALIBRATE, ids=lambda v: str(v))
+def test_calibrate_refuses(extra, arg, words, places, random_bundle_dir, tmp_path, capsys):
+    import shutil
+
+    bundle = shutil.copytree(random_bundle_dir, tmp_path / "bundle")
+    argv = ["calibrate", "--bundle", str(bundle), *[e.format(**places) for e in extra]]
+    assert_refused(argv, arg, capsys, out=bundle, words=words)
+    assert (bundle / "config.json").read_bytes() == (random_bundle_dir / "config.json").read_bytes()

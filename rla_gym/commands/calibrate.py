@@ -8,12 +8,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rla_gym.commands.args import bundle_source, device, non_negative_int, positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bundle", required=True, help="a saved bundle folder (its config.json gets the threshold)")
-    parser.add_argument("--repeats", type=int, default=4, help="replays of each demo (different flow noise)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
+    parser.add_argument(
+        "--bundle", type=bundle_source, required=True, help="a saved bundle folder (its config.json gets the threshold)"
+    )
+    parser.add_argument("--repeats", type=positive_int, default=4, help="replays of each demo (different flow noise)")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--device", type=device, default="auto", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--dry-run", action="store_true", help="print the calibration, write nothing")
 
 
@@ -22,9 +26,6 @@ def run(args: argparse.Namespace) -> int:
     from rla_gym.models.bundle import BundleError, load_bundle, set_bundle_metadata
     from rla_gym.models.device import resolve_device
 
-    if args.repeats < 1:
-        print("rla-gym calibrate: --repeats must be >= 1", file=sys.stderr)
-        return 2
     try:
         bundle = load_bundle(args.bundle)
     except (BundleError, FileNotFoundError) as err:

@@ -12,39 +12,64 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from rla_gym.commands.args import (
+    ArgumentError,
+    bundle_source,
+    device,
+    existing_dir,
+    fresh_out,
+    non_negative_int,
+    out_dir,
+    positive_int,
+)
 from rla_gym.specs.seeds import SELECTION_SEEDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--robot", default="ur10e")
     parser.add_argument("--task", default="RollBall")
-    parser.add_argument("--bundle", default=None, help="bundle folder or hub id (default: the embedded default)")
-    parser.add_argument("--bc", default=None, help="BC policy folder (default: the one shipped beside the bundle)")
     parser.add_argument(
-        "--out", type=Path, default=Path("out/wmrl"), help="folder for the table, videos, plot, checkpoints"
+        "--bundle", type=bundle_source, default=None, help="bundle folder or hub id (default: the embedded default)"
+    )
+    parser.add_argument(
+        "--bc", type=existing_dir, default=None, help="BC policy folder (default: the one shipped beside the bundle)"
+    )
+    parser.add_argument(
+        "--out", type=out_dir, default=Path("out/wmrl"), help="folder for the table, videos, plot, checkpoints"
     )
     parser.add_argument("--preset", default="demo", choices=("demo", "paper", "tiny"), help="settings to start from")
-    parser.add_argument("--iterations", type=int, default=None, help="PPO iterations (rollout + update)")
-    parser.add_argument("--num-envs", type=int, default=None, help="world-model envs over all ranks (paper 112)")
-    parser.add_argument("--num-steps", type=int, default=None, help="chunk decisions per env per rollout (paper 4)")
-    parser.add_argument("--minibatch-size", type=int, default=None, help="PPO minibatch over all ranks (paper 224)")
-    parser.add_argument("--update-epochs", type=int, default=None, help="PPO epochs per update (paper 8)")
-    parser.add_argument("--seed", type=int, default=None, help="RL seed (the paper runs 1-15)")
-    parser.add_argument("--eval-every", type=int, default=None, help="ManiSkill evaluation every N iterations")
+    parser.add_argument("--iterations", type=positive_int, default=None, help="PPO iterations (rollout + update)")
+    parser.add_argument(
+        "--num-envs", type=positive_int, default=None, help="world-model envs over all ranks (paper 112)"
+    )
+    parser.add_argument(
+        "--num-steps", type=positive_int, default=None, help="chunk decisions per env per rollout (paper 4)"
+    )
+    parser.add_argument(
+        "--minibatch-size", type=positive_int, default=None, help="PPO minibatch over all ranks (paper 224)"
+    )
+    parser.add_argument("--update-epochs", type=positive_int, default=None, help="PPO epochs per update (paper 8)")
+    parser.add_argument("--seed", type=non_negative_int, default=None, help="RL seed (the paper runs 1-15)")
+    parser.add_argument("--eval-every", type=positive_int, default=None, help="ManiSkill evaluation every N iterations")
     parser.add_argument(
         "--eval-seeds",
-        type=int,
+        type=non_negative_int,
         nargs=2,
         metavar=("FIRST", "LAST"),
         default=None,
         help=f"ManiSkill seeds FIRST..LAST inclusive (paper {SELECTION_SEEDS[0]} {SELECTION_SEEDS[-1]})",
     )
-    parser.add_argument("--eval-max-steps", type=int, default=None, help="env steps per evaluation episode")
-    parser.add_argument("--videos", type=int, default=None, help="side-by-side videos for the first N seeds")
+    parser.add_argument("--eval-max-steps", type=positive_int, default=None, help="env steps per evaluation episode")
+    parser.add_argument(
+        "--videos", type=non_negative_int, default=None, help="side-by-side videos for the first N seeds"
+    )
     parser.add_argument(
         "--resume", action="store_true", help="continue from the latest checkpoint in --out (policy, optimisers, best)"
     )
-    parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="clear a used --out and start a new run there (else it is refused)"
+    )
+    parser.add_argument("--device", type=device, default="auto", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -69,6 +94,8 @@ def config_from_args(args: argparse.Namespace):
     top = {k: v for k, v in top.items() if v is not None}
     if args.eval_seeds is not None:
         first, last = args.eval_seeds
+        if last < first:
+            raise ArgumentError("--eval-seeds", "FIRST <= LAST", f"{first} {last}")
         top["eval_seeds"] = tuple(range(first, last + 1))
     return replace(
         config,
@@ -84,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     from rla_gym.train.wmrl import run_wmrl
 
     try:
-        config = config_from_args(args)
+        config = config_from_args(args)  # every value checked before --out is touched
+        fresh_out(config.out, resume=config.resume, overwrite=args.overwrite)
         result = run_wmrl(config)
     except (ValueError, FileNotFoundError) as err:
         print(f"rla-gym wmrl: {err}", file=sys.stderr)

@@ -79,6 +79,8 @@ class WMRLConfig:
             raise ValueError("eval_seeds is empty: BC and RL are compared on at least one ManiSkill seed")
         if self.eval_every < 1 or self.videos < 0:
             raise ValueError(f"eval_every must be >= 1 and videos >= 0; got {self.eval_every}, {self.videos}")
+        if self.eval_max_steps is not None and self.eval_max_steps < 1:
+            raise ValueError(f"eval_max_steps must be >= 1 (or None: the task's length); got {self.eval_max_steps}")
         self.out = Path(self.out)
         self.eval_seeds = tuple(int(s) for s in self.eval_seeds)
 
@@ -303,10 +305,12 @@ def run_wmrl(config: WMRLConfig) -> WMRLResult:
     import rla_gym  # noqa: F401  (registers the env)
     from rla_gym.sim.make import make_sim_env
 
+    out = config.out
+    if not config.resume and list_checkpoints(out):  # its later checkpoints would outlive a new run's
+        raise ValueError(f"{out} holds another run's checkpoints: resume it (--resume) or clear it (--overwrite)")
     device = resolve_device(config.device)
     rank, world = init_distributed(device)
     main = rank == 0
-    out = config.out
     _, bundle, bc_path = _load(config, device)
     stack = bundle.stack.eval()
     bc = BCPolicy.from_pretrained(bc_path, robot=config.robot, device=device)
@@ -370,7 +374,7 @@ def run_wmrl(config: WMRLConfig) -> WMRLResult:
                 trim_csv(out / name, start_iteration)
             else:
                 (out / name).unlink(missing_ok=True)
-        limit = int(config.eval_max_steps or task.max_episode_steps)
+        limit = task.max_episode_steps if config.eval_max_steps is None else config.eval_max_steps
         sim_env = make_sim_env(
             config.robot, task.name, size=config.sim_size, max_episode_steps=max(limit, task.max_episode_steps)
         )

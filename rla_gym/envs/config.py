@@ -37,6 +37,7 @@ class WorldModelEnvConfig:
     max_chunk_steps: int = 6  # episode truncates after this many chunk steps
     obs_mode: str = "rgb"  # "dict" adds the predicted tokens and the commanded qpos
     precision: str | None = None  # None: the device's (bf16 autocast on CUDA, fp32 on CPU); "float32"; "bfloat16"
+    dynamics: str = "rla-wm"  # the step: "rla-wm" (the paper's), "regression" (the bundle's baseline), "copy"
 
     def __post_init__(self) -> None:
         if self.reward_mode is not None and self.reward_mode not in REWARD_MODES:
@@ -47,6 +48,10 @@ class WorldModelEnvConfig:
             from rla_gym.models.stack import check_precision  # imported here: this module stays torch-free
 
             check_precision(self.precision)
+        from rla_gym.models.dynamics import DYNAMICS  # imported here: this module stays torch-free
+
+        if self.dynamics not in DYNAMICS:
+            raise ValueError(f"dynamics {self.dynamics!r}; valid: {', '.join(DYNAMICS)}")
         check_int("chunk_size", self.chunk_size, 1)
         check_int("max_chunk_steps", self.max_chunk_steps, 1)
         if self.euler_steps is not None:

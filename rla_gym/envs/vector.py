@@ -1,7 +1,8 @@
 """RLAWorldModel-v0 as a batched `gymnasium.vector.VectorEnv`: every world steps together in torch.
 
-One `step` moves all `num_envs` worlds forward by one action chunk: condition network once, N Euler
-steps, RLA decoder, UNet. The predicted tokens become the next state without re-encoding. Outputs are
+One `step` moves all `num_envs` worlds forward by one action chunk: one `Dynamics` step (`dynamics="rla-wm"`:
+condition network once, N Euler steps, RLA decoder; `"regression"`: the bundle's direct-regression baseline;
+`"copy"`: the tokens stay), then the UNet. The predicted tokens become the next state without re-encoding. Outputs are
 torch tensors on the env's device, as ManiSkill's GPU envs return them; wrap with
 `rla_gym.envs.numpy_wrapper.NumpyVectorEnv` (or use `SB3VecEnv`) for numpy.
 """
@@ -99,6 +100,7 @@ class RLAWorldModelVectorEnv(VectorEnv):
             success_threshold=_success_threshold(cfg, self.bundle),
         )
         self.euler_steps: int = self.cfg.euler_steps
+        self.dynamics = self.bundle.dynamics(self.cfg.dynamics, self.euler_steps).to(self.device)  # one step
         k = self.cfg.chunk_size
         if k > self.stack.config.world_model.max_horizon:
             raise ValueError(
@@ -309,8 +311,8 @@ class RLAWorldModelVectorEnv(VectorEnv):
             resetting = torch.zeros_like(self._needs_reset)
         stepping = ~resetting
 
-        noise = self._noise()
-        pred = self.stack.predict(self._tokens, actions, noise, self.euler_steps, self.cfg.precision)
+        noise = self._noise() if self.dynamics.noise_shape is not None else None
+        pred = self.dynamics(self._tokens, actions, noise, precision=self.cfg.precision)
         rgb = self.stack.render(pred, self.cfg.precision)
 
         k = self.cfg.chunk_size
@@ -374,7 +376,7 @@ class RLAWorldModelVectorEnv(VectorEnv):
 
     def _noise(self) -> torch.Tensor:
         """Flow noise per world from (seed, stream 5, global env index, flow-step counter)."""
-        shape = self.stack.latent_shape
+        shape = self.dynamics.noise_shape
         draws = [
             env_rng(self._seed, FLOW_NOISE, self.global_env_offset + i, int(self._flow_count[i])).standard_normal(
                 shape, dtype=np.float32

@@ -1,7 +1,9 @@
 """Bundles: one folder holding a whole simulator stack and its reference demos.
 
 Layout: `config.json` (stack config and metadata), one `<component>.safetensors` per model, an
-optional `demos.safetensors`, and `manifest.json` with the sha256 and size of every file. `save_bundle`
+optional `demos.safetensors`, an optional direct-regression baseline (`regression.safetensors` and its config
+`regression.json`: `Bundle.regression`, `Bundle.dynamics("regression")`), and `manifest.json` with the sha256 and
+size of every file. `save_bundle`
 and `load_bundle` are symmetric; `load_bundle` also takes a hub id (`owner/repo` or `owner/repo/subfolder`)
 resolved through huggingface_hub.
 
@@ -33,6 +35,10 @@ from rla_gym.data.demo_set import DemoSet
 from rla_gym.models.configs import StackConfig
 from rla_gym.models.device import resolve_device
 from rla_gym.models.dino_encoder import DinoEncoder
+from rla_gym.models.dynamics import DYNAMICS, CopyDynamics, Dynamics, RegressionDynamics
+from rla_gym.models.regression import CONFIG_FILE as REGRESSION_CONFIG
+from rla_gym.models.regression import WEIGHTS_FILE as REGRESSION_WEIGHTS
+from rla_gym.models.regression import RegressionConfig, RegressionWorldModel
 from rla_gym.models.stack import WorldModelStack
 from rla_gym.models.state_dicts import load_strict
 
@@ -56,6 +62,7 @@ class Bundle:
     task: str | None = None
     path: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    regression: RegressionWorldModel | None = None  # the direct-regression baseline, when the bundle ships one
 
     @property
     def config(self) -> StackConfig:
@@ -68,6 +75,26 @@ class Bundle:
     @property
     def encoder(self) -> DinoEncoder:
         return self.stack.encoder
+
+    def dynamics(self, name: str = "rla-wm", euler_steps: int | None = None) -> Dynamics:
+        """One world-model step of this bundle (`rla_gym.models.dynamics`): "rla-wm" (the stack's RLA-WM at
+        `euler_steps`, None: the config's), "regression" (the shipped baseline) or "copy" (copy the first frame)."""
+        if name == "rla-wm":
+            return self.stack.dynamics(euler_steps)
+        if name == "copy":
+            wm = self.stack.config.world_model
+            return CopyDynamics(self.stack.robot, self.stack.token_dim, wm.max_horizon, self.stack.num_tokens)
+        if name == "regression":
+            if self.regression is None:
+                where = self.path if self.path is not None else "(in memory)"
+                raise BundleError(
+                    f"bundle {where} ships no regression baseline ({REGRESSION_WEIGHTS} and {REGRESSION_CONFIG} in "
+                    "its manifest). Train one (`rla-gym train regression --init BUNDLE --data DIR --out RUN`) and "
+                    "ship it with `rla-gym make-bundle --from-runs ... --regression RUN`, or set `bundle.regression` "
+                    "and save the bundle again"
+                )
+            return RegressionDynamics(self.regression, self.stack.robot, num_tokens=self.stack.num_tokens)
+        raise ValueError(f"dynamics {name!r}; valid: {', '.join(DYNAMICS)}")
 
     def save_pretrained(self, path: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
         return save_bundle(self, path, dtype=dtype)
@@ -159,6 +186,11 @@ def _write_bundle(bundle: Bundle, out: Path, dtype: torch.dtype | None) -> None:
     if bundle.demos is not None:
         save_file({k: v.contiguous().cpu() for k, v in bundle.demos.tensors().items()}, out / "demos.safetensors")
         files.append("demos.safetensors")
+    if bundle.regression is not None:
+        state = {k: stored(v, dtype) for k, v in bundle.regression.state_dict().items()}
+        save_file(state, out / REGRESSION_WEIGHTS)
+        (out / REGRESSION_CONFIG).write_text(json.dumps(bundle.regression.config.to_dict(), indent=2) + "\n")
+        files += [REGRESSION_WEIGHTS, REGRESSION_CONFIG]
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -361,6 +393,7 @@ def load_bundle(
     demos = None
     if (path / "demos.safetensors").is_file():
         demos = DemoSet.from_tensors(_load_safetensors(path / "demos.safetensors"))
+    regression = _load_regression(path, manifest, dev)
     random = bool(manifest.get("random", meta.get("random", False)))
     if random:
         log.warning(
@@ -369,4 +402,25 @@ def load_bundle(
             path,
         )
     extra = {k: v for k, v in meta.items() if k not in _RESERVED_KEYS}
-    return Bundle(stack=stack, demos=demos, random=random, task=meta.get("task"), path=path, metadata=extra)
+    return Bundle(
+        stack=stack, demos=demos, random=random, task=meta.get("task"), path=path, metadata=extra, regression=regression
+    )
+
+
+def _load_regression(path: Path, manifest: dict[str, Any], device: torch.device) -> RegressionWorldModel | None:
+    """The regression component when the manifest lists it (both files, or it is an error), else None."""
+    listed = [f for f in (REGRESSION_WEIGHTS, REGRESSION_CONFIG) if f in manifest.get("files", {})]
+    if not listed:
+        return None
+    if len(listed) == 1:
+        other = REGRESSION_CONFIG if listed[0] == REGRESSION_WEIGHTS else REGRESSION_WEIGHTS
+        raise BundleError(f"{path}/manifest.json lists {listed[0]} but not {other}: the regression baseline needs both")
+    try:
+        config = RegressionConfig(**_read_json(path / REGRESSION_CONFIG))
+    except TypeError as err:
+        raise BundleError(f"{path / REGRESSION_CONFIG} is not a regression config ({err})") from err
+    with torch.device(device):
+        model = RegressionWorldModel(config)
+    file = path / REGRESSION_WEIGHTS
+    load_strict(model, _load_safetensors(file, device=str(device)), source=str(file))
+    return model.eval()

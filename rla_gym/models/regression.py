@@ -112,9 +112,12 @@ class RegressionWorldModel(nn.Module):
         return nn.functional.l1_loss(pred, target) + nn.functional.mse_loss(pred, target)
 
 
+WEIGHTS_FILE, CONFIG_FILE = "regression.safetensors", "regression.json"  # a trainer's export and a bundle's component
+
+
 def load_regression(path: str | Path, device: str | torch.device = "cpu") -> RegressionWorldModel:
-    """A regression baseline from a folder holding `regression.safetensors` and `regression.json` (its config):
-    a trainer's `final/` export, its run folder, or a bundle that ships the baseline beside the stack."""
+    """A regression baseline from a trainer's run folder or its `final/` export (a bundle carries it as a component:
+    `load_bundle(...).regression`)."""
     import json
 
     from safetensors.torch import load_file
@@ -122,9 +125,9 @@ def load_regression(path: str | Path, device: str | torch.device = "cpu") -> Reg
     from rla_gym.models.state_dicts import load_strict
 
     root = Path(path)
-    if (root / "final" / "regression.safetensors").is_file():
+    if (root / "final" / WEIGHTS_FILE).is_file():
         root = root / "final"
-    weights, meta = root / "regression.safetensors", root / "regression.json"
+    weights, meta = root / WEIGHTS_FILE, root / CONFIG_FILE
     for f in (weights, meta):
         if not f.is_file():
             raise FileNotFoundError(f"no regression baseline at {root}: {f.name} missing")

@@ -281,3 +281,48 @@ def test_calibrate_refuses(extra, arg, words, places, random_bundle_dir, tmp_pat
     argv = ["calibrate", "--bundle", str(bundle), *[e.format(**places) for e in extra]]
     assert_refused(argv, arg, capsys, out=bundle, words=words)
     assert (bundle / "config.json").read_bytes() == (random_bundle_dir / "config.json").read_bytes()
+
+
+COLLECT = [
+    (["--episodes", "-1"], "--episodes", "expected an integer >= 0"),
+    (["--size", "15"], "--size", "expected an even number of pixels >= 16"),
+    (["--size", "8"], "--size", "expected an even number of pixels >= 16"),
+    (["--workers", "0"], "--workers", "expected an integer >= 1"),
+    (["--seed", "-1"], "--seed", "expected an integer >= 0"),
+    (["--fail-every", "-1"], "--fail-every", "expected an integer >= 0"),
+    (["--max-steps", "0"], "--max-steps", "expected an integer >= 1"),
+    (["--post-success-steps", "-1"], "--post-success-steps", "expected an integer >= 0"),
+    (["--joint-noise", "-0.1"], "--joint-noise", "expected a finite number >= 0"),
+    (["--joint-noise", "inf"], "--joint-noise", "expected a finite number >= 0"),
+    (["--out", "{file}"], "--out", "a file"),
+    (["--out", "{file}/demos"], "--out", "a_file is a file"),
+]
+
+
+@pytest.mark.parametrize(("extra", "arg", "words"), COLLECT, ids=lambda v: str(v))
+def test_collect_refuses(extra, arg, words, places, tmp_path, capsys, monkeypatch):
+    import rla_gym.commands.collect as command
+
+    monkeypatch.setattr(command, "collect", lambda *a, **k: pytest.fail("a bad value reached the collection"))
+    out = tmp_path / "data"
+    argv = ["collect", "--robot", "ur10e", "--task", "RollBall", "--episodes", "1", "--out", str(out)]
+    argv += [e.format(**places) for e in extra]
+    assert_refused(argv, arg, capsys, out=out if "--out" not in extra else None, words=words)
+
+
+DEMO = [
+    (["--num-envs", "0"], "--num-envs", "expected an integer >= 1"),
+    (["--ppo-steps", "0"], "--ppo-steps", "expected an integer >= 1"),
+    (["--seed", "-1"], "--seed", "expected an integer >= 0"),
+    (["--robot", "ur5"], "--robot", "invalid choice"),
+    (["--bundle", "{missing}"], "--bundle", "does not exist"),
+    (["--out", "{file}"], "--out", "a file"),
+    *[(["--device", d], "--device", f"got '{d}'") for d in _no_such_devices()],
+]
+
+
+@pytest.mark.parametrize(("extra", "arg", "words"), DEMO, ids=lambda v: str(v))
+def test_demo_refuses(extra, arg, words, places, tmp_path, capsys):
+    out = tmp_path / "demo"
+    argv = ["demo", "--out", str(out), *[e.format(**places) for e in extra]]
+    assert_refused(argv, arg, capsys, out=out if "--out" not in extra else None, words=words)

@@ -260,7 +260,7 @@ def test_cli_rejects_an_out_path_that_is_a_file(tmp_path, capsys):
         code = main(["collect", "--robot", "ur10e", "--task", "RollBall", "--episodes", "1", "--out", str(out)])
         err = capsys.readouterr().err
         assert code == 2, err
-        assert "a file; expected a folder" in err and str(blocker) in err
+        assert "argument --out: expected a folder to write into" in err and str(blocker) in err
         assert "Traceback" not in err
 
 
@@ -271,7 +271,7 @@ def test_cli_rejects_max_steps_below_one(tmp_path, capsys):
         args = ["collect", "--robot", "ur10e", "--task", "RollBall", "--episodes", "1", "--out", str(tmp_path)]
         code = main([*args, "--max-steps", bad])
         assert code == 2
-        assert f"max_steps must be >= 1; got {bad}" in capsys.readouterr().err
+        assert f"argument --max-steps: expected an integer >= 1; got '{bad}'" in capsys.readouterr().err
 
 
 def test_resume_redoes_an_episode_whose_video_is_truncated(tmp_path):

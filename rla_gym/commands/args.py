@@ -60,6 +60,20 @@ def int_at_least(minimum: int, why: str = ""):
     return parse
 
 
+def even_int_at_least(minimum: int, unit: str = "", why: str = ""):
+    """An argparse type for an even integer >= `minimum` (video frame sizes)."""
+    expected = f"an even number{f' of {unit}' if unit else ''} >= {minimum}" + (f" ({why})" if why else "")
+
+    def parse(text: str) -> int:
+        value = _int(text, expected)
+        if value < minimum or value % 2:
+            raise _fail(expected, text)
+        return value
+
+    parse.__name__ = f"even_int_at_least_{minimum}"
+    return parse
+
+
 def positive_float(text: str) -> float:
     """A finite number > 0 (scales, learning rates)."""
     try:
@@ -68,6 +82,17 @@ def positive_float(text: str) -> float:
         raise _fail("a finite number > 0", text) from None
     if not math.isfinite(value) or value <= 0:
         raise _fail("a finite number > 0", text)
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0 (noise levels, weights where 0 means off)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise _fail("a finite number >= 0", text) from None
+    if not math.isfinite(value) or value < 0:
+        raise _fail("a finite number >= 0", text)
     return value
 
 
@@ -84,6 +109,9 @@ def out_dir(text: str) -> Path:
     path = Path(text).expanduser()
     if path.exists() and not path.is_dir():
         raise _fail("a folder to write into (new or existing)", text, "a file")
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise _fail("a folder to write into (new or existing)", text, f"{blocker} is a file")
     return path
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from rla_gym.commands.args import even_int_at_least, non_negative_float, non_negative_int, out_dir, positive_int
 from rla_gym.sim.collect import CollectConfig, collect
 from rla_gym.sim.scripted.base import ScriptConfig
 from rla_gym.sim.scripted.record import RecordConfig
@@ -15,13 +15,15 @@ from rla_gym.specs.seeds import HELDOUT_SEED_BASE, TRAIN_SEED_BASE
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--robot", required=True, help="ur10e, panda or xarm6_robotiq (or the ManiSkill uid)")
     parser.add_argument("--task", required=True, help="PushT, RollBall, PullCube, PullCubeTool or PokeCube")
-    parser.add_argument("--episodes", type=int, required=True, help="episodes wanted in OUT (ids 0..N-1)")
-    parser.add_argument("--out", type=Path, required=True, help="dataset root")
-    parser.add_argument("--size", type=int, default=128, help="front camera pixels (square)")
-    parser.add_argument("--workers", type=int, default=1, help="processes, each with its own simulator")
+    parser.add_argument("--episodes", type=non_negative_int, required=True, help="episodes wanted in OUT (ids 0..N-1)")
+    parser.add_argument("--out", type=out_dir, required=True, help="dataset root")
+    parser.add_argument(
+        "--size", type=even_int_at_least(16, "pixels", "H.264 video"), default=128, help="front camera pixels (square)"
+    )
+    parser.add_argument("--workers", type=positive_int, default=1, help="processes, each with its own simulator")
     parser.add_argument(
         "--seed",
-        type=int,
+        type=non_negative_int,
         default=TRAIN_SEED_BASE,
         help=f"episode i uses ManiSkill seed SEED + i (default {TRAIN_SEED_BASE}: training scenes; "
         f"held-out demos: {HELDOUT_SEED_BASE}); must not overlap the evaluation seeds",
@@ -31,12 +33,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="collect scenes that overlap the evaluation seeds (e.g. replays of evaluation episodes)",
     )
-    parser.add_argument("--fail-every", type=int, default=3, help="every n-th episode uses the failure mode (0: none)")
     parser.add_argument(
-        "--max-steps", type=int, default=None, help="episode limit, >= 1 (default: 150, the authors' collection limit)"
+        "--fail-every", type=non_negative_int, default=3, help="every n-th episode uses the failure mode (0: none)"
     )
-    parser.add_argument("--post-success-steps", type=int, default=5, help="frames kept after the first success")
-    parser.add_argument("--joint-noise", type=float, default=ScriptConfig.joint_noise, help="rad, per step")
+    parser.add_argument(
+        "--max-steps",
+        type=positive_int,
+        default=None,
+        help="episode limit, >= 1 (default: 150, the authors' collection limit)",
+    )
+    parser.add_argument(
+        "--post-success-steps", type=non_negative_int, default=5, help="frames kept after the first success"
+    )
+    parser.add_argument(
+        "--joint-noise", type=non_negative_float, default=ScriptConfig.joint_noise, help="rad, per step"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

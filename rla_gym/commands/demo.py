@@ -11,17 +11,22 @@ import logging
 import time
 from pathlib import Path
 
+from rla_gym.commands.args import bundle_source, device, non_negative_int, out_dir, positive_int
+from rla_gym.specs.robots import ROBOTS
+
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--robot", default="ur10e")
-    parser.add_argument("--bundle", default=None, help="bundle folder or hub id (default: the embedded default)")
-    parser.add_argument("--num-envs", type=int, default=8)
-    parser.add_argument("--ppo-steps", type=int, default=1024, help="SB3 PPO timesteps (chunk steps)")
-    parser.add_argument("--out", default="out/demo", help="folder for the video and the PPO model")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--robot", default="ur10e", choices=sorted(ROBOTS))
+    parser.add_argument(
+        "--bundle", type=bundle_source, default=None, help="bundle folder or hub id (default: the embedded default)"
+    )
+    parser.add_argument("--num-envs", type=positive_int, default=8)
+    parser.add_argument("--ppo-steps", type=positive_int, default=1024, help="SB3 PPO timesteps (chunk steps)")
+    parser.add_argument("--out", type=out_dir, default="out/demo", help="folder for the video and the PPO model")
+    parser.add_argument("--device", type=device, default="auto", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -67,6 +67,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bc-failures", action="store_true", help="bc: imitate failed episodes too (default: successes only)"
     )
+    parser.add_argument(
+        "--object-weight",
+        type=float,
+        default=0.0,
+        help="unet: the task objects' pixels (recorded segmentation) weigh 1 + this in the L1 (0: plain L1)",
+    )
+    parser.add_argument(
+        "--motion-weight",
+        type=float,
+        default=0.0,
+        help="rla, regression: each token's loss weighs 1 + this x (its change / the mean change) (0: plain)",
+    )
+    parser.add_argument(
+        "--finetune", action="store_true", help="unet, rla: start from the --init bundle's weights, not fresh ones"
+    )
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -108,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             policy_preset=args.policy_preset,
             bc_failures=args.bc_failures,
+            object_weight=args.object_weight,
+            motion_weight=args.motion_weight,
+            finetune=args.finetune,
         )
         torch.manual_seed(args.seed)
         task = build_task(opts)

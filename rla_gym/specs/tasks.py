@@ -22,6 +22,8 @@ class SimTask:
     wm_reward: str  # reward the world-model env uses: "aligned" (to the demo video) or "goal"
     success_rule: str  # what the simulator's info["success"] checks, in words
     objects: tuple[str, ...] = ()  # ManiSkill actor names of what decides success (segmented and posed at collection)
+    success_distance: float | None = None  # success = objects[0] within this xy distance (m) of objects[-1]; None:
+    # the rule is not a distance between two of them (PushT's overlap, PullCubeTool's distance to the base)
 
 
 TASKS: dict[str, SimTask] = {
@@ -48,6 +50,7 @@ TASKS: dict[str, SimTask] = {
             "aligned",
             "ball inside the goal region",
             ("ball", "goal_region"),
+            0.1,  # ManiSkill RollBall goal_radius
         ),
         SimTask(
             "PullCube",
@@ -59,6 +62,7 @@ TASKS: dict[str, SimTask] = {
             "aligned",
             "cube within 0.1 m of the goal",
             ("cube", "goal_region"),
+            0.1,
         ),
         SimTask(
             "PullCubeTool",
@@ -81,6 +85,7 @@ TASKS: dict[str, SimTask] = {
             "goal",
             "cube within 0.05 m of the goal and the robot static",
             ("cube", "peg", "goal_region"),
+            0.05,
         ),
     )
 }

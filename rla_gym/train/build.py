@@ -42,6 +42,20 @@ class TaskOptions:
     progress: bool = True
     policy_preset: str = "paper"  # bc: network size ("paper": ResNet-18 at 128 px, "cpu": at 64 px, "tiny": tests)
     bc_failures: bool = False  # bc: also imitate failed episodes (off: successes only, as the reference)
+    object_weight: float = 0.0  # unet: task-object pixels weigh 1 + this in the L1 (recorded segmentation)
+    motion_weight: float = 0.0  # rla, regression: tokens weigh 1 + this x (their change / the mean change)
+    finetune: bool = False  # unet, rla: start from the init bundle's trained weights instead of fresh ones
+
+    def __post_init__(self) -> None:
+        for name in ("object_weight", "motion_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 0; got {getattr(self, name)}")
+        if self.object_weight > 0 and self.model != "unet":
+            raise ValueError(f"--object-weight weighs image pixels: it applies to unet, not {self.model}")
+        if self.motion_weight > 0 and self.model not in ("rla", "regression"):
+            raise ValueError(f"--motion-weight weighs token losses: it applies to rla and regression, not {self.model}")
+        if self.finetune and self.model not in ("unet", "rla"):
+            raise ValueError(f"--finetune starts from the bundle's unet or rla weights; not available for {self.model}")
 
 
 def load_final(run: Path, name: str) -> dict[str, torch.Tensor]:
@@ -98,7 +112,7 @@ def build_task(opts: TaskOptions):
     # fresh modules from the bundle's config (zero-init output layers as the authors train them); only the
     # encoder's weights come from the bundle
     encoder = bundle.stack.encoder
-    stack = WorldModelStack(bundle.config, encoder=encoder)
+    stack = bundle.stack if opts.finetune else WorldModelStack(bundle.config, encoder=encoder)
     size = stack.image_size
 
     def data(root: Path | None) -> TrainingData | None:
@@ -113,7 +127,13 @@ def build_task(opts: TaskOptions):
         from rla_gym.train.unet import UNetTask
 
         unet = stack.image_decoder
-        return UNetTask(unet, data(opts.data), data(opts.heldout), encoder if opts.train_encoder else None)
+        return UNetTask(
+            unet,
+            data(opts.data),
+            data(opts.heldout),
+            encoder if opts.train_encoder else None,
+            object_weight=opts.object_weight,
+        )
 
     robot = stack.robot
     default_h = RLA_MAX_HORIZON if opts.model == "rla" else WM_ACTION_BUFFER
@@ -125,14 +145,14 @@ def build_task(opts: TaskOptions):
     if opts.model == "rla":
         from rla_gym.train.rla import RLATask
 
-        return RLATask(stack.rla, train_pairs, held_pairs)
+        return RLATask(stack.rla, train_pairs, held_pairs, motion_weight=opts.motion_weight)
     if opts.model == "regression":
         from rla_gym.train.regression import RegressionTask
 
         if pair_cfg.max_horizon > stack.config.world_model.max_horizon:
             raise ValueError(f"--max-horizon {pair_cfg.max_horizon} exceeds the action buffer")
         model = RegressionWorldModel(RegressionConfig.matching(stack.config))
-        return RegressionTask(model, stack.config.robot_key, train_pairs, held_pairs)
+        return RegressionTask(model, stack.config.robot_key, train_pairs, held_pairs, motion_weight=opts.motion_weight)
 
     from rla_gym.train.wm import WMTask, estimate_latent_scale
 

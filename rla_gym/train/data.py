@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from rla_gym.data.dataset import EpisodeDataset
+from rla_gym.data.episode import resize_masks
 from rla_gym.data.feature_cache import encode_frames, state_dict_fingerprint
 from rla_gym.data.video import resize_frames
 
@@ -30,7 +31,8 @@ CACHE_DIR = ".features"  # hidden: episode discovery never walks it
 class TrainingData:
     """Per-episode arrays, index-aligned. frames[i]: (T, H, W, 3) uint8 (None when loaded without frames: only
     the UNet trains on pixels); tokens[i]: (T, L, C) float16; targets[i]: (T, A) float32 joint targets commanded
-    from each frame; interaction[i]: (T,) bool."""
+    from each frame; interaction[i]: (T,) bool; labels[i]: (T, H, W) uint8 task-object labels at the stack's size
+    (k + 1 on object k; None when loaded without frames or recorded without segmentation)."""
 
     keys: list[str]
     frames: list[torch.Tensor] | None
@@ -39,10 +41,11 @@ class TrainingData:
     interaction: list[np.ndarray]
     success: list[bool]
     masked: bool
+    labels: list[torch.Tensor | None] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.keys)
-        for name in ("frames", "tokens", "targets", "interaction", "success"):
+        for name in ("frames", "tokens", "targets", "interaction", "success", "labels"):
             if getattr(self, name) is not None and len(getattr(self, name)) != n:
                 raise ValueError(f"{name} has {len(getattr(self, name))} episodes; keys has {n}")
         if n == 0:
@@ -70,6 +73,7 @@ class TrainingData:
             pick(self.interaction),
             pick(self.success),
             self.masked,
+            pick(self.labels),
         )
 
     def flat_index(self) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +131,7 @@ def load_training_data(
     cache_path = root / CACHE_DIR / f"train-{fingerprint}.pt"
     cached = torch.load(cache_path, weights_only=True) if cache and cache_path.is_file() else None
 
-    frames, tokens, targets, interaction, success = [], [], [], [], []
+    frames, tokens, targets, interaction, success, labels = [], [], [], [], [], []
     read_frames = keep_frames or cached is None
     for i in tqdm(range(len(dataset)), desc=f"load {root.name}", unit="ep", disable=not progress):
         episode = dataset[i] if read_frames else dataset.header(i)
@@ -142,6 +146,10 @@ def load_training_data(
             f = resize_frames(f, image_size)
             if keep_frames:
                 frames.append(torch.from_numpy(np.ascontiguousarray(f)))
+                lab = episode.object_labels
+                labels.append(
+                    None if lab is None else torch.from_numpy(resize_masks(lab, (image_size, image_size)).copy())
+                )
             if cached is None:
                 tokens.append(encode_frames(encoder, f, batch_size=batch_size, device=str(device)).half())
         targets.append(np.asarray(episode.target_qpos, dtype=np.float32))
@@ -155,4 +163,5 @@ def load_training_data(
         tmp = cache_path.with_suffix(".tmp")
         torch.save({"tokens": tokens, "keys": keys}, tmp)
         tmp.replace(cache_path)
-    return TrainingData(keys, frames if keep_frames else None, tokens, targets, interaction, success, mask)
+    kept = (frames, labels) if keep_frames else (None, None)
+    return TrainingData(keys, kept[0], tokens, targets, interaction, success, mask, kept[1])

@@ -38,6 +38,19 @@ class TransitionSampler:
         return {"s_t": batch.states_t, "s_next": batch.states_next, "qpos": qpos, "lengths": batch.lengths}
 
 
+def token_loss(pred: torch.Tensor, target: torch.Tensor, s_t: torch.Tensor, motion_weight: float = 0.0) -> torch.Tensor:
+    """L1 + MSE on predicted tokens (B, L, C). `motion_weight` w > 0 weighs each token 1 + w * (its change from
+    s_t to the target / the batch's mean change), normalised by the mean weight: the few tokens where the ball
+    moves decide the task, the static background fills the mean (design notes: w = 8 tripled the outcome test
+    in a fine-tune probe)."""
+    per_token = (pred - target).abs().mean(-1) + (pred - target).pow(2).mean(-1)  # (B, L)
+    if motion_weight <= 0:
+        return per_token.mean()
+    change = (target.float() - s_t.float()).abs().mean(-1)  # (B, L)
+    weights = 1.0 + motion_weight * change / change.mean().clamp_min(1e-8)
+    return (per_token * weights).mean() / weights.mean()
+
+
 def token_l1(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.float() - b.float()).abs().mean())
 

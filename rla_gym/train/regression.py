@@ -10,27 +10,33 @@ from torch import nn
 
 from rla_gym.models.regression import RegressionWorldModel
 from rla_gym.train.loop import save_weights
-from rla_gym.train.pairs import PairTask, TransitionSampler
+from rla_gym.train.pairs import PairTask, TransitionSampler, token_loss
 
 
 class RegressionModule(nn.Module):
-    def __init__(self, model: RegressionWorldModel, robot_key: str):
+    def __init__(self, model: RegressionWorldModel, robot_key: str, motion_weight: float = 0.0):
         super().__init__()
         self.model, self.robot_key = model, robot_key
+        self.motion_weight = float(motion_weight)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        loss = self.model.loss(batch["s_t"], batch["qpos"], batch["lengths"], self.robot_key, batch["s_next"])
-        return loss, {}
+        pred = self.model(batch["s_t"], batch["qpos"], batch["lengths"], self.robot_key)
+        return token_loss(pred, batch["s_next"], batch["s_t"], self.motion_weight), {}
 
 
 class RegressionTask(PairTask):
     name = "regression"
 
     def __init__(
-        self, model: RegressionWorldModel, robot_key: str, train: TransitionSampler, heldout: TransitionSampler | None
+        self,
+        model: RegressionWorldModel,
+        robot_key: str,
+        train: TransitionSampler,
+        heldout: TransitionSampler | None,
+        motion_weight: float = 0.0,
     ):
         super().__init__(train, heldout)
-        self.module = RegressionModule(model, robot_key)
+        self.module = RegressionModule(model, robot_key, motion_weight)
 
     def predict(self, module: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return module.model(batch["s_t"], batch["qpos"], batch["lengths"], module.robot_key)

@@ -10,26 +10,33 @@ from torch import nn
 
 from rla_gym.models.token_transformer import RLAAutoencoder
 from rla_gym.train.loop import save_weights
-from rla_gym.train.pairs import PairTask, TransitionSampler
+from rla_gym.train.pairs import PairTask, TransitionSampler, token_loss
 
 
 class RLAModule(nn.Module):
-    def __init__(self, rla: RLAAutoencoder):
+    def __init__(self, rla: RLAAutoencoder, motion_weight: float = 0.0):
         super().__init__()
         self.rla = rla
+        self.motion_weight = float(motion_weight)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         pred = self.rla(batch["s_t"], batch["s_next"])
         l1 = nn.functional.l1_loss(pred, batch["s_next"])
-        return l1 + nn.functional.mse_loss(pred, batch["s_next"]), {"l1": float(l1.detach())}
+        return token_loss(pred, batch["s_next"], batch["s_t"], self.motion_weight), {"l1": float(l1.detach())}
 
 
 class RLATask(PairTask):
     name = "rla"
 
-    def __init__(self, rla: RLAAutoencoder, train: TransitionSampler, heldout: TransitionSampler | None = None):
+    def __init__(
+        self,
+        rla: RLAAutoencoder,
+        train: TransitionSampler,
+        heldout: TransitionSampler | None = None,
+        motion_weight: float = 0.0,
+    ):
         super().__init__(train, heldout)
-        self.module = RLAModule(rla)
+        self.module = RLAModule(rla, motion_weight)
 
     def predict(self, module: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The reconstruction with the true latent: the ceiling of any world model in this latent space."""

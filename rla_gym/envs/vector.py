@@ -164,6 +164,23 @@ class RLAWorldModelVectorEnv(VectorEnv):
         self._lengths_np = demos.episode_lengths.cpu().numpy()
         chunks = [self.stack.encode(f) for f in self._demo_frames.split(64)]
         self._demo_tokens = torch.cat(chunks)  # (F, L, C)
+        if not bool(torch.isfinite(self._demo_tokens).all()):
+            from rla_gym.models.diagnose import weights_problem
+
+            problem = weights_problem("encoder", self.stack.encoder, self.bundle.path)
+            raise BundleError(
+                "encoding the bundle's demo frames gave NaN or inf tokens: "
+                + (problem or f"the encoder's weights are finite (bundle {self.bundle.path}); is the file damaged?")
+            )
+
+    def _explain_non_finite(self, actions: torch.Tensor, noise: torch.Tensor | None) -> str:
+        from rla_gym.models.diagnose import explain_non_finite
+
+        parts = dict(self.stack.components())
+        if self.bundle.regression is not None:
+            parts["regression"] = self.bundle.regression
+        path, precision = self.bundle.path, self.cfg.precision
+        return explain_non_finite(self.dynamics, parts, self._tokens, actions, noise, path, precision)
 
     def _goal_index(self, episode: torch.Tensor) -> torch.Tensor:
         return self._starts[episode] + self._lengths[episode] - 1
@@ -313,6 +330,8 @@ class RLAWorldModelVectorEnv(VectorEnv):
 
         noise = self._noise() if self.dynamics.noise_shape is not None else None
         pred = self.dynamics(self._tokens, actions, noise, precision=self.cfg.precision)
+        if not bool(torch.isfinite(pred).all()):  # name the component and its file, not the next tensor checked
+            raise FloatingPointError(self._explain_non_finite(actions, noise))
         rgb = self.stack.render(pred, self.cfg.precision)
 
         k = self.cfg.chunk_size

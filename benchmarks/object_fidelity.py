@@ -1,0 +1,159 @@
+"""Does the world model see the task? Object pixels, probed object positions, outcome discrimination, blur.
+
+    python -m benchmarks.object_fidelity --bundle models/ur10e-RollBall-cpu --heldout DATA/heldout \
+        --train DATA/train --out out/object_fidelity [--unet RUN] [--regression RUN]
+
+`--unet` / `--regression` swap in a candidate's trained weights (a run folder or its final/) to compare it on
+the same episodes. The measurement is `rla_gym.eval.object_fidelity`; this script loads, prints the table and
+writes `results.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _swap(bundle, unet: Path | None, regression: Path | None) -> None:
+    from safetensors.torch import load_file
+
+    from rla_gym.models.regression import load_regression
+    from rla_gym.models.state_dicts import load_strict
+
+    if unet is not None:
+        path = unet / "final" / "image_decoder.safetensors" if (unet / "final").is_dir() else unet
+        if path.is_dir():
+            path = path / "image_decoder.safetensors"
+        load_strict(bundle.stack.image_decoder, load_file(path), source=str(path))
+    if regression is not None:
+        bundle.regression = load_regression(regression, device=bundle.stack.device)
+
+
+def _outcomes(task: str, robot: str, size: int):
+    """The simulator's (real, counterfactual, success) per held-out episode, at the stack's size; None without one."""
+    from rla_gym.sim.vulkan import vulkan_problem
+
+    problem = vulkan_problem("cpu")
+    if problem is not None:
+        print(f"outcome test skipped: {problem}", file=sys.stderr)
+        return None
+    from rla_gym.data.video import resize_frames
+    from rla_gym.sim.counterfactual import episode_seed, replay_outcome
+    from rla_gym.sim.make import make_sim_env
+
+    env = make_sim_env(robot, task, size=128, obs_mode="rgb", max_episode_steps=100_000)
+
+    def outcome(ep):
+        o = replay_outcome(env, task, episode_seed(ep.path), ep.targets[:-1])
+        frames = resize_frames(np.stack([o.real, o.counterfactual]), size)
+        return frames[0], frames[1], o.success
+
+    return outcome
+
+
+def _fmt(values) -> str:
+    return " / ".join(f"{v:.1f}" for v in values)
+
+
+def table(report: dict) -> str:
+    """Markdown: one row per dynamics."""
+    objects = [r["object"] for r in report["reconstruction"]]
+    lines = [
+        "| model | token L1 t+30 | "
+        + " | ".join(f"{o} error cm t+10/20/30" for o in objects)
+        + " | outcome resolved | closer | success agreement | contrast t+30 | IoU t+30 | sharpness |",
+        "|---|" + "---:|" * (len(objects) + 6),
+    ]
+    for name, m in report["models"].items():
+        per_obj = [_fmt(m["probe_error_cm"][f"t+{h}"][k] for h in (10, 20, 30)) for k in range(len(objects))]
+        out = m.get("outcome", {})
+        pix = m["object_pixels_t+30"][0]
+        lines.append(
+            f"| {name} | {m['token_l1']['t+30']:.4f} | "
+            + " | ".join(per_obj)
+            + f" | {out.get('outcome_resolved', float('nan')):+.2f} | {100 * out.get('outcome_closer', float('nan')):.0f} %"
+            + f" | {100 * m.get('probe_success_agreement', float('nan')):.0f} % | {pix['contrast_ratio']:.2f}"
+            + f" | {pix['mask_iou']:.2f} | {m['sharpness_t+30']:.2f} |"
+        )
+    first = next(iter(report["models"].values()), None)
+    if first is not None:
+        still = [_fmt(first["object_did_not_move_cm"][f"t+{h}"][k] for h in (10, 20, 30)) for k in range(len(objects))]
+        lines.append("| (object did not move) | | " + " | ".join(still) + " | | | | | | |")
+    lines.append("")
+    lines.append("Reconstruction (encoder -> UNet) on the held-out frames:")
+    lines.append("")
+    lines.append("| object | rgb L1 (grey levels) | contrast ratio | mask IoU | frames |")
+    lines.append("|---|---:|---:|---:|---:|")
+    for r in report["reconstruction"]:
+        lines.append(
+            f"| {r['object']} | {r['rgb_l1']:.1f} | {r['contrast_ratio']:.2f} | {r['mask_iou']:.2f} | {r['frames']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.object_fidelity", description=__doc__.split("\n")[0])
+    parser.add_argument("--bundle", default=None, help="bundle folder or hub id (default: the embedded default)")
+    parser.add_argument("--task", default="RollBall")
+    parser.add_argument("--heldout", type=Path, required=True, help="held-out episodes with task-object segmentation")
+    parser.add_argument("--train", type=Path, required=True, help="training episodes the position probe is fitted on")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--unet", type=Path, default=None, help="a UNet run (or its image_decoder.safetensors) to swap in"
+    )
+    parser.add_argument("--regression", type=Path, default=None, help="a regression run to swap in")
+    parser.add_argument("--draws", type=int, default=4)
+    parser.add_argument("--max-outcomes", type=int, default=24)
+    parser.add_argument("--probe-episodes", type=int, default=120)
+    parser.add_argument("--no-sim", action="store_true", help="skip the outcome test (no simulator replays)")
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from rla_gym.eval.object_fidelity import (
+        ObjectFidelityConfig,
+        encode_all,
+        fit_task_probe,
+        load_episodes,
+        measure,
+    )
+    from rla_gym.models.bundle import load_bundle
+    from rla_gym.models.zoo import default_bundle_path
+    from rla_gym.specs import get_task
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    task = get_task(args.task)
+    bundle = load_bundle(args.bundle or default_bundle_path(task.robot, task.name))
+    _swap(bundle, args.unet, args.regression)
+    bundle.stack.eval()
+    size = bundle.stack.image_size
+    config = ObjectFidelityConfig(
+        task=task.name, draws=args.draws, max_outcomes=args.max_outcomes, probe_episodes=args.probe_episodes
+    )
+    heldout = load_episodes(args.heldout, size)
+    train = load_episodes(args.train, size, limit=args.probe_episodes)
+    encode_all(bundle, heldout)
+    encode_all(bundle, train)
+    probe = fit_task_probe(bundle, train)
+    outcomes = None if args.no_sim else _outcomes(task.name, task.robot, size)
+    report = measure(bundle, heldout, probe, config, outcomes).to_dict()
+    report["command"] = "python -m benchmarks.object_fidelity " + " ".join(argv if argv is not None else sys.argv[1:])
+    report["episodes"] = {"heldout": len(heldout), "probe_train": len(train)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(report, indent=2))
+    text = table(report)
+    (args.out / "table.md").write_text(text + "\n")
+    print(text)
+    for note in report["notes"]:
+        print(f"note: {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,256 @@
+"""What decides the task, measured on held-out episodes for each dynamics of a bundle (RLA-WM, regression, copy):
+
+- reconstruction and prediction object pixels (`object_pixels`): is the ball still there, in its colour;
+- object positions read from tokens by a probe fitted on training episodes (`object_probe`), at t+10/20/30
+  (copy-first = "the object did not move"), and success read from the predicted final tokens against the
+  simulator's, as agreement;
+- outcome discrimination (`outcome`) against counterfactual frames rendered by the simulator (optional: needs
+  ManiSkill; skipped with the reason otherwise);
+- sharpness and sample collapse (`sharpness`).
+
+Episodes are read at their recorded size and resized to the stack's with antialiasing, the one frame pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rla_gym.data.dataset import EpisodeDataset
+from rla_gym.data.episode import Episode, resize_masks
+from rla_gym.data.video import resize_frames
+from rla_gym.eval.object_pixels import object_pixels
+from rla_gym.eval.object_probe import ObjectProbe, fit_probe, position_error_cm, success_from_positions, xy_positions
+from rla_gym.eval.outcome import outcome_score
+from rla_gym.eval.sharpness import sample_collapse, sharpness_ratio
+from rla_gym.models.bundle import Bundle
+from rla_gym.models.dynamics import Dynamics
+from rla_gym.specs.tasks import SimTask, get_task
+
+log = logging.getLogger(__name__)
+
+HORIZONS = (10, 20, 30)  # steps: three chunks of 10 recorded targets, as the prediction benchmark rolls
+CHUNK = 10
+
+
+@dataclass(frozen=True)
+class ObjectFidelityConfig:
+    task: str = "RollBall"
+    dynamics: tuple[str, ...] = ("rla-wm", "regression", "copy")
+    draws: int = 4  # noise draws per rollout (outcome test and collapse)
+    max_outcomes: int = 24  # held-out successes replayed for the outcome test
+    probe_episodes: int = 120  # training episodes the probe is fitted on
+    seed: int = 0
+
+
+@dataclass
+class HeldoutEpisode:
+    path: Path
+    frames: np.ndarray  # (T, S, S, 3) uint8 at the stack's size
+    labels: np.ndarray  # (T, S, S) uint8
+    targets: np.ndarray  # (T, A)
+    positions: np.ndarray  # (T, 2 N) objects' xy
+    success: bool
+    names: tuple[str, ...] = ()  # the task objects the labels and positions follow
+    tokens: torch.Tensor | None = None  # (T, L, C)
+
+
+def load_episodes(root: Path, size: int, limit: int | None = None) -> list[HeldoutEpisode]:
+    """Episodes with task-object segmentation and poses under `root`, frames and labels at `size` px."""
+    dataset = EpisodeDataset(root, cache_size=0)
+    out = []
+    for i in range(len(dataset)):
+        ep: Episode = dataset[i]
+        if ep.object_labels is None or ep.task_object_poses is None:
+            raise ValueError(
+                f"{dataset.paths[i]} has no task-object segmentation or poses: collect it again with this version"
+            )
+        out.append(
+            HeldoutEpisode(
+                dataset.paths[i],
+                resize_frames(ep.frames, size),
+                resize_masks(ep.object_labels, (size, size)),
+                ep.target_qpos,
+                xy_positions(ep.task_object_poses),
+                ep.success,
+                ep.object_names,
+            )
+        )
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def encode_all(bundle: Bundle, episodes: Sequence[HeldoutEpisode], batch: int = 64) -> None:
+    with torch.no_grad():
+        for ep in episodes:
+            frames = torch.from_numpy(ep.frames)
+            ep.tokens = torch.cat(
+                [bundle.stack.encode(frames[i : i + batch]).cpu() for i in range(0, len(frames), batch)]
+            )
+
+
+def rollout(
+    dynamics: Dynamics, start: torch.Tensor, targets: np.ndarray, draws: int, generator: torch.Generator
+) -> list[torch.Tensor]:
+    """Open loop from `start` (L, C) over `targets` (T, A) in chunks of CHUNK (the last may be shorter), `draws`
+    noise draws at once -> the predicted tokens after each chunk, each (draws, L, C)."""
+    tokens = start[None].expand(draws, *start.shape).contiguous().to(dynamics.device)
+    out = []
+    for t in range(0, len(targets), CHUNK):
+        chunk = torch.as_tensor(targets[t : t + CHUNK], dtype=torch.float32, device=tokens.device)
+        noise = dynamics.draw_noise(draws, tokens.device, generator)
+        tokens = dynamics(tokens, chunk[None].expand(draws, *chunk.shape), noise)
+        out.append(tokens.cpu())
+    return out
+
+
+@dataclass
+class ObjectFidelityReport:
+    task: str
+    reconstruction: list[dict[str, Any]]  # per object
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)  # dynamics name -> metrics
+    probe: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "reconstruction": self.reconstruction,
+            "models": self.models,
+            "probe": self.probe,
+            "notes": self.notes,
+        }
+
+
+def fit_task_probe(bundle: Bundle, train: Sequence[HeldoutEpisode]) -> ObjectProbe:
+    tokens = torch.cat([ep.tokens for ep in train])
+    pos = torch.from_numpy(np.concatenate([ep.positions for ep in train]))
+    groups = np.concatenate([np.full(len(ep.positions), i) for i, ep in enumerate(train)])
+    return fit_probe(tokens, pos, groups)
+
+
+def _windows(episodes: Sequence[HeldoutEpisode]) -> list[tuple[int, int]]:
+    """(episode, t0) starts with room for 30 steps: the start, and 10 steps before the object first moves."""
+    out = []
+    for i, ep in enumerate(episodes):
+        moved = np.flatnonzero(np.abs(np.diff(ep.positions, axis=0)).max(1) > 2e-3)
+        starts = {0} | ({max(0, int(moved[0]) - 10)} if len(moved) else set())
+        out += [(i, t0) for t0 in sorted(starts) if t0 + HORIZONS[-1] < len(ep.targets)]
+    return out
+
+
+def measure(
+    bundle: Bundle,
+    heldout: Sequence[HeldoutEpisode],
+    probe: ObjectProbe,
+    config: ObjectFidelityConfig,
+    outcomes: Callable[[HeldoutEpisode], tuple[np.ndarray, np.ndarray, bool]] | None = None,
+) -> ObjectFidelityReport:
+    """The report (see the module docstring). `outcomes(ep)` -> (real final frame, counterfactual frame, success),
+    both at the stack's size, for held-out successes (None: no simulator, the outcome test is skipped)."""
+    task: SimTask = get_task(config.task)
+    names = heldout[0].names
+    n_obj = len(names)
+    distance = task.success_distance if names == task.objects else None
+    stack = bundle.stack
+    with torch.no_grad():
+        frames = np.concatenate([ep.frames for ep in heldout])
+        labels = np.concatenate([ep.labels for ep in heldout])
+        recon = torch.cat([stack.render(ep.tokens.to(stack.device)).cpu() for ep in heldout]).numpy()
+    report = ObjectFidelityReport(config.task, [o.row() for o in object_pixels(frames, recon, labels, names)])
+    real_pos = torch.from_numpy(np.concatenate([ep.positions for ep in heldout]))
+    real_tok = torch.cat([ep.tokens for ep in heldout])
+    report.probe = {
+        "ridge": probe.ridge,
+        "real_tokens_error_cm": position_error_cm(probe(real_tok), real_pos, n_obj).mean(0).tolist(),
+    }
+
+    windows = _windows(heldout)
+    cf_cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    successes = [i for i, ep in enumerate(heldout) if ep.success][: config.max_outcomes]
+    if outcomes is None:
+        report.notes.append("outcome test not measured: no simulator (ManiSkill with a Vulkan driver) here")
+    else:
+        for i in successes:
+            real_frame, cf_frame, sim_success = outcomes(heldout[i])
+            if not sim_success:
+                report.notes.append(f"{heldout[i].path.name}: the replay did not succeed; left out of the outcome test")
+                continue
+            with torch.no_grad():
+                enc = stack.encode(torch.from_numpy(np.stack([real_frame, cf_frame]))).cpu()
+            cf_cache[i] = (enc[0], enc[1])
+
+    for name in config.dynamics:
+        try:
+            dyn = bundle.dynamics(name)
+        except Exception as err:  # a bundle without the regression baseline: say so, measure the rest
+            report.notes.append(f"{name}: not measured ({err})")
+            continue
+        gen = torch.Generator().manual_seed(config.seed)
+        draws = config.draws if dyn.noise_shape is not None else 1
+        metrics: dict[str, Any] = {}
+        # windows: token L1, probe position error, object pixels and sharpness at t+30, collapse
+        errs = {h: [] for h in HORIZONS}
+        copy_errs = {h: [] for h in HORIZONS}
+        still_errs = {h: [] for h in HORIZONS}
+        l1 = {h: [] for h in HORIZONS}
+        pred30, real30, frames30, labels30, samples30 = [], [], [], [], []
+        for i, t0 in windows:
+            ep = heldout[i]
+            steps = rollout(dyn, ep.tokens[t0], ep.targets[t0 : t0 + HORIZONS[-1]], draws, gen)
+            for h, tok in zip(HORIZONS, steps):
+                true = torch.from_numpy(ep.positions[t0 + h])[None]
+                errs[h].append(position_error_cm(probe(tok[:1]), true, n_obj)[0])
+                copy_errs[h].append(position_error_cm(probe(ep.tokens[t0][None]), true, n_obj)[0])
+                still_errs[h].append(position_error_cm(torch.from_numpy(ep.positions[t0])[None], true, n_obj)[0])
+                l1[h].append(float((tok[:1] - ep.tokens[t0 + h]).abs().mean()))
+            pred30.append(steps[-1][0])
+            samples30.append(steps[-1])
+            real30.append(ep.tokens[t0 + HORIZONS[-1]])
+            frames30.append(ep.frames[t0 + HORIZONS[-1]])
+            labels30.append(ep.labels[t0 + HORIZONS[-1]])
+        metrics["windows"] = len(windows)
+        metrics["token_l1"] = {f"t+{h}": float(np.mean(l1[h])) for h in HORIZONS}
+        metrics["probe_error_cm"] = {f"t+{h}": np.mean(errs[h], 0).tolist() for h in HORIZONS}
+        metrics["probe_error_cm_copy_tokens"] = {f"t+{h}": np.mean(copy_errs[h], 0).tolist() for h in HORIZONS}
+        metrics["object_did_not_move_cm"] = {f"t+{h}": np.mean(still_errs[h], 0).tolist() for h in HORIZONS}
+        with torch.no_grad():
+            renders = stack.render(torch.stack(pred30).to(stack.device)).cpu()
+            real_renders = stack.render(torch.stack(real30).to(stack.device)).cpu()
+        pix = object_pixels(np.stack(frames30), renders.numpy(), np.stack(labels30), names)
+        metrics["object_pixels_t+30"] = [o.row() for o in pix]
+        metrics["sharpness_t+30"] = sharpness_ratio(
+            renders.permute(0, 3, 1, 2) / 255, real_renders.permute(0, 3, 1, 2) / 255
+        )
+        if draws > 1:
+            metrics["collapse_t+30"] = sample_collapse(torch.stack(samples30, 1), torch.stack(real30))
+        # whole episodes from frame 0: success read by the probe; the outcome test on the replayed successes
+        agree, resolved_pred, reals, cfs = [], [], [], []
+        for i, ep in enumerate(heldout):
+            steps = rollout(dyn, ep.tokens[0], ep.targets[: len(ep.targets) - 1], draws, gen)
+            final = steps[-1]  # (draws, L, C): predicted frame T - 1
+            if distance is not None:
+                read = success_from_positions(probe(final[:1]), distance, 0, n_obj - 1)[0]
+                agree.append(bool(read) == ep.success)
+            if i in cf_cache:
+                resolved_pred.append(final)
+                reals.append(cf_cache[i][0])
+                cfs.append(cf_cache[i][1])
+        if agree:
+            metrics["probe_success_agreement"] = float(np.mean(agree))
+        if resolved_pred:
+            score = outcome_score(torch.stack(resolved_pred), torch.stack(reals), torch.stack(cfs))
+            metrics["outcome"] = score.summary()
+        report.models[name] = metrics
+    if distance is not None:
+        real_final = torch.stack([ep.tokens[-1] for ep in heldout])
+        read = success_from_positions(probe(real_final), distance, 0, n_obj - 1)
+        report.probe["success_agreement_real_tokens"] = float(np.mean(read == np.array([ep.success for ep in heldout])))
+    return report

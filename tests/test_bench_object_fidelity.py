@@ -1,0 +1,78 @@
+"""The object-fidelity benchmark end to end on a tiny bundle and synthetic episodes whose disc is pushed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rla_gym.data import synthetic_episode, write_episode
+
+
+@pytest.fixture(scope="module")
+def episodes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("objfid")
+    for split, seeds in (("train", range(8)), ("heldout", range(100, 104))):
+        for i, s in enumerate(seeds):
+            write_episode(root / split / "success", i, synthetic_episode(40, 48, move=(5, 30), seed=s), crf=10)
+    return root
+
+
+def test_report_measures_each_dynamics_and_copy_predicts_no_motion(random_bundle_dir, episodes, tmp_path):
+    from benchmarks.object_fidelity import main
+
+    out = tmp_path / "out"
+    code = main(
+        ["--bundle", str(random_bundle_dir), "--heldout", str(episodes / "heldout"), "--train", str(episodes / "train"),
+         "--out", str(out), "--no-sim", "--draws", "2"]
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads((out / "results.json").read_text())
+    assert set(report["models"]) == {"rla-wm", "copy"}  # the random bundle ships no regression baseline
+    assert any("regression: not measured" in n for n in report["notes"])
+    assert any("outcome test not measured" in n for n in report["notes"])
+    copy, wm = report["models"]["copy"], report["models"]["rla-wm"]
+    for h in ("t+10", "t+20", "t+30"):  # copying the start frame is reading the probe on the start tokens
+        np.testing.assert_allclose(copy["probe_error_cm"][h], copy["probe_error_cm_copy_tokens"][h], rtol=1e-5)
+    # the pushed disc moves away from its start: "did not move" errs more at t+30 than at t+10
+    still = copy["object_did_not_move_cm"]
+    assert still["t+30"][0] > still["t+10"][0] > 0
+    assert "collapse_t+30" in wm and "collapse_t+30" not in copy  # copy is deterministic
+    assert copy["sharpness_t+30"] > 0 and report["reconstruction"][0]["object"] == "disc"
+    assert "| copy |" in (out / "table.md").read_text()
+
+
+def test_outcome_score_in_the_report_uses_the_callable_frames(random_bundle_dir, episodes):
+    """With outcomes given, each dynamics gets an outcome row; copy, which keeps the disc at its start, is nearer
+    the counterfactual (disc at its start) than the real outcome (disc pushed)."""
+    import torch
+
+    from rla_gym.eval.object_fidelity import ObjectFidelityConfig, encode_all, fit_task_probe, load_episodes, measure
+    from rla_gym.models.bundle import load_bundle
+
+    bundle = load_bundle(random_bundle_dir)
+    size = bundle.stack.image_size
+    heldout = load_episodes(episodes / "heldout", size)
+    train = load_episodes(episodes / "train", size)
+    encode_all(bundle, heldout)
+    encode_all(bundle, train)
+    probe = fit_task_probe(bundle, train)
+    from rla_gym.data.synthetic import SCENE_METRES, _render
+    from rla_gym.data.video import resize_frames
+
+    def outcomes(ep):  # counterfactual: the final arm, the disc drawn back where it started
+        seed = 100 + int(ep.path.name.split("_")[-1])
+        full = synthetic_episode(40, 48, move=(5, 30), seed=seed)
+        tip = full.eef_pose[-1, :2] / SCENE_METRES
+        disc_start = full.task_object_poses[0, 0, :2] / SCENE_METRES
+        cf = _render(48, tip, disc_start, rng_phase=seed)
+        np.testing.assert_array_equal(
+            _render(48, tip, full.task_object_poses[-1, 0, :2] / SCENE_METRES, seed), full.frames[-1]
+        )
+        return resize_frames(full.frames[-1:], size)[0], resize_frames(cf[None], size)[0], True
+
+    torch.manual_seed(0)
+    report = measure(bundle, heldout, probe, ObjectFidelityConfig(task="RollBall", draws=2), outcomes)
+    copy = report.models["copy"]["outcome"]
+    assert copy["rollouts"] == 4 and copy["outcome_resolved"] < 0

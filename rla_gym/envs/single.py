@@ -34,7 +34,7 @@ def _single_thread_if_forked() -> None:
 
 
 class RLAWorldModelEnv(gym.Env):
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": RLAWorldModelVectorEnv.metadata["render_fps"]}
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
         if "autoreset_mode" in kwargs:
@@ -42,8 +42,13 @@ class RLAWorldModelEnv(gym.Env):
                 "the single env does not autoreset (Gymnasium's vector envs reset it); autoreset_mode belongs "
                 "to gym.make_vec(..., vectorization_mode='vector_entry_point')"
             )
+        num_envs = kwargs.pop("num_envs", 1)
+        if num_envs != 1:
+            raise ValueError(
+                f"num_envs={num_envs!r}: the single env simulates one world; for {num_envs} worlds use "
+                f"gym.make_vec('RLAWorldModel-v0', num_envs={num_envs}, vectorization_mode='vector_entry_point')"
+            )
         _single_thread_if_forked()
-        kwargs.pop("num_envs", None)
         self.vector_env = RLAWorldModelVectorEnv(
             num_envs=1, autoreset_mode=AutoresetMode.DISABLED, render_mode="rgb_array", **kwargs
         )
@@ -71,7 +76,12 @@ class RLAWorldModelEnv(gym.Env):
 
     def step(self, action: np.ndarray):
         self._check_open()
-        action = action[None] if isinstance(action, torch.Tensor) else np.asarray(action)[None]  # dtype kept
+        action = action if isinstance(action, torch.Tensor) else np.asarray(action)  # dtype kept
+        expected = self.action_space.shape
+        if tuple(action.shape) != expected:  # the vector env would quote its (1, K, A)
+            robot = self.vector_env.robot.name
+            raise ValueError(f"action has shape {tuple(action.shape)}; {robot} expects {expected} (K, action_dim)")
+        action = action[None]
         obs, reward, terminated, truncated, info = self.vector_env.step(action)
         return (
             self._first(to_numpy(obs)),

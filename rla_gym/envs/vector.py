@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,8 @@ class RLAWorldModelVectorEnv(VectorEnv):
     `_reward_l1` etc., as Gymnasium's vector envs do.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.SAME_STEP}  # each env declares its own
+    # render_fps: one rendered frame per chunk step; autoreset_mode: each env declares its own
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10, "autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(
         self,
@@ -311,6 +313,7 @@ class RLAWorldModelVectorEnv(VectorEnv):
     def step(self, actions: Any):
         """actions: (num_envs, K, A) -> obs, reward (N,), terminated (N,), truncated (N,), info."""
         self._check_open()
+        _refuse_numpy_only_wrappers()
         actions, clipped = self._validate_action(actions)  # rejected actions leave the env untouched
         if self._seed is None:
             raise RuntimeError("call reset() before the first step()")
@@ -470,3 +473,26 @@ def _as_numpy(value: Any) -> np.ndarray:
 
 def _fresh_seed() -> int:
     return int(np.random.SeedSequence().entropy % (2**63))
+
+
+def _refuse_numpy_only_wrappers() -> None:
+    """Gymnasium's vector `RecordEpisodeStatistics` and `NormalizeReward` keep numpy arrays and fail deep inside on
+    torch tensors; if one of them (through any other vector wrappers) is calling this env's step, say so, and name
+    the numpy view that works. Walks the calling frames up to the first frame that is not a vector wrapper's."""
+    from gymnasium.vector import VectorWrapper
+    from gymnasium.wrappers.vector import NormalizeReward, RecordEpisodeStatistics
+
+    from rla_gym.envs.numpy_wrapper import NumpyVectorEnv
+
+    frame = sys._getframe(2)  # the caller of step()
+    while frame is not None:
+        caller = frame.f_locals.get("self")
+        if not isinstance(caller, VectorWrapper) or isinstance(caller, NumpyVectorEnv):
+            return  # a user's code, or the numpy boundary: what is above it sees numpy
+        if isinstance(caller, (RecordEpisodeStatistics, NormalizeReward)):
+            name = type(caller).__name__
+            raise TypeError(
+                f"gymnasium's vector {name} works on numpy arrays; this env returns torch tensors. Wrap the numpy "
+                f"view instead: {name}(NumpyVectorEnv(env)) (from rla_gym.envs.numpy_wrapper import NumpyVectorEnv)"
+            )
+        frame = frame.f_back

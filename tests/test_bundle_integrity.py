@@ -137,3 +137,13 @@ def test_writing_a_bundle_over_other_files_is_refused(tmp_path):
     with pytest.raises(BundleError, match="expected a new folder or a bundle; it holds other files"):
         make_random_bundle("ur10e", "tiny", episodes=1, length=10).save_pretrained(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_the_shipped_bundle_is_stamped_and_loads():
+    """The default bundle's manifest carries a stamp for every file, so a plain load of it catches a mixed folder."""
+    from rla_gym.models.zoo import default_bundle_path
+
+    path = default_bundle_path("ur10e", None)
+    manifest = verify_manifest(path, checksums=False)
+    assert set(manifest["stamps"]) == set(manifest["files"])
+    assert load_bundle(path).robot == "ur10e"

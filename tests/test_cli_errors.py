@@ -326,3 +326,27 @@ def test_demo_refuses(extra, arg, words, places, tmp_path, capsys):
     out = tmp_path / "demo"
     argv = ["demo", "--out", str(out), *[e.format(**places) for e in extra]]
     assert_refused(argv, arg, capsys, out=out if "--out" not in extra else None, words=words)
+
+
+def test_make_bundle_from_runs_refuses_demos_of_another_robot(train_inputs, tmp_path, capsys):
+    runs = [tmp_path / n for n in ("unet", "rla", "wm")]
+    for run in runs:
+        run.mkdir()
+    out = tmp_path / "out"
+    argv = ["make-bundle", "--from-runs", "--init", train_inputs["bundle"], "--demos", train_inputs["panda"]]
+    argv += ["--unet", str(runs[0]), "--rla", str(runs[1]), "--wm", str(runs[2]), "--out", str(out)]
+    line = assert_refused(argv, train_inputs["panda"], capsys, out=out, words="holds panda episodes")
+    assert line.endswith("expected ur10e")
+
+
+def test_the_library_refuses_the_same_values(train_inputs):
+    """The functions behind make-bundle check what the command checks: no torch.cat error, no silent fallback."""
+    from rla_gym.models.random_bundle import make_random_bundle
+    from rla_gym.train.assemble import Runs, assemble_bundle, demo_set
+
+    with pytest.raises(ValueError, match="episodes and length: expected integers >= 1; got episodes=0"):
+        make_random_bundle("ur10e", "tiny", episodes=0)
+    with pytest.raises(ValueError, match="num_episodes: expected an integer >= 1; got -2"):
+        demo_set(Path(train_inputs["ur10e"]), 32, -2)
+    with pytest.raises(ValueError, match="euler_steps: expected an integer >= 1"):
+        assemble_bundle(train_inputs["bundle"], Runs(unet=None, rla=None, wm=None), None, "RollBall", euler_steps=0)

@@ -95,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         init = load_bundle(args.init)
         task = args.task or init.stack.robot.tasks[0]
-        demos = demo_set(args.demos, init.stack.image_size, args.num_demos, mask=args.mask)
+        demos = demo_set(args.demos, init.stack.image_size, args.num_demos, mask=args.mask, robot=init.robot)
         runs = Runs(unet=args.unet, rla=args.rla, wm=args.wm, encoder=args.encoder_run)
         meta = {"preset": init.config.preset, "masked": bool(args.mask)}
         bundle = assemble_bundle(args.init, runs, demos, task, euler_steps=args.euler_steps, metadata=meta)

@@ -36,7 +36,10 @@ def make_random_bundle(
     seed: int = 0,
     task: str | None = None,
 ) -> Bundle:
-    """Random weights (seeded) for the chosen preset plus a synthetic demo set at the encoder's size."""
+    """Random weights (seeded) for the chosen preset plus a synthetic demo set at the encoder's size: `episodes`
+    >= 1 of `length` >= 1 frames (the env resets only from demos longer than one chunk, and says so)."""
+    if episodes < 1 or length < 1:
+        raise ValueError(f"episodes and length: expected integers >= 1; got episodes={episodes}, length={length}")
     config = preset_config(preset, robot)
     config.encoder.hub_id = None  # random weights: the bundle must carry the encoder too
     with torch.random.fork_rng(devices=[]):  # seeded weights without moving the caller's torch RNG

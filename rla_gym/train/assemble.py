@@ -30,14 +30,25 @@ class Runs:
 
 
 def demo_set(
-    root: Path, image_size: int, num_episodes: int, *, mask: bool = False, successes_only: bool = True
+    root: Path,
+    image_size: int,
+    num_episodes: int,
+    *,
+    mask: bool = False,
+    successes_only: bool = True,
+    robot: str | None = None,
 ) -> DemoSet:
-    """The first `num_episodes` (success) episodes under `root`, frames resized (and masked) to the stack's size."""
+    """The first `num_episodes` (success) episodes under `root`, frames resized (and masked) to the stack's size.
+    `robot`, when given, must be every chosen episode's robot."""
+    if num_episodes < 1:
+        raise ValueError(f"num_episodes: expected an integer >= 1; got {num_episodes}")
     dataset = EpisodeDataset(root, cache_size=0)
     frames, targets, qpos = [], [], []
     for i in range(len(dataset)):
         if successes_only and not dataset.header(i).success:
             continue
+        if robot is not None and dataset.header(i).robot != robot:
+            raise ValueError(f"{root} holds {dataset.header(i).robot} episodes ({dataset.key(i)}); expected {robot}")
         episode = dataset[i]
         f = apply_mask(episode.frames, episode.mask) if mask else episode.frames
         frames.append(torch.from_numpy(np.ascontiguousarray(resize_frames(f, image_size))))
@@ -60,6 +71,8 @@ def assemble_bundle(
     metadata: dict | None = None,
 ) -> Bundle:
     """Load the init bundle and overwrite its components with the trained weights (strictly)."""
+    if euler_steps is not None and euler_steps < 1:
+        raise ValueError(f"euler_steps: expected an integer >= 1 (or None: the init bundle's); got {euler_steps}")
     bundle = load_bundle(init)
     stack = bundle.stack
     if runs.encoder is not None:

@@ -201,6 +201,8 @@ WMRL = [
     (["--bc", "{missing}"], "--bc", "does not exist"),
     (["--out", "{file}"], "--out", "a file"),
     (["--resume", "--overwrite"], "--overwrite", "either --resume"),
+    (["--robot", "ur5"], "--robot", "invalid choice: 'ur5'"),
+    (["--task", "Bogus"], "--task", "invalid choice: 'Bogus'"),
     *[(["--device", d], "--device", f"got '{d}'") for d in _no_such_devices()],
 ]
 

@@ -22,12 +22,13 @@ from rla_gym.commands.args import (
     out_dir,
     positive_int,
 )
+from rla_gym.specs import ROBOTS, TASKS
 from rla_gym.specs.seeds import SELECTION_SEEDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--robot", default="ur10e")
-    parser.add_argument("--task", default="RollBall")
+    parser.add_argument("--robot", default="ur10e", choices=list(ROBOTS))
+    parser.add_argument("--task", default="RollBall", choices=list(TASKS), help="one of the robot's tasks")
     parser.add_argument(
         "--bundle", type=bundle_source, default=None, help="bundle folder or hub id (default: the embedded default)"
     )

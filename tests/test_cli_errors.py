@@ -246,6 +246,19 @@ def test_wmrl_overwrite_clears_the_used_out_and_resume_keeps_it(tmp_path, capsys
     assert seen[-1] == [], "--overwrite starts from an empty folder"
 
 
+def test_wmrl_overwrite_clears_only_a_run_folder(tmp_path, capsys, monkeypatch):
+    """`--out ~ --overwrite` by mistake must not delete a home folder: only a folder a run wrote is cleared."""
+    import rla_gym.train.wmrl as wmrl
+
+    monkeypatch.setattr(wmrl, "run_wmrl", lambda config: pytest.fail("reached the run"))
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.tex").write_text("years of work")
+    argv = ["wmrl", "--preset", "tiny", "--out", str(home), "--overwrite", "--no-progress"]
+    assert_refused(argv, "--out", capsys, out=home, words="a run folder to clear with --overwrite")
+    assert (home / "thesis.tex").read_text() == "years of work"
+
+
 class _NoReport:
     bc = None  # what a non-zero torchrun rank returns: the command prints nothing
 

@@ -144,11 +144,19 @@ def device(text: str) -> str:
     return text
 
 
-def fresh_out(path: Path, arg: str = "--out", *, resume: bool = False, overwrite: bool = False) -> None:
+def fresh_out(
+    path: Path,
+    arg: str = "--out",
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    run_files: tuple[str, ...] = ("checkpoints",),
+) -> None:
     """Refuse to start a new run in a folder that holds something, unless resuming it or told to clear it.
 
     A run written over another one keeps the old one's later files and a later `--resume` continues the wrong
-    run. With `overwrite` the folder is emptied here, after every other argument was checked."""
+    run. With `overwrite` the folder is removed here, after every other argument was checked, but only if it
+    holds one of `run_files` (what a run writes): a mistyped `--out ~ --overwrite` must not delete a home folder."""
     import shutil
 
     if resume and overwrite:
@@ -158,5 +166,9 @@ def fresh_out(path: Path, arg: str = "--out", *, resume: bool = False, overwrite
     if not overwrite:
         raise ArgumentError(
             arg, "a new or empty folder (or --resume to continue its run, --overwrite to clear it)", f"{path} (used)"
+        )
+    if not any((path / name).exists() for name in run_files):
+        raise ArgumentError(
+            arg, f"a run folder to clear with --overwrite (one holding {', '.join(run_files)})", f"{path} (other files)"
         )
     shutil.rmtree(path)

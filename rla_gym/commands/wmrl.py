@@ -25,6 +25,8 @@ from rla_gym.commands.args import (
 from rla_gym.specs import ROBOTS, TASKS
 from rla_gym.specs.seeds import SELECTION_SEEDS
 
+RUN_FILES = ("checkpoints", "curve.csv", "bc_eval.json", "results.txt")  # what tells a wmrl run folder
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--robot", default="ur10e", choices=list(ROBOTS))
@@ -113,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = config_from_args(args)  # every value checked before --out is touched
-        fresh_out(config.out, resume=config.resume, overwrite=args.overwrite)
+        fresh_out(config.out, resume=config.resume, overwrite=args.overwrite, run_files=RUN_FILES)
         result = run_wmrl(config)
     except (ValueError, FileNotFoundError) as err:
         print(f"rla-gym wmrl: {err}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """The side-by-side benchmark suite: world model vs ManiSkill speed, fidelity and policy ranking, in one report.
 
     python -m benchmarks.run_all --quick --heldout ~/rla-work/data/heldout --wmrl-out out/wmrl
-    rla-gym bench --quick --heldout ~/rla-work/data/heldout --wmrl-out out/wmrl      # the same
+    rla-gym bench --quick --heldout ~/rla-work/data/heldout --wmrl-out out/wmrl      # the same (argv passed through)
 
 writes benchmarks/results/<date>-<machine>/REPORT.md (prose summary, tables, PNG figures beside it) and
 results.json, and prints the report. Sections (`--only speed,fidelity,policies`):
@@ -16,6 +16,10 @@ Presets: `--quick` (CPU, the embedded default bundle, sized for under 30 minutes
 end to end) and `--paper` (a GPU, the paper's sizes; `--bundle` the released weights; without it speed runs on
 random paper-size weights and the other sections are not measured). CUDA paths are written for the paper preset
 but were not run here (no GPU).
+
+The arguments are defined here, once (`build_parser`); `rla-gym bench` passes its command line through unread. A
+bad value (a missing or another robot's bundle, an unknown task, an empty --heldout, --out a file, a device this
+machine lacks) stops before anything runs with one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ import datetime
 import json
 import logging
 import shlex
+import sys
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+
+from rla_gym.specs.seeds import SELECTION_SEEDS
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -53,9 +60,9 @@ class Preset:
     fidelity_episodes: int = 8  # held-out demos replayed in ManiSkill
     fidelity_chunks: int = 4  # chunks per open-loop window
     fidelity_stride: int = 16  # env steps between window starts
-    fidelity_policy_seeds: tuple[int, ...] = (42, 43, 44, 45)
+    fidelity_policy_seeds: tuple[int, ...] = tuple(SELECTION_SEEDS[:4])
     recorded_starts: int = 64  # prediction_quality starts on the recorded frames (0: skip; it runs on the CPU)
-    sim_seeds: tuple[int, ...] = tuple(range(42, 62))  # ManiSkill evaluation seeds per policy
+    sim_seeds: tuple[int, ...] = tuple(SELECTION_SEEDS[:20])  # ManiSkill evaluation seeds per policy (42-61)
     sim_max_steps: int | None = None  # None: the task's episode length
     wm_seeds: tuple[int, ...] = (0, 1)  # world-model reset seeds per policy (x wm_envs episodes)
     wm_envs: int = 8
@@ -74,7 +81,7 @@ PAPER = Preset(
     fidelity_episodes=40,
     fidelity_stride=10,
     recorded_starts=0,
-    sim_seeds=tuple(range(42, 92)),
+    sim_seeds=tuple(SELECTION_SEEDS),
     wm_seeds=(0, 1, 2, 3),
     wm_envs=28,
 )
@@ -94,29 +101,145 @@ TINY = Preset(  # the tests' sizes: seconds per section on a tiny bundle (not on
     fidelity_episodes=1,
     fidelity_chunks=2,
     fidelity_stride=8,
-    fidelity_policy_seeds=(42,),
+    fidelity_policy_seeds=tuple(SELECTION_SEEDS[:1]),
     recorded_starts=2,
-    sim_seeds=(42,),
+    sim_seeds=tuple(SELECTION_SEEDS[:1]),
     sim_max_steps=8,
     wm_seeds=(0,),
     wm_envs=2,
 )
 
 
+SECTION_NAMES = ("speed", "fidelity", "policies")
+FORWARDED = ("out", "heldout", "wmrl_out", "bc", "bundle", "robot", "task", "only", "device", "demo_seed_base")
+DEFAULT_ROBOT = "ur10e"
+
+
 class NotMeasured(Exception):
     """A section's inputs are missing: reported as "not measured: <reason>"."""
 
 
-def _sections(only: str | None) -> list[str]:
-    from rla_gym.commands.bench import SECTION_NAMES
+class UsageError(ValueError):
+    """A command-line value the run cannot use: which argument, what was expected, what came (exit code 2)."""
 
+    def __init__(self, arg: str, message: str):
+        super().__init__(f"argument {arg}: {message}")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a usage error as one line on stderr and exit code 2 (as `rla-gym`'s own parser)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def build_parser(prog: str = "python -m benchmarks.run_all") -> argparse.ArgumentParser:
+    """The suite's command line (`rla-gym bench` passes its arguments through to this parser)."""
+    from rla_gym.specs.robots import ROBOTS
+
+    parser = _Parser(prog=prog, description=(__doc__ or "").split("\n")[0])
+    preset = parser.add_mutually_exclusive_group()
+    preset.add_argument(
+        "--quick",
+        dest="preset",
+        action="store_const",
+        const="quick",
+        help="CPU, the embedded default bundle, sized for under 30 minutes on 2 idle cores (default)",
+    )
+    preset.add_argument(
+        "--paper", dest="preset", action="store_const", const="paper", help="a GPU, paper sizes (--bundle: released)"
+    )
+    parser.set_defaults(preset="quick")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="report folder (default benchmarks/results/<date>-<machine>)"
+    )
+    parser.add_argument(
+        "--heldout", type=Path, default=None, help="held-out ManiSkill episodes (rla-gym collect; fidelity needs them)"
+    )
+    parser.add_argument(
+        "--demo-seed-base", type=int, default=None, help="the held-out collection's --seed (default 100000)"
+    )
+    parser.add_argument(
+        "--wmrl-out", type=Path, default=None, help="rla-gym wmrl --out: RL checkpoints in checkpoints/iter_*/"
+    )
+    parser.add_argument("--bc", type=Path, default=None, help="BC policy folder (default: beside the bundle)")
+    parser.add_argument("--bundle", default=None, help="bundle folder or hub id (default: the preset's)")
+    parser.add_argument("--robot", default=None, choices=sorted(ROBOTS), help=f"default {DEFAULT_ROBOT}")
+    parser.add_argument("--task", default=None, help="default: the bundle's task (RollBall)")
+    parser.add_argument(
+        "--only", default=None, help=f"comma-separated sections to run, of {','.join(SECTION_NAMES)} (default: all)"
+    )
+    parser.add_argument("--device", default=None, help="default: the preset's (quick cpu, paper auto)")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the sections this run skips (--only) from the report folder's results.json, e.g. to time "
+        "speed alone on a quiet machine after the other sections",
+    )
+    return parser
+
+
+def to_argv(args: argparse.Namespace) -> list[str]:
+    """The parsed arguments back as a command line (the report's `command`)."""
+    argv = [f"--{args.preset}"] + (["--merge"] if getattr(args, "merge", False) else [])
+    for name in FORWARDED:
+        value = getattr(args, name, None)
+        if value is not None:
+            argv += [f"--{name.replace('_', '-')}", str(value)]
+    return argv
+
+
+def _sections(only: str | None) -> list[str]:
     if not only:
         return list(SECTION_NAMES)
     chosen = [s.strip() for s in only.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SECTION_NAMES]
     if unknown or not chosen:
-        raise SystemExit(f"run_all: --only {only!r}: expected a comma-separated list of {', '.join(SECTION_NAMES)}")
+        raise UsageError("--only", f"expected a comma-separated list of {', '.join(SECTION_NAMES)}; got {only!r}")
     return chosen
+
+
+def check_args(args: argparse.Namespace, preset: Preset) -> list[str]:
+    """Every argument checked before anything loads or is written; returns the sections. Raises `UsageError`."""
+    from rla_gym.data.dataset import find_episode_dirs
+    from rla_gym.models.device import check_device
+    from rla_gym.models.zoo import bundle_robot_task, default_bundle_path
+    from rla_gym.specs.robots import get_robot
+
+    sections = _sections(args.only)
+    try:
+        check_device(args.device or preset.device)
+    except ValueError as err:
+        raise UsageError("--device", str(err)) from None
+    spec = get_robot(args.robot or DEFAULT_ROBOT)
+    if args.task is not None and args.task not in spec.tasks:
+        raise UsageError("--task", f"expected a task of {spec.name} ({', '.join(spec.tasks)}); got {args.task!r}")
+    if args.bundle is not None:
+        path = Path(args.bundle).expanduser()
+        if path.exists() or args.bundle.startswith((".", "/", "~")):
+            if not (path / "config.json").is_file():
+                what = "a file" if path.is_file() else "no config.json in it" if path.is_dir() else "does not exist"
+                raise UsageError("--bundle", f"expected a bundle folder (config.json) or a hub id; got {path} ({what})")
+            robot, _ = bundle_robot_task(path)
+            if robot != spec.name:
+                raise UsageError(
+                    "--bundle",
+                    f"expected a {spec.name} bundle (--robot, default {DEFAULT_ROBOT}); got a {robot} bundle",
+                )
+    elif preset.bundle_preset == "cpu" and default_bundle_path(spec.name, args.task) is None:
+        task = f" {args.task}" if args.task else ""
+        raise UsageError(
+            "--bundle", f"expected a bundle folder (models/ holds no embedded default for {spec.name}{task}); got none"
+        )
+    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError("--out", f"expected a folder to write the report into; got {args.out} (a file)")
+    if args.heldout is not None:
+        heldout = Path(args.heldout).expanduser()
+        if not heldout.is_dir():
+            raise UsageError("--heldout", f"expected a folder of held-out episodes; got {heldout} (not a folder)")
+        if not find_episode_dirs(heldout):
+            raise UsageError("--heldout", f"expected a folder of held-out episodes; got {heldout} (no traj_* in it)")
+    return sections
 
 
 def _bc_path(args: argparse.Namespace, bundle_path: Path | None) -> Path | None:
@@ -264,37 +387,36 @@ def load_inputs(args: argparse.Namespace, preset: Preset, sections: list[str]) -
 
     from benchmarks import policy_ranking
     from benchmarks.sim_fidelity import HELDOUT_SEED_BASE
-    from rla_gym.models.bundle import load_bundle, resolve_bundle_path
+    from rla_gym.models.bundle import BundleError, load_bundle, resolve_bundle_path
     from rla_gym.models.device import resolve_device
     from rla_gym.models.random_bundle import make_random_bundle
     from rla_gym.models.regression import load_regression
     from rla_gym.models.zoo import default_bundle_path
 
     device = resolve_device(args.device or preset.device)
-    robot = args.robot or "ur10e"
+    robot = args.robot or DEFAULT_ROBOT
     source = args.bundle
     if source is None and preset.bundle_preset == "cpu":
-        source = default_bundle_path(robot, args.task)
-        if source is None:
-            raise SystemExit(f"run_all: no embedded default bundle for {robot} in models/; pass --bundle")
+        source = default_bundle_path(robot, args.task)  # check_args made sure there is one
     if source is None:  # paper without --bundle: speed on random paper-size weights (speed ignores the values)
         bundle, path = (
             make_random_bundle(robot, preset.bundle_preset, episodes=4, length=40, seed=0, task=args.task),
             None,
         )
     else:
-        path = resolve_bundle_path(source)
-        bundle = load_bundle(path, device=device, robot=robot)
+        try:
+            path = resolve_bundle_path(source)
+            bundle = load_bundle(path, device=device, robot=robot)
+        except BundleError as err:  # a hub id that does not resolve, a damaged folder
+            raise UsageError("--bundle", str(err)) from None
     task = args.task or bundle.task
     heldout = Path(args.heldout).expanduser() if args.heldout is not None else None
-    if "fidelity" in sections and not bundle.random:
-        if heldout is None:
-            raise SystemExit(
-                "run_all: the fidelity section needs held-out episodes: pass --heldout DIR (collected with "
-                "`rla-gym collect ... --seed 100000`, episodes no model trained on), or --only speed,policies"
-            )
-        if not heldout.is_dir():
-            raise SystemExit(f"run_all: --heldout {heldout} is not a folder of held-out episodes")
+    if "fidelity" in sections and not bundle.random and heldout is None:
+        raise UsageError(
+            "--heldout",
+            "the fidelity section needs held-out episodes: pass --heldout DIR (collected with `rla-gym collect ... "
+            "--seed 100000`, episodes no model trained on), or --only speed,policies",
+        )
     regression = None
     if path is not None and (Path(path) / "regression.safetensors").is_file():
         regression = load_regression(path, device=device)
@@ -320,10 +442,9 @@ def run(args: argparse.Namespace, preset: Preset | None = None, measure_sim=None
     """Run the selected sections and write the report; returns the results (what results.json holds).
     `preset` and `measure_sim` replace the named preset and ManiSkill's speed measurement (tests)."""
     from benchmarks import report
-    from rla_gym.commands.bench import to_argv
 
     preset = preset or PRESETS[args.preset]
-    sections = _sections(args.only)
+    sections = check_args(args, preset)
     ctx = load_inputs(args, preset, sections)
     ctx["measure_sim"] = measure_sim
     machine = report.machine_info(ctx["device"])
@@ -384,14 +505,15 @@ def run(args: argparse.Namespace, preset: Preset | None = None, measure_sim=None
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    from rla_gym.commands.bench import add_arguments
-
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run_all", description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m benchmarks.run_all") -> int:
+    """`prog` names the command in usage errors (`rla-gym bench` passes its own)."""
+    args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    results = run(args)
+    try:
+        results = run(args)
+    except UsageError as err:
+        print(f"{prog}: {' '.join(str(err).split())}", file=sys.stderr)  # one line, whatever the cause said
+        return 2
     return 1 if results["_failed"] else 0
 
 

@@ -1,7 +1,7 @@
 """The benchmark report (benchmarks/report.py, benchmarks/run_all.py, `rla-gym bench`): REPORT.md renders from
 synthetic results with a summary made only of measured numbers, a section without inputs says "not measured" and
-why, run_all writes the report, its figures and results.json on a tiny bundle, and `rla-gym bench` forwards its
-arguments to run_all."""
+why, run_all writes the report, its figures and results.json on a tiny bundle, refuses bad arguments in one line
+with exit code 2, and `rla-gym bench` passes its command line through to run_all."""
 
 from __future__ import annotations
 
@@ -214,11 +214,7 @@ class FakeSim:
 
 
 def _args(**kw) -> argparse.Namespace:
-    from rla_gym.commands.bench import add_arguments
-
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    args = parser.parse_args([])
+    args = run_all.build_parser().parse_args([])
     return argparse.Namespace(**{**vars(args), **kw})
 
 
@@ -255,29 +251,86 @@ def test_run_all_needs_held_out_episodes_for_fidelity_on_a_trained_bundle(tmp_pa
 
     trained = dataclasses.replace(make_random_bundle("ur10e", "tiny", task="RollBall"), random=False)
     trained.save_pretrained(tmp_path / "bundle")
-    with pytest.raises(SystemExit, match="pass --heldout DIR"):
+    with pytest.raises(run_all.UsageError, match="pass --heldout DIR"):
         run_all.run(_args(bundle=str(tmp_path / "bundle"), only="fidelity", out=tmp_path / "r"), run_all.TINY)
-    with pytest.raises(SystemExit, match="not a folder"):
-        run_all.run(_args(bundle=str(tmp_path / "bundle"), heldout=tmp_path / "nope", out=tmp_path / "r"), run_all.TINY)
-    with pytest.raises(SystemExit, match="comma-separated list of speed, fidelity, policies"):
-        run_all.run(_args(only="speed,fast"), run_all.TINY)
+    assert not (tmp_path / "r").exists(), "nothing is written before the arguments are checked"
+
+
+@pytest.fixture(scope="module")
+def panda_bundle_dir(tmp_path_factory):
+    from rla_gym.models.random_bundle import make_random_bundle
+
+    path = tmp_path_factory.mktemp("bundles") / "panda-tiny"
+    make_random_bundle("panda", "tiny", episodes=2, length=16, seed=0).save_pretrained(path)
+    return path
+
+
+BAD_ARGUMENTS = [  # (arguments, what the one line must say); {tmp}: a folder, {file}: a file, {panda}: a bundle
+    (["--bundle", "/nonexistent"], "argument --bundle: expected a bundle folder (config.json) or a hub id; got "
+     "/nonexistent (does not exist)"),
+    (["--bundle", "{file}"], "argument --bundle: expected a bundle folder (config.json) or a hub id; got {file} (a file)"),
+    (["--bundle", "{panda}"], "argument --bundle: expected a ur10e bundle (--robot, default ur10e); got a panda bundle"),
+    (["--out", "{file}"], "argument --out: expected a folder to write the report into; got {file} (a file)"),
+    (["--heldout", "{tmp}"], "argument --heldout: expected a folder of held-out episodes; got {tmp} (no traj_* in it)"),
+    (["--task", "Bogus"], "argument --task: expected a task of ur10e (PushT, RollBall); got 'Bogus'"),
+    (["--robot", "panda", "--task", "RollBall"], "argument --task: expected a task of panda (PullCube, PullCubeTool); "
+     "got 'RollBall'"),
+    (["--only", "speed,fast"], "argument --only: expected a comma-separated list of speed, fidelity, policies; got "
+     "'speed,fast'"),
+    (["--robot", "franka"], "argument --robot: invalid choice: 'franka'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("argv", "says"), BAD_ARGUMENTS, ids=[" ".join(a) for a, _ in BAD_ARGUMENTS])
+def test_run_all_refuses_a_bad_argument_in_one_line_with_exit_code_2(argv, says, panda_bundle_dir, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("x")
+    names = {"tmp": str(tmp_path), "file": str(tmp_path / "a_file"), "panda": str(panda_bundle_dir)}
+    argv = [a.format(**names) for a in argv]
+    try:
+        code = run_all.main(
+            [*argv, "--out", str(tmp_path / "report")] if "--out" not in argv else argv, "rla-gym bench"
+        )
+    except SystemExit as exit_:  # argparse's own errors (a choice) exit from the parser
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines() == [err.strip()] and err.startswith(f"rla-gym bench: {says.format(**names)}"), err
+    assert "Traceback" not in err and not (tmp_path / "report").exists()
+
+
+def test_run_all_refuses_a_device_this_machine_lacks(tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert run_all.main(["--device", "cuda", "--out", str(tmp_path / "r")], "rla-gym bench") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rla-gym bench: argument --device: expected cpu") and "'cuda'" in err
 
 
 # ---------------------------------------------------------------------------------------------- rla-gym bench
-def test_bench_command_forwards_its_arguments_to_run_all(monkeypatch, tmp_path):
+def test_bench_command_passes_its_command_line_through_to_run_all(monkeypatch, tmp_path):
     from rla_gym.cli import build_parser
     from rla_gym.commands import bench
 
-    argv = ["bench", "--paper", "--only", "speed", "--heldout", str(tmp_path), "--demo-seed-base", "7"]
-    args = build_parser(argv).parse_args(argv)
-    forwarded = bench.to_argv(args)
-    assert forwarded == ["--paper", "--heldout", str(tmp_path), "--only", "speed", "--demo-seed-base", "7"]
+    given = ["--paper", "--only", "speed", "--heldout", str(tmp_path), "--demo-seed-base", "7", "--help", "--", "x"]
+    args = build_parser(["bench", *given]).parse_args(["bench", *given])
     assert bench.checkout_root() is not None, "this checkout holds benchmarks/run_all.py"
     calls = []
     monkeypatch.setattr(bench.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 0)
     assert bench.run(args) == 0
     ((cmd, env),) = calls
-    assert cmd[1:4] == ["-m", "benchmarks.run_all", "--paper"] and str(bench.checkout_root()) in env["PYTHONPATH"]
+    assert cmd[-len(given) :] == given, "every word after `bench`, unread and in order"
+    assert "benchmarks.run_all" in cmd[2] and str(bench.checkout_root()) in env["PYTHONPATH"]
+
+
+def test_rla_gym_bench_answers_a_bad_argument_in_one_line_with_exit_code_2():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "rla_gym.cli", "bench", "--task", "Bogus"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == "rla-gym bench: argument --task: expected a task of ur10e (PushT, RollBall); got 'Bogus'\n"
 
 
 def test_bench_command_without_a_checkout_says_where_the_benchmarks_live(monkeypatch, capsys):

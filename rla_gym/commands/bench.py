@@ -2,8 +2,9 @@
 
 `rla-gym bench --quick --heldout DIR` writes benchmarks/results/<date>-<machine>/REPORT.md with its figures and
 the raw JSON, and prints the tables. The benchmarks live in the source checkout, not in the installed package:
-this command runs `python -m benchmarks.run_all` from the checkout the package was installed from (editable
-install), and says so when there is none. The arguments are defined here once; run_all.py reads them from here.
+this command runs benchmarks/run_all.py from the checkout the package was installed from (editable install), and
+says so when there is none. run_all owns the arguments: every argument after `bench` is passed to it unread
+(`rla-gym bench --help` prints run_all's help), and a bad one comes back as one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -14,59 +15,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-SECTION_NAMES = ("speed", "fidelity", "policies")
-FORWARDED = ("out", "heldout", "wmrl_out", "bc", "bundle", "robot", "task", "only", "device", "demo_seed_base")
+# run in the child: run_all's parser, with `rla-gym bench` as the name its usage errors give
+_RUN_ALL = "import sys; from benchmarks.run_all import main; sys.exit(main(sys.argv[1:], prog='rla-gym bench'))"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    preset = parser.add_mutually_exclusive_group()
-    preset.add_argument(
-        "--quick",
-        dest="preset",
-        action="store_const",
-        const="quick",
-        help="CPU, the embedded default bundle, sized for under 30 minutes on 2 idle cores (default)",
-    )
-    preset.add_argument(
-        "--paper", dest="preset", action="store_const", const="paper", help="a GPU, paper sizes (--bundle: released)"
-    )
-    parser.set_defaults(preset="quick")
+    # Nothing here is an option, not even -h: with no prefix character every word is a plain value, so argparse
+    # hands the whole command line to run_all instead of refusing options it does not know.
+    parser.prefix_chars = "\0"
     parser.add_argument(
-        "--out", type=Path, default=None, help="report folder (default benchmarks/results/<date>-<machine>)"
+        "argv", nargs=argparse.REMAINDER, help="arguments of benchmarks/run_all.py (rla-gym bench --help lists them)"
     )
-    parser.add_argument(
-        "--heldout", type=Path, default=None, help="held-out ManiSkill episodes (rla-gym collect; fidelity needs them)"
-    )
-    parser.add_argument(
-        "--demo-seed-base", type=int, default=None, help="the held-out collection's --seed (default 100000)"
-    )
-    parser.add_argument(
-        "--wmrl-out", type=Path, default=None, help="rla-gym wmrl --out: RL checkpoints in checkpoints/iter_*/"
-    )
-    parser.add_argument("--bc", type=Path, default=None, help="BC policy folder (default: beside the bundle)")
-    parser.add_argument("--bundle", default=None, help="bundle folder or hub id (default: the preset's)")
-    parser.add_argument("--robot", default=None, help="default ur10e")
-    parser.add_argument("--task", default=None, help="default: the bundle's task (RollBall)")
-    parser.add_argument(
-        "--only", default=None, help=f"comma-separated sections to run, of {','.join(SECTION_NAMES)} (default: all)"
-    )
-    parser.add_argument("--device", default=None, help="default: the preset's (quick cpu, paper auto)")
-    parser.add_argument(
-        "--merge",
-        action="store_true",
-        help="keep the sections this run skips (--only) from the report folder's results.json, e.g. to time "
-        "speed alone on a quiet machine after the other sections",
-    )
-
-
-def to_argv(args: argparse.Namespace) -> list[str]:
-    """The parsed arguments back as a command line for benchmarks/run_all.py."""
-    argv = [f"--{args.preset}"] + (["--merge"] if getattr(args, "merge", False) else [])
-    for name in FORWARDED:
-        value = getattr(args, name, None)
-        if value is not None:
-            argv += [f"--{name.replace('_', '-')}", str(value)]
-    return argv
 
 
 def checkout_root() -> Path | None:
@@ -88,4 +47,4 @@ def run(args: argparse.Namespace) -> int:
         return 2
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
-    return subprocess.call([sys.executable, "-m", "benchmarks.run_all", *to_argv(args)], env=env)
+    return subprocess.call([sys.executable, "-c", _RUN_ALL, *args.argv], env=env)

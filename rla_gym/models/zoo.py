@@ -21,7 +21,8 @@ def models_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "zoo"
 
 
-def _bundle_robot_task(path: Path) -> tuple[str | None, str | None]:
+def bundle_robot_task(path: Path) -> tuple[str | None, str | None]:
+    """(robot, task) a bundle folder's config.json names, read without loading any weight; (None, None) if unreadable."""
     try:
         meta = json.loads((path / "config.json").read_text())
         return meta.get("stack", {}).get("robot"), meta.get("task")
@@ -39,7 +40,7 @@ def default_bundle_path(robot: str, task: str | None) -> Path | None:
     for path in sorted(root.iterdir()):
         if not (path / "manifest.json").is_file():
             continue
-        bundle_robot, bundle_task = _bundle_robot_task(path)
+        bundle_robot, bundle_task = bundle_robot_task(path)
         if bundle_robot == robot and (task is None or bundle_task == task):
             return path
     return None

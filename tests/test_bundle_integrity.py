@@ -147,3 +147,24 @@ def test_the_shipped_bundle_is_stamped_and_loads():
     manifest = verify_manifest(path, checksums=False)
     assert set(manifest["stamps"]) == set(manifest["files"])
     assert load_bundle(path).robot == "ur10e"
+
+
+def test_a_copy_that_fails_midway_leaves_the_old_bundle_whole(two_bundles, tmp_path, monkeypatch):
+    from rla_gym.models.bundle import copy_bundle
+
+    target = shutil.copytree(two_bundles[0], tmp_path / "bundle")
+    before = _files(target)
+    real, copied = shutil.copyfile, []
+
+    def copy_then_fail(src, dst):
+        if copied:
+            raise OSError("disk full (simulated)")
+        copied.append(dst)
+        return real(src, dst)
+
+    monkeypatch.setattr(bundle_module.shutil, "copyfile", copy_then_fail)
+    with pytest.raises(OSError, match="simulated"):
+        copy_bundle(two_bundles[1], target)
+    monkeypatch.undo()
+    assert copied and _files(target) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]

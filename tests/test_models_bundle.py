@@ -164,8 +164,11 @@ def test_copy_is_verified(saved, tmp_path):
     with open(source / "encoder.safetensors", "r+b") as f:  # same size, other bytes
         f.seek(-4, 2)
         f.write(b"\x00\x01\x02\x03")
-    with pytest.raises(BundleError, match=r"checksum mismatch for .*copy2/encoder.safetensors"):
+    with pytest.raises(BundleError, match=r"copying .*src to .*copy2: checksum mismatch for encoder.safetensors"):
         copy_bundle(source, tmp_path / "copy2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "src"], "a failed copy leaves nothing behind"
+    copy_bundle(saved[1], tmp_path / "copy")  # a copy over a bundle replaces it whole
+    assert load_bundle(tmp_path / "copy", verify=True).robot == "ur10e"
 
 
 def test_a_download_is_verified_once(saved, tmp_path, monkeypatch):

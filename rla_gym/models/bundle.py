@@ -253,17 +253,35 @@ def add_to_bundle(path: str | os.PathLike, files: dict[str, str | os.PathLike | 
 
 
 def copy_bundle(source: str | os.PathLike, dest: str | os.PathLike) -> Path:
-    """Copy a bundle folder (or hub id) to `dest` and verify the copy's checksums; returns `dest`."""
+    """Copy a bundle folder (or hub id) to `dest` and verify the copy's checksums; returns `dest`.
+
+    Like `save_bundle`, the copy is made in a hidden sibling folder and renamed into place once verified: a bundle
+    already at `dest` is replaced whole or, if the copy fails, left as it was."""
     src = resolve_bundle_path(source)
     manifest = _read_json(src / "manifest.json")
     out = Path(dest)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in [*manifest.get("files", {}), "manifest.json"]:
-        file = src / name
-        if not file.is_file():
-            raise BundleError(f"bundle file missing: {file} (listed in manifest.json)")
-        shutil.copyfile(file, out / name)  # follows the hub cache's symlinks
-    verify_manifest(out)
+    if out.exists() and not out.is_dir():
+        raise BundleError(f"cannot copy a bundle to {out}: expected a folder (new or a bundle); it is a file")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise BundleError(f"cannot copy a bundle to {out}: expected a new folder or a bundle; it holds other files")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        for name in [*manifest.get("files", {}), "manifest.json"]:
+            file = src / name
+            if not file.is_file():
+                raise BundleError(f"bundle file missing: {file} (listed in manifest.json)")
+            shutil.copyfile(file, tmp / name)  # follows the hub cache's symlinks
+        try:
+            verify_manifest(tmp)
+        except BundleError as err:  # name the files as the user knows them, not the hidden copy
+            what = str(err).replace(f"{tmp}{os.sep}", "")
+            raise BundleError(f"copying {src} to {out}: {what}; {out} is left as it was") from err
+        _replace_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return out
 
 

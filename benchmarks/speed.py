@@ -1,22 +1,19 @@
 """The speed section of the side-by-side report: world-model env against ManiSkill, measured in the same run.
 
-For each num_envs: RLAWorldModel-v0's simulator-step equivalents per second (`benchmarks.throughput`) and ManiSkill's
-RGB env of the same robot, task and resolution (`benchmarks.sim_throughput`), their ratio computed only where both
-sides were measured in this run; the world-model process's peak memory; the time split of one step
+For each num_envs: RLAWorldModel-v0's simulator-step equivalents per second and ManiSkill's RGB env of the same
+robot, task and resolution, their ratio computed only where both sides were measured in this run
+(`rla_gym.eval.speed`); the world-model process's peak memory; the time split of one step
 (`rla_gym.models.profile.component_times`); and env speed at fewer Euler steps. The prediction error of each Euler
 step count comes from the fidelity section (`benchmarks.sim_fidelity`'s sweep) and is joined in `euler_table`.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-from benchmarks.throughput import TARGET_ENVS, TARGET_RATIO
 from rla_gym.envs.config import WorldModelEnvConfig
+from rla_gym.eval.speed import TARGET_ENVS, TARGET_RATIO, add_maniskill, measure_world_model, target, world_model_rows
 from rla_gym.models.bundle import Bundle
-
-log = logging.getLogger(__name__)
 
 
 def run_speed(
@@ -34,18 +31,11 @@ def run_speed(
     measure_sim=None,
 ) -> dict:
     """All measurements of the section (see the module docstring). `measure_sim(robot, task, num_envs, steps, size)`
-    defaults to `benchmarks.sim_throughput.measure_sim_fps`; a failure there is recorded, never replaced."""
-    from benchmarks.throughput import measure_world_model
+    defaults to `rla_gym.eval.speed.measure_sim_fps`; a failure there is recorded, never replaced."""
     from rla_gym.models.profile import component_times
 
-    if measure_sim is None:
-        from benchmarks.sim_throughput import measure_sim_fps as measure_sim
     # every world-model measurement first: ManiSkill's worker processes must not share the cores while they run
-    rows = []
-    for n in num_envs:
-        wm = measure_world_model(bundle, n, wm_steps, device, None)
-        log.info("world model, %d envs: %.0f sim-step equivalents/s", n, wm["sim_step_equivalents_per_s"])
-        rows.append({"num_envs": n, "wm": wm})
+    rows = world_model_rows(bundle, num_envs, wm_steps, device)
     stack = bundle.stack.to(rows[0]["wm"]["device"]).eval()
     profile = {
         "batch": sweep_envs,
@@ -62,25 +52,14 @@ def run_speed(
             "flow_ms": ms["flow"],
             "step_ms": ms["step"],
         }
-    size = rows[0]["wm"]["image_size"]
-    for row in rows:
-        n = row["num_envs"]
-        if n not in sim_num_envs:
-            row["maniskill_error"] = (
-                f"not measured at {n} envs (this preset measures ManiSkill at {list(sim_num_envs)})"
-            )
-            continue
-        try:
-            row["maniskill_steps_per_s"] = float(measure_sim(bundle.robot, task, n, sim_steps, size))
-        except Exception as err:  # the gap is reported, not hidden
-            row["maniskill_error"] = f"{type(err).__name__}: {err}"
-            log.warning("ManiSkill at %d envs: %s", n, row["maniskill_error"])
-            continue
-        row["ratio"] = row["wm"]["sim_step_equivalents_per_s"] / row["maniskill_steps_per_s"]
+    skipped = f"this preset measures ManiSkill at {list(sim_num_envs)}"
+    add_maniskill(
+        rows, bundle.robot, task, sim_steps, sim_num_envs=sim_num_envs, skipped=skipped, measure_sim=measure_sim
+    )
     out = {
         "robot": bundle.robot,
         "task": task,
-        "image_size": size,
+        "image_size": rows[0]["wm"]["image_size"],
         "device": rows[0]["wm"]["device"],
         "euler_steps": rows[0]["wm"]["euler_steps"],
         "chunk_size": WorldModelEnvConfig.chunk_size,  # what measure_world_model's env steps
@@ -99,11 +78,7 @@ def target_check(speed: dict, bundle: Bundle) -> dict:
     """The issue's target, judged only on what was measured: ratio at num_envs 8 with the bundle's Euler steps."""
     row = next((r for r in speed["rows"] if r["num_envs"] == TARGET_ENVS), None)
     preset = bundle.metadata.get("preset", bundle.stack.config.preset)
-    out = {"ratio_needed": TARGET_RATIO, "num_envs": TARGET_ENVS, "preset": preset}
-    if row is None or "ratio" not in row:
-        why = "num_envs 8 not run" if row is None else row.get("maniskill_error", "ManiSkill not measured")
-        return {**out, "met": None, "why": why}
-    return {**out, "ratio": row["ratio"], "met": bool(row["ratio"] >= TARGET_RATIO)}
+    return {"ratio_needed": TARGET_RATIO, "num_envs": TARGET_ENVS, "preset": preset, **target(row)}
 
 
 # ---------------------------------------------------------------------------------------------- outputs

@@ -2,8 +2,9 @@
 
 For each precision and num_envs: RLAWorldModel-v0's chunk steps per second and its simulator-step equivalents
 (chunk steps x K) per second; then ManiSkill's RGB env of the same robot, task and resolution at the same num_envs
-(`benchmarks.sim_throughput.measure_sim_fps`: one process per env, ManiSkill's CPU backend holds one env per
-process), the ratio, and the target: at least 20x ManiSkill at num_envs 8 with the bundle's own Euler steps.
+(one process per env, ManiSkill's CPU backend holds one env per process), the ratio, and the target: at least 20x
+ManiSkill at num_envs 8 with the bundle's own Euler steps. The measurements are `rla_gym.eval.speed`'s (the report's
+speed section makes the same ones); this script is the command line and the table.
 The default bundle is the shipped one (`models/ur10e-RollBall-cpu`: CPU preset, 64 px, 1 Euler step); speed does
 not depend on what the weights learned, so `--random-preset` measures a preset without a trained bundle.
 
@@ -19,103 +20,12 @@ OpenMP threads stall when other jobs hold the cores (2 threads once gave 2.7 chu
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import resource
-import statistics
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from rla_gym.models.device import synchronize
-
-TARGET_RATIO, TARGET_ENVS = 20.0, 8  # the issue's target: >= 20x ManiSkill at num_envs 8, bundle's Euler steps
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def measure_world_model(
-    bundle,
-    num_envs: int,
-    steps: int,
-    device: str,
-    euler_steps: int | None,
-    *,
-    precision: str | None = None,
-    threads: int | None = None,
-) -> dict[str, float]:
-    """Chunk steps per second of `gym.make_vec("RLAWorldModel-v0", num_envs, bundle=bundle)` over `steps` timed
-    steps (after one warm-up step), random actions inside the joint limits. `euler_steps` None: the bundle's;
-    `precision` None: the device's default; `threads`: torch threads while timing (None: as set)."""
-    import gymnasium as gym
-
-    import rla_gym  # noqa: F401
-
-    with torch_threads(threads):
-        env = gym.make_vec(
-            "RLAWorldModel-v0",
-            num_envs=num_envs,
-            vectorization_mode="vector_entry_point",
-            robot=bundle.robot,
-            bundle=bundle,
-            device=device,
-            euler_steps=euler_steps,
-            precision=precision,
-        )
-        try:
-            if env.device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(env.device)
-            env.reset(seed=0)
-            rng = np.random.default_rng(0)
-            actions = [
-                torch.as_tensor(
-                    rng.uniform(env.action_space.low, env.action_space.high), dtype=torch.float32, device=env.device
-                )
-                for _ in range(4)
-            ]
-            env.step(actions[0])  # warm-up
-            step_s = []
-            for i in range(steps):
-                synchronize(env.device)
-                start = time.perf_counter()
-                env.step(actions[i % 4])
-                synchronize(env.device)
-                step_s.append(time.perf_counter() - start)
-            rate = steps * num_envs / sum(step_s)
-            return {
-                "chunk_steps_per_s": rate,
-                "sim_step_equivalents_per_s": rate * env.cfg.chunk_size,
-                "step_ms": 1e3 * sum(step_s) / steps,  # one step of all num_envs worlds
-                "step_ms_median": 1e3 * statistics.median(step_s),
-                "peak_mem_mb": peak_memory_mb(env.device),
-                "device": str(env.device),
-                "image_size": env.stack.image_size,
-                "euler_steps": env.euler_steps,
-                "precision": precision or "default",
-                "threads": torch.get_num_threads(),
-            }
-        finally:
-            env.close()
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """torch's intra-op threads set to `threads` inside (None: left as they are), restored after."""
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+from rla_gym.envs.config import WorldModelEnvConfig
+from rla_gym.eval.speed import TARGET_ENVS, TARGET_RATIO, add_maniskill, target, world_model_rows
 
 
 def target_verdict(rows: list[dict]) -> list[str]:
@@ -125,10 +35,11 @@ def target_verdict(rows: list[dict]) -> list[str]:
         if r["num_envs"] != TARGET_ENVS:
             continue
         what = f"{r['precision']} precision, {r['euler_steps']} Euler step(s)"
-        if "ratio" not in r:
+        verdict = target(r)
+        if verdict["met"] is None:
             lines.append(f"target not judged ({what}): ManiSkill not measured ({r.get('maniskill_error', 'skipped')})")
             continue
-        met = "met" if r["ratio"] >= TARGET_RATIO else "NOT met"
+        met = "met" if verdict["met"] else "NOT met"
         lines.append(
             f"target >= {TARGET_RATIO:.0f}x ManiSkill at num_envs {TARGET_ENVS} ({what}): {met}, {r['ratio']:.1f}x"
         )
@@ -177,48 +88,32 @@ def main() -> None:
         bundle = resolve_bundle(args.bundle, args.robot, args.task, device)
         source = str(bundle.path)
     load_before = os.getloadavg()[0]
-    # all world-model runs first: ManiSkill's worker processes must not share the cores while they are timed
-    rows = []
-    for precision in args.precision:
-        for n in args.num_envs:
-            wm = measure_world_model(
-                bundle,
-                n,
-                args.steps,
-                str(device),
-                args.euler_steps,
-                precision=None if precision == "default" else precision,
-                threads=args.threads,
-            )
-            rows.append({"num_envs": n, **wm})
-            print(f"world model, {precision}, num_envs {n}: {json.dumps(rows[-1])}", flush=True)
+    # all world-model runs first (rla_gym.eval.speed): ManiSkill's processes must not share the cores meanwhile
+    precisions = tuple(None if p == "default" else p for p in args.precision)
+    measured = world_model_rows(
+        bundle, args.num_envs, args.steps, str(device), args.euler_steps, precisions=precisions, threads=args.threads
+    )
+    for row in measured:
+        flat = {"num_envs": row["num_envs"], **row["wm"]}
+        print(f"world model, {flat['precision']}, num_envs {row['num_envs']}: {json.dumps(flat)}", flush=True)
     if not args.no_sim:
-        from benchmarks.sim_throughput import measure_sim_fps
-
-        size = rows[0]["image_size"]
-        for n in args.num_envs:
-            if args.sim_num_envs is not None and n not in args.sim_num_envs:
-                for row in rows:
-                    if row["num_envs"] == n:
-                        row["maniskill_error"] = f"not measured at {n} envs (--sim-num-envs)"
-                continue
-            try:
-                sim, error = measure_sim_fps(args.robot, args.task, n, args.sim_steps, size), None
-            except Exception as err:  # report the gap instead of hiding it
-                sim, error = None, f"{type(err).__name__}: {err}"
-            print(f"ManiSkill, num_envs {n}: {sim if error is None else error}", flush=True)
-            for row in rows:
-                if row["num_envs"] == n:
-                    if error is None:
-                        row["maniskill_steps_per_s"] = sim
-                        row["ratio"] = row["sim_step_equivalents_per_s"] / sim
-                    else:
-                        row["maniskill_error"] = error
+        add_maniskill(
+            measured, args.robot, args.task, args.sim_steps, sim_num_envs=args.sim_num_envs, skipped="--sim-num-envs"
+        )
+        for n in dict.fromkeys(args.num_envs):
+            row = next(r for r in measured if r["num_envs"] == n)
+            if args.sim_num_envs is None or n in args.sim_num_envs:
+                print(f"ManiSkill, num_envs {n}: {row.get('maniskill_steps_per_s', row.get('maniskill_error'))}")
+    rows = [
+        {"num_envs": r["num_envs"], **r["wm"], **{k: v for k, v in r.items() if k not in ("num_envs", "wm")}}
+        for r in measured
+    ]
 
     first = rows[0]
     machine = f"{os.cpu_count()} CPUs, load average {load_before:.1f} at the start"
     print(
-        f"\n## RLAWorldModel-v0 ({source}, {first['image_size']} px, {first['euler_steps']} Euler step(s), K = 8, "
+        f"\n## RLAWorldModel-v0 ({source}, {first['image_size']} px, {first['euler_steps']} Euler step(s), "
+        f"K = {WorldModelEnvConfig.chunk_size}, "
         f"{first['threads']} torch thread(s)) vs ManiSkill {args.task} ({args.robot}), on {first['device']} "
         f"({machine})\n"
     )

@@ -168,3 +168,29 @@ def test_a_copy_that_fails_midway_leaves_the_old_bundle_whole(two_bundles, tmp_p
     monkeypatch.undo()
     assert copied and _files(target) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+
+
+def test_a_metadata_write_killed_before_the_manifest_is_refused_by_name(two_bundles, tmp_path, monkeypatch):
+    """calibrate writes config.json, then the manifest: killed in between, a load names config.json; the manifest
+    is written whole or not at all, so the bundle is never left with a truncated manifest."""
+    from rla_gym.models.bundle import set_bundle_metadata
+
+    target = shutil.copytree(two_bundles[0], tmp_path / "bundle")
+    manifest = (target / "manifest.json").read_bytes()
+    real = bundle_module.os.replace
+
+    def killed_at_the_manifest(src, dst):
+        if str(dst).endswith("manifest.json"):
+            raise KeyboardInterrupt("killed (simulated)")
+        return real(src, dst)
+
+    monkeypatch.setattr(bundle_module.os, "replace", killed_at_the_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        set_bundle_metadata(target, {"success_threshold": 0.5})
+    monkeypatch.undo()
+    assert (target / "manifest.json").read_bytes() == manifest, "the old manifest, whole"
+    assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in two_bundles[0].iterdir())
+    with pytest.raises(BundleError, match=r"bundle/config.json has \d+ bytes; manifest.json says \d+"):
+        load_bundle(target)
+    set_bundle_metadata(target, {"success_threshold": 0.5})  # run again: consistent
+    assert load_bundle(target, verify=True).metadata["success_threshold"] == 0.5

@@ -226,8 +226,18 @@ def set_bundle_metadata(path: str | os.PathLike, values: dict[str, Any]) -> Path
         raise BundleError(f"{', '.join(reserved)} belong to the bundle format, not to its metadata")
     meta = _read_json(out / "config.json")
     meta.update(values)
-    (out / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
+    _write_text_atomic(out / "config.json", json.dumps(meta, indent=2) + "\n")
     return add_to_bundle(out, {"config.json": out / "config.json"})
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    """Write a small file whole or not at all (a temporary file renamed over it): a kill never truncates it."""
+    tmp = path.with_name(f".{path.name}.partial-{uuid.uuid4().hex[:8]}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def add_to_bundle(path: str | os.PathLike, files: dict[str, str | os.PathLike | bytes]) -> Path:
@@ -248,7 +258,7 @@ def add_to_bundle(path: str | os.PathLike, files: dict[str, str | os.PathLike | 
     for key in ("files", "sizes", "stamps"):
         if key in manifest:
             manifest[key] = dict(sorted(manifest[key].items()))
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    _write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return out
 
 

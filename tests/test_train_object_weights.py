@@ -46,7 +46,7 @@ def test_object_pixels_weigh_more_in_the_unet_loss_and_the_weights_cover_the_sof
     [
         ({"model": "rla", "object_weight": 1.0}, "applies to unet, not rla"),
         ({"model": "unet", "motion_weight": 1.0}, "applies to rla and regression, not unet"),
-        ({"model": "wm", "finetune": True}, "not available for wm"),
+        ({"model": "bc", "finetune": True}, "BC starts from"),
         ({"model": "unet", "object_weight": -1.0}, "--object-weight must be >= 0"),
     ],
 )

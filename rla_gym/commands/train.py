@@ -80,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="rla, regression: each token's loss weighs 1 + this x (its change / the mean change) (0: plain)",
     )
     parser.add_argument(
-        "--finetune", action="store_true", help="unet, rla: start from the --init bundle's weights, not fresh ones"
+        "--finetune", action="store_true", help="unet, rla, wm, regression: start from the --init bundle's weights"
     )
     parser.add_argument("--no-progress", action="store_true")
 

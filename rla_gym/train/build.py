@@ -44,7 +44,7 @@ class TaskOptions:
     bc_failures: bool = False  # bc: also imitate failed episodes (off: successes only, as the reference)
     object_weight: float = 0.0  # unet: task-object pixels weigh 1 + this in the L1 (recorded segmentation)
     motion_weight: float = 0.0  # rla, regression: tokens weigh 1 + this x (their change / the mean change)
-    finetune: bool = False  # unet, rla: start from the init bundle's trained weights instead of fresh ones
+    finetune: bool = False  # unet, rla, wm, regression: start from the init bundle's trained weights
 
     def __post_init__(self) -> None:
         for name in ("object_weight", "motion_weight"):
@@ -54,8 +54,8 @@ class TaskOptions:
             raise ValueError(f"--object-weight weighs image pixels: it applies to unet, not {self.model}")
         if self.motion_weight > 0 and self.model not in ("rla", "regression"):
             raise ValueError(f"--motion-weight weighs token losses: it applies to rla and regression, not {self.model}")
-        if self.finetune and self.model not in ("unet", "rla"):
-            raise ValueError(f"--finetune starts from the bundle's unet or rla weights; not available for {self.model}")
+        if self.finetune and self.model == "bc":
+            raise ValueError("--finetune starts from a bundle's world-model weights; BC starts from ImageNet-free init")
 
 
 def load_final(run: Path, name: str) -> dict[str, torch.Tensor]:
@@ -151,7 +151,9 @@ def build_task(opts: TaskOptions):
 
         if pair_cfg.max_horizon > stack.config.world_model.max_horizon:
             raise ValueError(f"--max-horizon {pair_cfg.max_horizon} exceeds the action buffer")
-        model = RegressionWorldModel(RegressionConfig.matching(stack.config))
+        if opts.finetune and bundle.regression is None:
+            raise ValueError(f"--finetune regression: bundle {opts.init} ships no regression baseline to start from")
+        model = bundle.regression if opts.finetune else RegressionWorldModel(RegressionConfig.matching(stack.config))
         return RegressionTask(model, stack.config.robot_key, train_pairs, held_pairs, motion_weight=opts.motion_weight)
 
     from rla_gym.train.wm import WMTask, estimate_latent_scale
@@ -162,7 +164,11 @@ def build_task(opts: TaskOptions):
     load_strict(rla.encoder, load_final(opts.rla_run, "rla_encoder"), source="rla_encoder.safetensors")
     load_strict(rla.decoder, load_final(opts.rla_run, "rla_decoder"), source="rla_decoder.safetensors")
     rla.eval()
-    scale = estimate_latent_scale(rla, train_pairs) if opts.latent_scale is None else opts.latent_scale
+    scale = opts.latent_scale
+    if scale is None and opts.finetune:  # the bundle's world model learned x0 = z / its scale: keep it
+        scale = stack.config.latent_scale
+    if scale is None:
+        scale = estimate_latent_scale(rla, train_pairs)
     log.info("RLA-WM latent scale %.3f (x0 = z / scale)", scale)
     steps = stack.config.euler_steps if opts.euler_steps is None else opts.euler_steps
     return WMTask(stack.world_model, rla, stack.robot, scale, train_pairs, held_pairs, steps)

@@ -15,7 +15,6 @@ COMMANDS: dict[str, str] = {
     "demo": "the main job on the embedded default: env throughput, a rollout video, a short SB3 PPO run",
     "make-bundle": "write a bundle: --from-runs assembles trained runs, --random gives random weights to try the API",
     "collect": "collect scripted ManiSkill demonstrations in the paper authors' layout (resumable, parallel)",
-    "featurize": "encode every episode's frames once with a bundle's encoder into a token cache",
     "train": "train one model of the stack (unet, rla, wm, regression) or the BC policy: resumable, CPU, GPUs",
     "wmrl": "the main job: RL in the world model from the BC policy, BC vs RL success in ManiSkill",
     "calibrate": "measure a bundle's world-model success threshold on its demos and write it into the bundle",
@@ -31,8 +30,6 @@ def load_command(name: str) -> ModuleType:
         from rla_gym.commands import make_bundle as module
     elif name == "collect":
         from rla_gym.commands import collect as module
-    elif name == "featurize":
-        from rla_gym.commands import featurize as module
     elif name == "train":
         from rla_gym.commands import train as module
     elif name == "wmrl":

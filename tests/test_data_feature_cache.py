@@ -84,7 +84,7 @@ def test_cached_tokens_feed_the_pair_sampler(data, tmp_path):
     assert batch.states_t.shape == (8, 4, 6) and batch.actions.shape == (8, 15, 5)
 
 
-def test_missing_tokens_say_to_run_featurize(data, tmp_path):
+def test_missing_tokens_say_how_to_fill_the_cache(data, tmp_path):
     cache = FeatureCache.for_encoder(tmp_path / "empty", PatchEncoder(), None)
-    with pytest.raises(KeyError, match="rla-gym featurize"):
+    with pytest.raises(KeyError, match=r"fill it with featurize_dataset\(dataset, encoder, cache\)"):
         CachedTokens(data, cache)[0]

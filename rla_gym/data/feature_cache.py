@@ -204,7 +204,7 @@ class CachedTokens(Sequence):
     """`tokens[i]` = episode i's cached tokens `(T, L, C)`, for `PairSampler.sample(..., states=...)`.
 
     Kept in memory after the first load (`keep=True`). A missing or stale entry raises KeyError
-    telling to run `rla-gym featurize`.
+    telling to fill the cache with `featurize_dataset`.
     """
 
     def __init__(self, dataset: EpisodeDataset, cache: FeatureCache, *, keep: bool = True) -> None:
@@ -220,7 +220,9 @@ class CachedTokens(Sequence):
         key = self.dataset.key(index)
         tokens = self.cache.load(key, episode_signature(self.dataset, index))
         if tokens is None:
-            raise KeyError(f"no fresh tokens for {key} in {self.cache.root}; run `rla-gym featurize` with this encoder")
+            raise KeyError(
+                f"no fresh tokens for {key} in {self.cache.root}; fill it with featurize_dataset(dataset, encoder, cache)"
+            )
         if self.keep:
             self._memory[index] = tokens
         return tokens

@@ -1,9 +1,9 @@
 """Does the world model see the task? Object pixels, probed object positions, outcome discrimination, blur.
 
     python -m benchmarks.object_fidelity --bundle models/ur10e-RollBall-cpu --heldout DATA/heldout \
-        --train DATA/train --out out/object_fidelity [--unet RUN] [--regression RUN]
+        --train DATA/train --out out/object_fidelity [--unet RUN] [--regression RUN] [--rla RUN --wm RUN]
 
-`--unet` / `--regression` swap in a candidate's trained weights (a run folder or its final/) to compare it on
+`--unet`, `--regression`, `--rla`, `--wm` swap in a candidate's trained weights (a run's final/) to compare it on
 the same episodes. The measurement is `rla_gym.eval.object_fidelity`; this script loads, prints the table and
 writes `results.json`.
 """
@@ -18,19 +18,25 @@ from pathlib import Path
 import numpy as np
 
 
-def _swap(bundle, unet: Path | None, regression: Path | None) -> None:
-    from safetensors.torch import load_file
+def _swap(bundle, unet: Path | None, regression: Path | None, rla: Path | None, wm: Path | None) -> None:
+    """Load candidate runs' final weights into the bundle's components (a run folder or its final/)."""
+    from dataclasses import replace
 
     from rla_gym.models.regression import load_regression
     from rla_gym.models.state_dicts import load_strict
+    from rla_gym.train.build import load_final, read_latent_scale
 
+    stack = bundle.stack
     if unet is not None:
-        path = unet / "final" / "image_decoder.safetensors" if (unet / "final").is_dir() else unet
-        if path.is_dir():
-            path = path / "image_decoder.safetensors"
-        load_strict(bundle.stack.image_decoder, load_file(path), source=str(path))
+        load_strict(stack.image_decoder, load_final(unet, "image_decoder"), source=f"{unet}/final")
     if regression is not None:
-        bundle.regression = load_regression(regression, device=bundle.stack.device)
+        bundle.regression = load_regression(regression, device=stack.device)
+    if rla is not None:
+        load_strict(stack.rla.encoder, load_final(rla, "rla_encoder"), source=f"{rla}/final")
+        load_strict(stack.rla.decoder, load_final(rla, "rla_decoder"), source=f"{rla}/final")
+    if wm is not None:
+        load_strict(stack.world_model, load_final(wm, "world_model"), source=f"{wm}/final")
+        stack.config = replace(stack.config, latent_scale=read_latent_scale(wm))
 
 
 def _outcomes(task: str, robot: str, size: int):
@@ -106,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         "--unet", type=Path, default=None, help="a UNet run (or its image_decoder.safetensors) to swap in"
     )
     parser.add_argument("--regression", type=Path, default=None, help="a regression run to swap in")
+    parser.add_argument("--rla", type=Path, default=None, help="an RLA autoencoder run to swap in")
+    parser.add_argument("--wm", type=Path, default=None, help="an RLA-WM run to swap in (with its latent scale)")
     parser.add_argument("--draws", type=int, default=4)
     parser.add_argument("--max-outcomes", type=int, default=24)
     parser.add_argument("--probe-episodes", type=int, default=120)
@@ -130,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     task = get_task(args.task)
     bundle = load_bundle(args.bundle or default_bundle_path(task.robot, task.name))
-    _swap(bundle, args.unet, args.regression)
+    _swap(bundle, args.unet, args.regression, args.rla, args.wm)
     bundle.stack.eval()
     size = bundle.stack.image_size
     config = ObjectFidelityConfig(

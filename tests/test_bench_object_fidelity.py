@@ -76,3 +76,36 @@ def test_outcome_score_in_the_report_uses_the_callable_frames(random_bundle_dir,
     report = measure(bundle, heldout, probe, ObjectFidelityConfig(task="RollBall", draws=2), outcomes)
     copy = report.models["copy"]["outcome"]
     assert copy["rollouts"] == 4 and copy["outcome_resolved"] < 0
+
+
+def test_swap_loads_a_candidates_final_weights_and_latent_scale(random_bundle_dir, tmp_path):
+    import json
+
+    import torch
+
+    from benchmarks.object_fidelity import _swap
+    from rla_gym.models.bundle import load_bundle
+    from rla_gym.models.state_dicts import CheckpointMismatchError
+    from rla_gym.train.loop import save_weights
+
+    bundle = load_bundle(random_bundle_dir)
+    donor = load_bundle(random_bundle_dir)
+    with torch.no_grad():
+        for p in donor.stack.world_model.parameters():
+            p.add_(1.0)
+        for p in donor.stack.image_decoder.parameters():
+            p.mul_(0.5)
+    (tmp_path / "wm" / "final").mkdir(parents=True)
+    save_weights(donor.stack.world_model, tmp_path / "wm" / "final" / "world_model.safetensors")
+    (tmp_path / "wm" / "final" / "world_model.json").write_text(json.dumps({"latent_scale": 3.5}))
+    (tmp_path / "unet" / "final").mkdir(parents=True)
+    save_weights(donor.stack.image_decoder, tmp_path / "unet" / "final" / "image_decoder.safetensors")
+    _swap(bundle, tmp_path / "unet", None, None, tmp_path / "wm")
+    assert bundle.stack.config.latent_scale == 3.5 and bundle.dynamics("rla-wm").latent_scale == 3.5
+    for mine, theirs in ((bundle.stack.world_model, donor.stack.world_model), (bundle.stack.image_decoder, donor.stack.image_decoder)):  # fmt: skip
+        for a, b in zip(mine.state_dict().values(), theirs.state_dict().values()):
+            torch.testing.assert_close(a, b)
+    (tmp_path / "bad" / "final").mkdir(parents=True)
+    save_weights(donor.stack.image_decoder, tmp_path / "bad" / "final" / "world_model.safetensors")
+    with pytest.raises(CheckpointMismatchError):
+        _swap(bundle, None, None, None, tmp_path / "bad")

@@ -146,9 +146,7 @@ def _wiggle(spec, step: int, phase: np.ndarray) -> np.ndarray:
     """Rest-pose joint targets plus a slow sinusoid per joint (gripper open): (action_dim,) float32."""
     action = np.array(spec.rest_qpos[: spec.action_dim], dtype=np.float64)
     arm = spec.arm_dof
-    action[:arm] += 0.15 * np.sin(0.2 * step + phase[:arm])
-    if spec.name == "panda":
-        action[7] = 0.04
+    action[:arm] += 0.15 * np.sin(0.2 * step + phase[:arm])  # the gripper keeps its rest value (open)
     return np.clip(action, spec.action_low, spec.action_high).astype(np.float32)
 
 

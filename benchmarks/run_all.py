@@ -390,7 +390,6 @@ def load_inputs(args: argparse.Namespace, preset: Preset, sections: list[str]) -
     from rla_gym.models.bundle import BundleError, load_bundle, resolve_bundle_path
     from rla_gym.models.device import resolve_device
     from rla_gym.models.random_bundle import make_random_bundle
-    from rla_gym.models.regression import load_regression
     from rla_gym.models.zoo import default_bundle_path
 
     device = resolve_device(args.device or preset.device)
@@ -417,9 +416,6 @@ def load_inputs(args: argparse.Namespace, preset: Preset, sections: list[str]) -
             "the fidelity section needs held-out episodes: pass --heldout DIR (collected with `rla-gym collect ... "
             "--seed 100000`, episodes no model trained on), or --only speed,policies",
         )
-    regression = None
-    if path is not None and (Path(path) / "regression.safetensors").is_file():
-        regression = load_regression(path, device=device)
     bc = _bc_path(args, path)
     entries, notes = policy_ranking.find_policies(bc, args.wmrl_out, preset.max_checkpoints)
     torch.manual_seed(0)
@@ -432,7 +428,7 @@ def load_inputs(args: argparse.Namespace, preset: Preset, sections: list[str]) -
         "task": task,
         "heldout": heldout,
         "seed_base": args.demo_seed_base if args.demo_seed_base is not None else HELDOUT_SEED_BASE,
-        "regression": regression,
+        "regression": bundle.regression,  # a bundle component: None when the bundle ships none
         "policies": entries,
         "policy_notes": notes,
     }

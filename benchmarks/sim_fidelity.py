@@ -5,7 +5,8 @@ bundle's Euler steps, the direct-regression baseline when the bundle ships one, 
 first sim frame's tokens and rolls out open loop, its own tokens fed back. Per chunk step: token L1 against the sim
 frame's tokens (the bundle's encoder), SSIM of the UNet render against the sim frame, both at the bundle's size
 (sim frames resized with antialiasing, the training pipeline). The Euler sweep scores RLA-WM at each step count on
-the first source's windows.
+the first source's windows. Rollout, scores, strip and plot are `rla_gym.eval.open_loop`'s; this module holds the
+ManiSkill side (replays, policy windows) and the table.
 
 Action sources:
 - held-out demos: each episode's recorded joint targets replayed in ManiSkill from its seed (collection seed +
@@ -30,11 +31,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchmetrics.functional.image import structural_similarity_index_measure
 
-from benchmarks.prediction_quality import Step, predictors, rla_wm_step
 from rla_gym.data.split_metadata import read_split_metadata
 from rla_gym.data.video import resize_frames
+from rla_gym.eval import open_loop
 from rla_gym.models.bundle import Bundle
 from rla_gym.models.regression import RegressionWorldModel
 from rla_gym.models.stack import WorldModelStack
@@ -212,36 +212,13 @@ def encode(stack: WorldModelStack, frames: torch.Tensor, batch: int) -> torch.Te
     return tokens.view(*frames.shape[:2], *tokens.shape[1:])
 
 
-@torch.no_grad()
-def rollout(step: Step, tokens: torch.Tensor, chunks: torch.Tensor, batch: int) -> torch.Tensor:
-    """Open loop from tokens[:, 0], each prediction fed back: (B, N, L, C) after every chunk."""
-    out = []
-    for s, c in zip(tokens[:, 0].split(batch), chunks.to(tokens.device).split(batch)):
-        preds = []
-        for k in range(c.shape[1]):
-            s = step(s, c[:, k])
-            preds.append(s)
-        out.append(torch.stack(preds, dim=1))
-    return torch.cat(out)
-
-
-@torch.no_grad()
 def score(
     stack: WorldModelStack, windows: Windows, tokens: torch.Tensor, preds: torch.Tensor, batch: int
 ) -> list[dict[str, float]]:
-    """Per chunk step k = 1..N: horizon (env steps), token L1 and SSIM (render vs sim frame), over all windows."""
+    """Per chunk step k = 1..N: horizon (env steps), token L1, SSIM and PSNR against the sim frames
+    (`open_loop.score`)."""
     chunk = windows.chunks.shape[2]
-    rows = []
-    for k in range(preds.shape[1]):
-        l1 = (preds[:, k] - tokens[:, k + 1]).abs().mean()
-        ssim_sum = 0.0
-        for p, real in zip(preds[:, k].split(batch), windows.frames[:, k + 1].split(batch)):
-            rendered = stack.render(p).permute(0, 3, 1, 2).float() / 255
-            real = real.to(rendered.device).permute(0, 3, 1, 2).float() / 255
-            ssim = structural_similarity_index_measure(rendered, real, data_range=1.0, reduction="none")
-            ssim_sum += float(ssim.sum())
-        rows.append({"horizon": chunk * (k + 1), "token_l1": float(l1), "ssim": ssim_sum / preds.shape[0]})
-    return rows
+    return open_loop.score(stack, preds, tokens[:, 1:], windows.frames[:, 1:], chunk=chunk, batch=batch)
 
 
 def evaluate(
@@ -256,14 +233,17 @@ def evaluate(
     if not sources:
         raise ValueError("no action source to compare: give held-out demos or at least one policy")
     stack = bundle.stack.eval()
-    steps = predictors(stack, regression)
+    dynamics_by_name = open_loop.predictors(stack, bundle.regression if regression is None else regression)
+    noise = {
+        model: torch.Generator().manual_seed(0) for model in dynamics_by_name
+    }  # one stream per model, over sources
     out: dict = {"chunk": None, "chunks": None, "sources": {}, "euler_sweep": {}, "_previews": {}}
     first = next(iter(sources))
     for name, windows in sources.items():
         tokens = encode(stack, windows.frames, batch)
         models, previews = {}, {}
-        for model, step in steps.items():
-            preds = rollout(step, tokens, windows.chunks, batch)
+        for model, dynamics in dynamics_by_name.items():
+            preds = open_loop.rollout(dynamics, tokens[:, 0], windows.chunks, batch=batch, generator=noise[model])
             models[model] = {"horizons": score(stack, windows, tokens, preds, batch)}
             previews[model] = preds[:1]
         out["sources"][name] = {"windows": len(windows.where), "models": models}
@@ -273,7 +253,7 @@ def evaluate(
         out["chunk"], out["chunks"] = int(windows.chunks.shape[2]), int(windows.chunks.shape[1])
         if name == first:
             for n in euler:
-                preds = rollout(rla_wm_step(stack, n), tokens, windows.chunks, batch)
+                preds = open_loop.rollout(stack.dynamics(n), tokens[:, 0], windows.chunks, batch=batch)
                 out["euler_sweep"][int(n)] = score(stack, windows, tokens, preds, batch)[-1]
             out["euler_source"] = name
     return out
@@ -324,47 +304,16 @@ def table(results: dict) -> str:
 
 def plot_error_vs_horizon(results: dict, path: Path) -> Path:
     """Token L1 and SSIM against open-loop steps: one colour per predictor, one line style per source."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    styles = ["-", "--", ":", "-."]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    colours: dict[str, str] = {}
-    for j, (name, src) in enumerate(results["sources"].items()):
-        for model, m in src["models"].items():
-            colour = colours.setdefault(model, f"C{len(colours)}")
-            hs = [0] + [r["horizon"] for r in m["horizons"]]
-            kw = {"color": colour, "linestyle": styles[j % len(styles)], "marker": "o", "label": f"{model}, {name}"}
-            axes[0].plot(hs, [0.0] + [r["token_l1"] for r in m["horizons"]], **kw)
-            axes[1].plot(hs[1:], [r["ssim"] for r in m["horizons"]], **kw)
-    axes[0].set(xlabel="env steps ahead (open loop)", ylabel="token L1 vs ManiSkill", title="DINO token error")
-    axes[1].set(xlabel="env steps ahead (open loop)", ylabel="SSIM vs ManiSkill", title="rendered frame SSIM")
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    curves = {name: {m: r["horizons"] for m, r in src["models"].items()} for name, src in results["sources"].items()}
+    return open_loop.plot_error_vs_horizon(curves, path, truth="ManiSkill")
 
 
-@torch.no_grad()
 def strip_image(stack: WorldModelStack, previews: dict, path: Path) -> Path:
     """Per source: a row of ManiSkill frames, then one row per predictor (copy-first left out), at t0 + k K."""
     import imageio.v2 as imageio
 
-    blocks = []
-    for frames, tokens, preds in previews.values():
-        real = frames[0]  # (N + 1, S, S, 3)
-        blocks.append(torch.cat(list(real), dim=1))
-        first = stack.render(tokens[:, 0]).cpu()[0]
-        for model, pred in preds.items():
-            if model.startswith("copy"):
-                continue
-            rendered = stack.render(pred[0]).cpu()  # (N, S, S, 3)
-            blocks.append(torch.cat([first, *rendered], dim=1))
-        blocks.append(torch.full_like(blocks[-1][:4], 255))
-    imageio.imwrite(path, torch.cat(blocks, dim=0).numpy())
+    rows = [open_loop.strip(stack, frames, tokens[:, 0], preds) for frames, tokens, preds in previews.values()]
+    imageio.imwrite(path, np.concatenate(rows))
     return path
 
 
@@ -394,12 +343,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     from rla_gym.envs.config import WorldModelEnvConfig
     from rla_gym.models.bundle import load_bundle, resolve_bundle_path
-    from rla_gym.models.regression import load_regression
     from rla_gym.models.zoo import default_bundle_path
 
     path = resolve_bundle_path(args.bundle or default_bundle_path("ur10e", "RollBall"))
     bundle = load_bundle(path)
-    regression = load_regression(path) if (Path(path) / "regression.safetensors").is_file() else None
     masked = bool(bundle.metadata.get("masked", False))
     env = make_env(bundle.robot, bundle.task, args.sim_size, masked)
     try:
@@ -409,7 +356,7 @@ def main(argv: list[str] | None = None) -> dict:
         )  # fmt: skip
     finally:
         env.close()
-    results = write_outputs(bundle, evaluate(bundle, {"held-out demos": windows}, regression), args.out, bundle.task)
+    results = write_outputs(bundle, evaluate(bundle, {"held-out demos": windows}), args.out, bundle.task)
     (args.out / "sim_fidelity.json").write_text(json.dumps(results, indent=2))
     print(table(results))
     return results

@@ -31,6 +31,8 @@ def regression_dir(tmp_path_factory, random_bundle_dir):
     torch.manual_seed(0)
     model = RegressionWorldModel(RegressionConfig.matching(stack.config))
     torch.nn.init.normal_(model.out_proj.weight, std=0.05)  # not the zero-init identity: it must move
+    for block in model.blocks:
+        block.modulation[-1].reset_parameters()  # open the adaLN gates: the action enters
     out = tmp_path_factory.mktemp("regression")
     RegressionTask(model, "2", None, None).export(RegressionModule(model, "2"), out / "final")
     return out

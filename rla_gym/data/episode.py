@@ -393,29 +393,19 @@ def _write_metadata_h5(path: Path, ep: Episode) -> None:
             ds = f.create_dataset(key, data=value)
             ds.attrs["_frame_aligned"] = True
         if ep.mask is not None:  # ours: exact 0/1, one gzip chunk per frame (a few hundred bytes each)
-            _, h, w = ep.mask.shape
-            ds = f.create_dataset(
-                f"{ep.camera}{MASK_SUFFIX}",
-                data=ep.mask.astype(np.uint8),
-                chunks=(1, h, w),
-                compression="gzip",
-                compression_opts=4,
-                shuffle=True,
-            )
-            ds.attrs["_frame_aligned"] = True
-            ds.attrs["meaning"] = "1: robot, task objects, table; 0: ground and empty background (segmentation id 0)"
+            meaning = "1: robot, task objects, table; 0: ground and empty background (segmentation id 0)"
+            _write_per_frame_image(f, f"{ep.camera}{MASK_SUFFIX}", ep.mask.astype(np.uint8), meaning)
         if ep.object_labels is not None:
-            _, h, w = ep.object_labels.shape
-            ds = f.create_dataset(
-                f"{ep.camera}{OBJECT_LABELS_SUFFIX}",
-                data=ep.object_labels,
-                chunks=(1, h, w),
-                compression="gzip",
-                compression_opts=4,
-                shuffle=True,
-            )
-            ds.attrs["_frame_aligned"] = True
-            ds.attrs["meaning"] = "k + 1: task object object_names[k] (file attribute) is seen there; 0: anything else"
+            meaning = "k + 1: task object object_names[k] (file attribute) is seen there; 0: anything else"
+            _write_per_frame_image(f, f"{ep.camera}{OBJECT_LABELS_SUFFIX}", ep.object_labels, meaning)
+
+
+def _write_per_frame_image(f: Any, key: str, data: np.ndarray, meaning: str) -> None:
+    """A (T, H, W) uint8 image per frame, stored exactly: one gzip chunk per frame."""
+    _, h, w = data.shape
+    ds = f.create_dataset(key, data=data, chunks=(1, h, w), compression="gzip", compression_opts=4, shuffle=True)
+    ds.attrs["_frame_aligned"] = True
+    ds.attrs["meaning"] = meaning
 
 
 def _default_root_pose(robot: str) -> np.ndarray:

@@ -1,0 +1,35 @@
+"""Paired tests: exact McNemar for per-seed success, signed-rank for per-item scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rla_gym.eval.paired import mcnemar_exact, paired_signed_rank
+
+
+def test_mcnemar_counts_only_discordant_seeds_and_matches_the_binomial():
+    a = [True] * 40 + [True] * 8 + [False] * 2  # 8 seeds only A solves, 2 only B
+    b = [True] * 40 + [False] * 8 + [True] * 2
+    result = mcnemar_exact(a, b)
+    assert (result.a_better, result.b_better, result.n) == (8, 2, 50)
+    assert result.p_value == pytest.approx(2 * (1 + 10 + 45) / 1024)  # P(X <= 2), X ~ Bin(10, 1/2), two-sided
+    assert "no evidence" in result.verdict(a="RL", b="BC")  # p = 0.109
+
+
+def test_mcnemar_of_identical_policies_and_of_a_clear_win():
+    same = mcnemar_exact([True, False, True], [True, False, True])
+    assert same.p_value == 1.0
+    clear = mcnemar_exact([True] * 20, [False] * 20)
+    assert clear.p_value < 1e-5 and clear.verdict(a="RL", b="BC").startswith("RL is better")
+    with pytest.raises(ValueError, match="same seeds"):
+        mcnemar_exact([True, False], [True])
+
+
+def test_signed_rank_sees_a_consistent_small_gain_that_an_unpaired_view_would_miss():
+    rng = np.random.default_rng(0)
+    base = rng.normal(0, 1, 40)  # items differ a lot; B is A minus a small consistent gap
+    result = paired_signed_rank(base + 0.1, base)
+    assert result.a_better == 40 and result.p_value < 1e-6
+    noise = paired_signed_rank(base + rng.normal(0, 0.1, 40), base)
+    assert noise.p_value > 0.05

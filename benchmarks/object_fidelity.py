@@ -101,6 +101,32 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def compare(report: dict, baseline: dict) -> list[str]:
+    """Paired tests of each model against the same model in `baseline` (same episodes, windows and draws): outcome
+    resolved per rollout, and the first object's probed error at t+30 per window (lower is better)."""
+    from rla_gym.eval.paired import paired_signed_rank
+
+    lines = []
+    for name, m in report["models"].items():
+        base = baseline.get("models", {}).get(name)
+        if base is None:
+            continue
+        pairs = [
+            ("outcome resolved", m.get("outcome", {}).get("per_rollout"), base.get("outcome", {}).get("per_rollout"), 1),
+            ("object error t+30", m.get("per_window_object0_error_cm_t+30"), base.get("per_window_object0_error_cm_t+30"), -1),
+        ]  # fmt: skip
+        for label, ours, theirs, sign in pairs:
+            if ours is None or theirs is None or len(ours) != len(theirs):
+                continue
+            result = paired_signed_rank(sign * np.asarray(ours), sign * np.asarray(theirs))
+            mean_ours, mean_theirs = float(np.mean(ours)), float(np.mean(theirs))
+            lines.append(
+                f"{name}, {label}: {mean_ours:.3f} vs baseline {mean_theirs:.3f}: "
+                + result.verdict(a="this run", b="the baseline")
+            )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.object_fidelity", description=__doc__.split("\n")[0])
     parser.add_argument("--bundle", default=None, help="bundle folder or hub id (default: the embedded default)")
@@ -119,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe-episodes", type=int, default=120)
     parser.add_argument("--no-sim", action="store_true", help="skip the outcome test (no simulator replays)")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--baseline", type=Path, default=None, help="results.json of another run: paired tests")
     args = parser.parse_args(argv)
 
     import torch
@@ -160,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     for note in report["notes"]:
         print(f"note: {note}")
+    if args.baseline is not None:
+        lines = compare(report, json.loads(args.baseline.read_text()))
+        (args.out / "paired.txt").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
     return 0
 
 

@@ -109,3 +109,13 @@ def test_swap_loads_a_candidates_final_weights_and_latent_scale(random_bundle_di
     save_weights(donor.stack.image_decoder, tmp_path / "bad" / "final" / "world_model.safetensors")
     with pytest.raises(CheckpointMismatchError):
         _swap(bundle, None, None, None, tmp_path / "bad")
+
+
+def test_compare_runs_a_paired_test_per_model_and_metric():
+    from benchmarks.object_fidelity import compare
+
+    better = {"models": {"copy": {"outcome": {"per_rollout": [0.5] * 12}, "per_window_object0_error_cm_t+30": [1.0] * 12}}}  # fmt: skip
+    worse = {"models": {"copy": {"outcome": {"per_rollout": [0.0] * 12}, "per_window_object0_error_cm_t+30": [3.0] * 12}}}  # fmt: skip
+    lines = compare(better, worse)
+    assert len(lines) == 2 and all("this run is better" in line for line in lines)
+    assert all("no evidence" in line for line in compare(better, better))

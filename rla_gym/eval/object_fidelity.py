@@ -219,6 +219,7 @@ def measure(
         metrics["windows"] = len(windows)
         metrics["token_l1"] = {f"t+{h}": float(np.mean(l1[h])) for h in HORIZONS}
         metrics["probe_error_cm"] = {f"t+{h}": np.mean(errs[h], 0).tolist() for h in HORIZONS}
+        metrics["per_window_object0_error_cm_t+30"] = [float(e[0]) for e in errs[HORIZONS[-1]]]  # paired tests
         metrics["probe_error_cm_copy_tokens"] = {f"t+{h}": np.mean(copy_errs[h], 0).tolist() for h in HORIZONS}
         metrics["object_did_not_move_cm"] = {f"t+{h}": np.mean(still_errs[h], 0).tolist() for h in HORIZONS}
         with torch.no_grad():
@@ -247,7 +248,7 @@ def measure(
             metrics["probe_success_agreement"] = float(np.mean(agree))
         if resolved_pred:
             score = outcome_score(torch.stack(resolved_pred), torch.stack(reals), torch.stack(cfs))
-            metrics["outcome"] = score.summary()
+            metrics["outcome"] = {**score.summary(), "per_rollout": score.resolved.tolist()}
         report.models[name] = metrics
     if distance is not None:
         real_final = torch.stack([ep.tokens[-1] for ep in heldout])

@@ -65,6 +65,14 @@ def test_a_damaged_rla_decoder_is_named(random_bundle_dir, tmp_path):
         _first_step(path)
 
 
+def test_a_damaged_unet_is_named_not_hidden_in_uint8_pixels(random_bundle_dir, tmp_path):
+    path = _damaged(random_bundle_dir, tmp_path / "b", "image_decoder.safetensors", _set_nan("out_conv"))
+    with pytest.raises(FloatingPointError) as err:
+        _first_step(path)
+    assert str(err.value).startswith(f"bundle {path}: rendering gave NaN or inf pixels")
+    assert "UNet image decoder (image_decoder.safetensors) holds NaN or inf weights (out_conv" in str(err.value)
+
+
 def test_a_damaged_encoder_is_named_when_the_env_is_made(random_bundle_dir, tmp_path):
     path = _damaged(random_bundle_dir, tmp_path / "b", "encoder.safetensors", _set_nan("patch_embed"))
     with pytest.raises(BundleError, match=r"DINOv3 encoder \(.*encoder.safetensors\) holds NaN or inf weights"):

@@ -335,7 +335,10 @@ class RLAWorldModelVectorEnv(VectorEnv):
         pred = self.dynamics(self._tokens, actions, noise, precision=self.cfg.precision)
         if not bool(torch.isfinite(pred).all()):  # name the component and its file, not the next tensor checked
             raise FloatingPointError(self._explain_non_finite(actions, noise))
-        rgb = self.stack.render(pred, self.cfg.precision)
+        try:
+            rgb = self.stack.render(pred, self.cfg.precision)
+        except FloatingPointError as err:  # the stack does not know its folder: add it
+            raise FloatingPointError(f"bundle {self.bundle.path}: {err}") from None
 
         k = self.cfg.chunk_size
         last = self._lengths[self._episode] - 1

@@ -99,4 +99,15 @@ class WorldModelStack(nn.Module):
         check_tensor("tokens", tokens, ("B", self.num_tokens, self.token_dim), force=True)
         with trusted_inputs(), precision_context(tokens.device, precision):
             rgb = self.image_decoder(tokens)
+        if not bool(torch.isfinite(rgb).all()):  # uint8 would hide it: NaN pixels become some colour
+            from rla_gym.models.diagnose import weights_problem
+
+            problem = weights_problem("image_decoder", self.image_decoder, None)
+            raise FloatingPointError(
+                "rendering gave NaN or inf pixels from finite tokens: "
+                + (
+                    problem
+                    or "the UNet image decoder (image_decoder.safetensors) produced them; its weights are finite"
+                )
+            )
         return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)

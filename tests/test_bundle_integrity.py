@@ -194,3 +194,26 @@ def test_a_metadata_write_killed_before_the_manifest_is_refused_by_name(two_bund
         load_bundle(target)
     set_bundle_metadata(target, {"success_threshold": 0.5})  # run again: consistent
     assert load_bundle(target, verify=True).metadata["success_threshold"] == 0.5
+
+
+def test_a_kill_between_the_renames_leaves_the_old_bundle_and_a_load_says_where(two_bundles, tmp_path, monkeypatch):
+    """Replacing a bundle is: old aside, new in. Killed between the two, the path is empty for a moment and the old
+    bundle is whole beside it; the load error says where it is."""
+    target = shutil.copytree(two_bundles[0], tmp_path / "bundle")
+    before = _files(target)
+    real = bundle_module.Path.rename
+
+    def killed_after_the_first_rename(self, dest):
+        result = real(self, dest)
+        if ".old-" in str(dest):
+            raise KeyboardInterrupt("killed (simulated)")
+        return result
+
+    monkeypatch.setattr(bundle_module.Path, "rename", killed_after_the_first_rename)
+    with pytest.raises(KeyboardInterrupt):
+        save_bundle(make_random_bundle("ur10e", "tiny", episodes=2, length=10, seed=1), target)
+    monkeypatch.undo()
+    (old,) = tmp_path.glob(".bundle.old-*")
+    assert _files(old) == before
+    with pytest.raises(BundleError, match=rf"left the old bundle whole at {old}: rename it back"):
+        load_bundle(target)

@@ -303,7 +303,11 @@ def resolve_bundle_path(source: str | os.PathLike, cache_dir: str | os.PathLike 
     text = str(source)
     parts = text.strip("/").split("/")
     if local.exists() or len(parts) < 2 or text.startswith((".", "/", "~")):
-        raise BundleError(f"no bundle folder at {text!r} (expected a folder with config.json and manifest.json)")
+        old = sorted(local.parent.glob(f".{local.name}.old-*")) if local.parent.is_dir() else []
+        hint = (
+            f"; a write killed while replacing it left the old bundle whole at {old[-1]}: rename it back" if old else ""
+        )
+        raise BundleError(f"no bundle folder at {text!r} (expected a folder with config.json and manifest.json){hint}")
     repo_id, sub = "/".join(parts[:2]), "/".join(parts[2:])
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError

@@ -157,7 +157,10 @@ def build_parser(prog: str = "python -m benchmarks.run_all") -> argparse.Argumen
         "--heldout", type=Path, default=None, help="held-out ManiSkill episodes (rla-gym collect; fidelity needs them)"
     )
     parser.add_argument(
-        "--demo-seed-base", type=int, default=None, help="the held-out collection's --seed (default 100000)"
+        "--demo-seed-base",
+        type=int,
+        default=None,
+        help="the held-out collection's --seed, for episodes that do not record it (default 100000: the shipped split)",
     )
     parser.add_argument(
         "--wmrl-out", type=Path, default=None, help="rla-gym wmrl --out: RL checkpoints in checkpoints/iter_*/"
@@ -391,6 +394,7 @@ def load_inputs(args: argparse.Namespace, preset: Preset, sections: list[str]) -
     from rla_gym.models.device import resolve_device
     from rla_gym.models.random_bundle import make_random_bundle
     from rla_gym.models.zoo import default_bundle_path
+    from rla_gym.specs import seeds
 
     device = resolve_device(args.device or preset.device)
     robot = args.robot or DEFAULT_ROBOT
@@ -414,7 +418,7 @@ def load_inputs(args: argparse.Namespace, preset: Preset, sections: list[str]) -
         raise UsageError(
             "--heldout",
             "the fidelity section needs held-out episodes: pass --heldout DIR (collected with `rla-gym collect ... "
-            "--seed 100000`, episodes no model trained on), or --only speed,policies",
+            f"--seed {seeds.HELDOUT_SEED_BASE}`, episodes no model trained on), or --only speed,policies",
         )
     bc = _bc_path(args, path)
     entries, notes = policy_ranking.find_policies(bc, args.wmrl_out, preset.max_checkpoints)

@@ -22,7 +22,8 @@ def test_the_ranges_are_disjoint_and_far_apart():
 def test_overlap_names_each_range_and_its_overlapping_part():
     assert eval_overlap(0, 360) == {"selection": range(42, 92)}  # the first bundle's training scenes
     assert eval_overlap(90, 5) == {"selection": range(90, 92)}
-    assert eval_overlap(101_400, 200) == {"report": range(101_400, 101_500)}
+    assert eval_overlap(3_001_400, 200) == {"report": range(3_001_400, 3_001_500)}
+    assert not eval_overlap(100_000, 40)  # the first bundle's held-out demos are not report scenes
     assert eval_overlap(0, 42) == {} and eval_overlap(92, 1000) == {}
     line = describe_overlap(0, 360)
     assert "selection seeds 42-91" in line and str(TRAIN_SEED_BASE) in line

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from rla_gym.models.regression import RegressionWorldModel
+from rla_gym.models.regression import CONFIG_FILE, WEIGHTS_FILE, RegressionWorldModel
 from rla_gym.train.loop import save_weights
 from rla_gym.train.pairs import PairTask, TransitionSampler, token_loss
 
@@ -43,7 +43,7 @@ class RegressionTask(PairTask):
 
     def export(self, module: nn.Module, out_dir: Path) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
-        path, meta = out_dir / "regression.safetensors", out_dir / "regression.json"
+        path, meta = out_dir / WEIGHTS_FILE, out_dir / CONFIG_FILE  # the names a bundle's component has too
         save_weights(module.model, path)
         meta.write_text(json.dumps(module.model.config.to_dict(), indent=2))
         return [path, meta]

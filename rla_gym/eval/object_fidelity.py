@@ -27,6 +27,7 @@ from rla_gym.data.episode import Episode, resize_masks
 from rla_gym.data.video import resize_frames
 from rla_gym.eval.object_pixels import object_pixels
 from rla_gym.eval.object_probe import ObjectProbe, fit_probe, position_error_cm, success_from_positions, xy_positions
+from rla_gym.eval.open_loop import rollout as open_loop_rollout
 from rla_gym.eval.outcome import outcome_score
 from rla_gym.eval.sharpness import sample_collapse, sharpness_ratio
 from rla_gym.models.bundle import Bundle
@@ -99,16 +100,15 @@ def encode_all(bundle: Bundle, episodes: Sequence[HeldoutEpisode], batch: int = 
 def rollout(
     dynamics: Dynamics, start: torch.Tensor, targets: np.ndarray, draws: int, generator: torch.Generator
 ) -> list[torch.Tensor]:
-    """Open loop from `start` (L, C) over `targets` (T, A) in chunks of CHUNK (the last may be shorter), `draws`
-    noise draws at once -> the predicted tokens after each chunk, each (draws, L, C)."""
-    tokens = start[None].expand(draws, *start.shape).contiguous().to(dynamics.device)
-    out = []
-    for t in range(0, len(targets), CHUNK):
-        chunk = torch.as_tensor(targets[t : t + CHUNK], dtype=torch.float32, device=tokens.device)
-        noise = dynamics.draw_noise(draws, tokens.device, generator)
-        tokens = dynamics(tokens, chunk[None].expand(draws, *chunk.shape), noise)
-        out.append(tokens.cpu())
-    return out
+    """Open loop (`open_loop.rollout`) from `start` (L, C) over `targets` (T, A) in chunks of CHUNK (the last may be
+    shorter), `draws` noise draws at once -> the predicted tokens after each chunk, each (draws, L, C)."""
+    device = dynamics.device
+    chunks = [
+        torch.as_tensor(targets[t : t + CHUNK], dtype=torch.float32, device=device)[None].expand(draws, -1, -1)
+        for t in range(0, len(targets), CHUNK)
+    ]
+    starts = start.to(device)[None].expand(draws, *start.shape).contiguous()
+    return [step.cpu() for step in open_loop_rollout(dynamics, starts, chunks, generator=generator).unbind(1)]
 
 
 @dataclass

@@ -130,6 +130,19 @@ def stamp_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _staging_folder(out: Path, verb: str) -> Path:
+    """A new hidden sibling of `out` to build a bundle in before it is renamed into place; refuses an `out` that is
+    a file or a folder of other files (it would be replaced whole)."""
+    if out.exists() and not out.is_dir():
+        raise BundleError(f"cannot {verb} a bundle to {out}: expected a folder (new or a bundle); it is a file")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise BundleError(f"cannot {verb} a bundle to {out}: expected a new folder or a bundle; it holds other files")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    return tmp
+
+
 def save_bundle(
     bundle: Bundle,
     path: str | os.PathLike,
@@ -144,13 +157,7 @@ def save_bundle(
     is replaced whole, or (if the write fails or is killed) left as it was. An existing folder that is not a
     bundle is refused."""
     out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise BundleError(f"cannot write a bundle to {out}: expected a folder (new or a bundle); it is a file")
-    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
-        raise BundleError(f"cannot write a bundle to {out}: expected a new folder or a bundle; it holds other files")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp = _staging_folder(out, "write")
     try:
         _write_bundle(bundle, tmp, dtype)
         if extra:
@@ -270,13 +277,7 @@ def copy_bundle(source: str | os.PathLike, dest: str | os.PathLike) -> Path:
     src = resolve_bundle_path(source)
     manifest = _read_json(src / "manifest.json")
     out = Path(dest)
-    if out.exists() and not out.is_dir():
-        raise BundleError(f"cannot copy a bundle to {out}: expected a folder (new or a bundle); it is a file")
-    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
-        raise BundleError(f"cannot copy a bundle to {out}: expected a new folder or a bundle; it holds other files")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp = _staging_folder(out, "copy")
     try:
         for name in [*manifest.get("files", {}), "manifest.json"]:
             file = src / name

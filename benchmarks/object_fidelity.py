@@ -19,24 +19,31 @@ import numpy as np
 
 
 def _swap(bundle, unet: Path | None, regression: Path | None, rla: Path | None, wm: Path | None) -> None:
-    """Load candidate runs' final weights into the bundle's components (a run folder or its final/)."""
+    """Load candidate runs' weights into the bundle's components: a run folder (its final/) or one of its
+    checkpoints/step_N. A world model from a checkpoint keeps the bundle's latent scale (a --finetune run's)."""
     from dataclasses import replace
 
-    from rla_gym.models.regression import load_regression
+    from rla_gym.models.regression import RegressionConfig, RegressionWorldModel, load_regression
     from rla_gym.models.state_dicts import load_strict
-    from rla_gym.train.build import load_final, read_latent_scale
+    from rla_gym.train.build import load_component, read_latent_scale
 
     stack = bundle.stack
     if unet is not None:
-        load_strict(stack.image_decoder, load_final(unet, "image_decoder"), source=f"{unet}/final")
+        load_strict(stack.image_decoder, load_component(unet, "image_decoder", "unet."), source=str(unet))
     if regression is not None:
-        bundle.regression = load_regression(regression, device=stack.device)
+        if (regression / "model.safetensors").is_file():  # a checkpoint: the trainer's architecture for this stack
+            model = RegressionWorldModel(RegressionConfig.matching(stack.config))
+            load_strict(model, load_component(regression, "regression", "model."), source=str(regression))
+            bundle.regression = model.to(stack.device).eval()
+        else:
+            bundle.regression = load_regression(regression, device=stack.device)
     if rla is not None:
-        load_strict(stack.rla.encoder, load_final(rla, "rla_encoder"), source=f"{rla}/final")
-        load_strict(stack.rla.decoder, load_final(rla, "rla_decoder"), source=f"{rla}/final")
+        load_strict(stack.rla.encoder, load_component(rla, "rla_encoder", "rla.encoder."), source=str(rla))
+        load_strict(stack.rla.decoder, load_component(rla, "rla_decoder", "rla.decoder."), source=str(rla))
     if wm is not None:
-        load_strict(stack.world_model, load_final(wm, "world_model"), source=f"{wm}/final")
-        stack.config = replace(stack.config, latent_scale=read_latent_scale(wm))
+        load_strict(stack.world_model, load_component(wm, "world_model", "wm."), source=str(wm))
+        if (wm / "final" / "world_model.json").is_file():
+            stack.config = replace(stack.config, latent_scale=read_latent_scale(wm))
 
 
 def _outcomes(task: str, robot: str, size: int):

@@ -119,3 +119,25 @@ def test_compare_runs_a_paired_test_per_model_and_metric():
     lines = compare(better, worse)
     assert len(lines) == 2 and all("this run is better" in line for line in lines)
     assert all("no evidence" in line for line in compare(better, better))
+
+
+def test_swap_takes_a_regression_from_a_training_checkpoint(random_bundle_dir, tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from benchmarks.object_fidelity import _swap
+    from rla_gym.models.bundle import load_bundle
+    from rla_gym.models.regression import RegressionConfig, RegressionWorldModel
+
+    bundle = load_bundle(random_bundle_dir)
+    torch.manual_seed(3)
+    trained = RegressionWorldModel(RegressionConfig.matching(bundle.config))
+    ckpt = tmp_path / "run" / "checkpoints" / "step_0000200"
+    ckpt.mkdir(parents=True)
+    save_file({f"model.{k}": v.contiguous() for k, v in trained.state_dict().items()}, ckpt / "model.safetensors")
+    _swap(bundle, None, ckpt, None, None)
+    for a, b in zip(bundle.regression.state_dict().values(), trained.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    save_file({"other.weight": torch.zeros(1)}, ckpt / "model.safetensors")
+    with pytest.raises(ValueError, match="holds no regression"):
+        _swap(bundle, None, ckpt, None, None)

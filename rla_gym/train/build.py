@@ -65,24 +65,36 @@ def load_final(run: Path, name: str) -> dict[str, torch.Tensor]:
     return load_file(path)
 
 
-def load_trained_encoder(source: Path) -> dict[str, torch.Tensor]:
-    """The encoder of a UNet run trained with `--train-encoder`: `source` is the run (its `final/encoder`) or one of
-    its checkpoints (`checkpoints/step_N`, whose `model.safetensors` holds the encoder under `encoder.`), so an
-    encoder can be taken from any step of the run, not only its last."""
+def load_component(source: Path, name: str, prefix: str) -> dict[str, torch.Tensor]:
+    """One component's weights from a run (its `final/<name>.safetensors`) or from one of its checkpoints
+    (`checkpoints/step_N`, whose `model.safetensors` holds the trained module under `prefix`), so a model can be
+    taken from any step of a run, not only its last."""
     source = Path(source)
-    final = source / "final" / "encoder.safetensors"
+    final = source / "final" / f"{name}.safetensors"
     if final.is_file():
         return load_file(final)
     ckpt = source / "model.safetensors"
     if ckpt.is_file():
-        weights = {k[len("encoder.") :]: v for k, v in load_file(ckpt).items() if k.startswith("encoder.")}
+        weights = {k[len(prefix) :]: v for k, v in load_file(ckpt).items() if k.startswith(prefix)}
         if weights:
             return weights
-        raise ValueError(f"{ckpt} holds no encoder: was that UNet run trained with --train-encoder?")
+        raise ValueError(f"{ckpt} holds no {name} (no key starts with {prefix!r})")
     raise FileNotFoundError(
-        f"no trained encoder at {source}: give a UNet run trained with --train-encoder (its final/encoder) or one of "
-        "its checkpoints/step_N folders"
+        f"no {name} at {source}: give a run folder with final/{name}.safetensors or one of its checkpoints/step_N"
     )
+
+
+def load_trained_encoder(source: Path) -> dict[str, torch.Tensor]:
+    """The encoder of a UNet run trained with `--train-encoder`, from its end or any checkpoint."""
+    try:
+        return load_component(source, "encoder", "encoder.")
+    except ValueError as err:
+        raise ValueError(f"{err}: was that UNet run trained with --train-encoder?") from None
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"no trained encoder at {source}: give a UNet run trained with --train-encoder (its final/encoder) or "
+            "one of its checkpoints/step_N folders"
+        ) from None
 
 
 def build_task(opts: TaskOptions):

@@ -125,7 +125,10 @@ def compare(report: dict, baseline: dict) -> list[str]:
         for label, ours, theirs, sign in pairs:
             if ours is None or theirs is None or len(ours) != len(theirs):
                 continue
-            result = paired_signed_rank(sign * np.asarray(ours), sign * np.asarray(theirs))
+            ours, theirs = np.asarray(ours, float), np.asarray(theirs, float)
+            keep = ~(np.isnan(ours) | np.isnan(theirs))  # windows whose object is out of view
+            ours, theirs = ours[keep], theirs[keep]
+            result = paired_signed_rank(sign * ours, sign * theirs)
             mean_ours, mean_theirs = float(np.mean(ours)), float(np.mean(theirs))
             lines.append(
                 f"{name}, {label}: {mean_ours:.3f} vs baseline {mean_theirs:.3f}: "

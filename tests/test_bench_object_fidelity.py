@@ -141,3 +141,14 @@ def test_swap_takes_a_regression_from_a_training_checkpoint(random_bundle_dir, t
     save_file({"other.weight": torch.zeros(1)}, ckpt / "model.safetensors")
     with pytest.raises(ValueError, match="holds no regression"):
         _swap(bundle, None, ckpt, None, None)
+
+
+def test_objects_out_of_view_are_neither_fitted_nor_scored(episodes):
+    """A ball that rolled off the table is metres away and unseen: its position must not enter the probe."""
+    from rla_gym.eval.object_fidelity import _masked, load_episodes
+
+    ep = load_episodes(episodes / "heldout", 48, limit=1)[0]
+    assert ep.visible.shape == (40, 1) and ep.visible.all()
+    ep.labels[30:] = 0  # the disc leaves the view
+    assert not ep.visible[30:].any() and ep.visible[:30].all()
+    np.testing.assert_array_equal(_masked(np.array([3.0]), np.array([False])), [np.nan])

@@ -11,9 +11,12 @@ OUT=${OUT:-models/ur10e-RollBall-cpu}
 RG=.venv/bin/rla-gym
 T="--threads 1 --no-progress"
 
-# 1. Data: scripted RollBall episodes at 128 px (every third a failure); held-out seeds no model trains on.
-$RG collect --robot ur10e --task RollBall --episodes 360 --size 128 --workers 2 --seed 0 --out "$WORK/data/train"
-$RG collect --robot ur10e --task RollBall --episodes 40 --size 128 --workers 2 --seed 100000 --out "$WORK/data/heldout"
+# 1. Data: scripted RollBall episodes at 128 px (every third a failure), with the task objects' segmentation; training
+#    and held-out scenes from the ranges of rla_gym/specs/seeds.py, disjoint from the policies' selection and report
+#    seeds. (The shipped bundle was trained on seeds 0-359 and held out 100000-100039, before those ranges existed:
+#    34 of its evaluation seeds 42-91 were training scenes. collect now refuses that.)
+$RG collect --robot ur10e --task RollBall --episodes 400 --size 128 --workers 2 --seed 1000000 --out "$WORK/data/train"
+$RG collect --robot ur10e --task RollBall --episodes 48 --size 128 --workers 2 --seed 2000000 --out "$WORK/data/heldout"
 
 resume() { [ -d "$1/checkpoints" ] && echo --resume || true; }
 

@@ -2,7 +2,8 @@
 
 One `step` moves all `num_envs` worlds forward by one action chunk: one `Dynamics` step (`dynamics="rla-wm"`:
 condition network once, N Euler steps, RLA decoder; `"regression"`: the bundle's direct-regression baseline;
-`"copy"`: the tokens stay), then the UNet. The predicted tokens become the next state without re-encoding. Outputs are
+`"copy"`: the tokens stay), then the UNet, then `self.reference` (a public `DemoReference`: the demo tokens, the reward
+and the success test) scores it. The predicted tokens become the next state without re-encoding. Outputs are
 torch tensors on the env's device, as ManiSkill's GPU envs return them; wrap with
 `rla_gym.envs.numpy_wrapper.NumpyVectorEnv` (or use `SB3VecEnv`) for numpy.
 """
@@ -22,9 +23,9 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from rla_gym.envs.bundles import resolve_bundle
-from rla_gym.envs.config import PAPER_SUCCESS_THRESHOLD, WorldModelEnvConfig, check_int
+from rla_gym.envs.config import WorldModelEnvConfig, check_int
+from rla_gym.envs.demo_reference import DemoReference, calibrated_threshold
 from rla_gym.envs.reset_sampler import ResetSampler
-from rla_gym.envs.reward import token_l1, video_aligned_reward
 from rla_gym.envs.seeding import FLOW_NOISE, env_rng
 from rla_gym.models.bundle import Bundle, BundleError
 from rla_gym.models.device import resolve_device
@@ -44,7 +45,7 @@ class RLAWorldModelVectorEnv(VectorEnv):
     Action: `(num_envs, K, A)` absolute joint targets (K = chunk_size), clipped to the robot's limits
     (clipped entries counted in `info["clipped"]`). Observation: UNet-rendered RGB `(num_envs, H, W, 3)`
     uint8, or a dict with `rgb`, `tokens` and `qpos` when `obs_mode="dict"`. Reward: the video-aligned
-    reward. An episode terminates when its reference demo runs out (nothing left to be rewarded
+    reward, `self.reference.reward` (a planner calls it too). An episode terminates when its reference demo runs out (nothing left to be rewarded
     against, as the paper's PPO treats it) and truncates after `max_chunk_steps` chunk steps.
 
     `autoreset_mode` (declared in `metadata["autoreset_mode"]`) is one of Gymnasium's three:
@@ -109,8 +110,15 @@ class RLAWorldModelVectorEnv(VectorEnv):
                 f"chunk_size {k} exceeds the world model's max_horizon {self.stack.config.world_model.max_horizon}"
             )
 
-        self._load_demos()
-        self.sampler = ResetSampler(self._lengths_np, k, self.cfg.p_initial_frame)
+        self.reference = DemoReference.from_bundle(  # the demos, encoded once, and the reward a planner uses too
+            self.bundle,
+            chunk_size=k,
+            reward_mode=self.cfg.reward_mode,
+            reward_scale=self.cfg.reward_scale,
+            success_threshold=self.cfg.success_threshold,
+            device=self.device,
+        )
+        self.sampler = ResetSampler(self.reference.episode_lengths, k, self.cfg.p_initial_frame)
 
         low = np.tile(np.asarray(spec.action_low, np.float32), (k, 1))
         high = np.tile(np.asarray(spec.action_high, np.float32), (k, 1))
@@ -148,33 +156,6 @@ class RLAWorldModelVectorEnv(VectorEnv):
         if self.closed:
             raise RuntimeError("this RLAWorldModel env is closed; make a new one (gym.make_vec) to go on")
 
-    # ------------------------------------------------------------------ demos
-    def _load_demos(self) -> None:
-        """Demo frames, targets and DINO tokens on the env device; tokens computed once here."""
-        demos = self.bundle.demos
-        frames = demos.frames
-        size = self.stack.image_size
-        if frames.shape[1:3] != (size, size):
-            x = frames.permute(0, 3, 1, 2).float()
-            x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True)
-            frames = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
-        self._demo_frames = frames.to(self.device)
-        self._demo_qpos = demos.qpos.to(self.device)
-        self._demo_targets = demos.targets.to(self.device)
-        self._starts = demos.episode_starts.to(self.device)
-        self._lengths = demos.episode_lengths.to(self.device)
-        self._lengths_np = demos.episode_lengths.cpu().numpy()
-        chunks = [self.stack.encode(f) for f in self._demo_frames.split(64)]
-        self._demo_tokens = torch.cat(chunks)  # (F, L, C)
-        if not bool(torch.isfinite(self._demo_tokens).all()):
-            from rla_gym.models.diagnose import weights_problem
-
-            problem = weights_problem("encoder", self.stack.encoder, self.bundle.path)
-            raise BundleError(
-                "encoding the bundle's demo frames gave NaN or inf tokens: "
-                + (problem or f"the encoder's weights are finite (bundle {self.bundle.path}); is the file damaged?")
-            )
-
     def _explain_non_finite(self, actions: torch.Tensor, noise: torch.Tensor | None) -> str:
         from rla_gym.models.diagnose import explain_non_finite
 
@@ -183,9 +164,6 @@ class RLAWorldModelVectorEnv(VectorEnv):
             parts["regression"] = self.bundle.regression
         path, precision = self.bundle.path, self.cfg.precision
         return explain_non_finite(self.dynamics, parts, self._tokens, actions, noise, path, precision)
-
-    def _goal_index(self, episode: torch.Tensor) -> torch.Tensor:
-        return self._starts[episode] + self._lengths[episode] - 1
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -264,13 +242,13 @@ class RLAWorldModelVectorEnv(VectorEnv):
         ids = torch.as_tensor(idx, device=self.device)
         ep_t = torch.as_tensor(episodes, device=self.device)
         fr_t = torch.as_tensor(frames, device=self.device)
-        global_frame = self._starts[ep_t] + fr_t
+        ref, row = self.reference, self.reference.index(ep_t, fr_t)
         self._episode[ids] = ep_t
         self._frame[ids] = fr_t
         self._chunk_step[ids] = 0
-        self._tokens[ids] = self._demo_tokens[global_frame]
-        self._rgb[ids] = self._demo_frames[global_frame]  # the recorded frame, as the paper's env starts
-        self._qpos[ids] = self._demo_qpos[global_frame]
+        self._tokens[ids] = ref.tokens[row]
+        self._rgb[ids] = ref.frames[row]  # the recorded frame, as the paper's env starts
+        self._qpos[ids] = ref.qpos[row]
         self._needs_reset[ids] = False
 
     def _autoreset(self, worlds: torch.Tensor) -> None:
@@ -340,20 +318,13 @@ class RLAWorldModelVectorEnv(VectorEnv):
         except FloatingPointError as err:  # the stack does not know its folder: add it
             raise FloatingPointError(f"bundle {self.bundle.path}: {err}") from None
 
-        k = self.cfg.chunk_size
-        last = self._lengths[self._episode] - 1
-        new_frame = torch.minimum(self._frame + k, last)
-        goal = self._demo_tokens[self._goal_index(self._episode)]
-        goal_mode = self.cfg.reward_mode == "goal"
-        ref = goal if goal_mode else self._demo_tokens[self._starts[self._episode] + new_frame]
-        reward, err = video_aligned_reward(pred, ref, self.cfg.reward_scale)
-        goal_err = err if goal_mode else token_l1(pred, goal)
-
-        terminated = (self._frame + k >= last) & stepping
+        reward, err, goal_err = self.reference.reward(pred, self._episode, self._frame)
+        new_frame = self.reference.advance(self._episode, self._frame)
+        terminated = self.reference.runs_out(self._episode, self._frame) & stepping
         chunk_step = self._chunk_step + stepping.long()
         truncated = (chunk_step >= self.cfg.max_chunk_steps) & ~terminated & stepping
         done = terminated | truncated
-        success = done & (goal_err <= self.cfg.success_threshold)
+        success = self.reference.success(goal_err, done)
         reward = torch.where(stepping, reward, torch.zeros_like(reward))
 
         s = stepping
@@ -422,16 +393,13 @@ class RLAWorldModelVectorEnv(VectorEnv):
     def demo_frames(self) -> torch.Tensor:
         """The time-synced demo frame of every world, (N, H, W, 3) uint8."""
         self._check_open()
-        return self._demo_frames[self._starts[self._episode] + self._frame]
+        return self.reference.frames[self.reference.index(self._episode, self._frame)]
 
     def demo_actions(self) -> torch.Tensor:
         """The next chunk of joint targets each world's reference demo recorded, (N, K, A) float32 (the last row
         repeated past the demo's end): replaying them should reproduce the demo, an in-distribution baseline."""
         self._check_open()
-        k = self.cfg.chunk_size
-        rows = self._frame[:, None] + torch.arange(k, device=self.device)[None]
-        rows = torch.minimum(rows, (self._lengths[self._episode] - 1)[:, None])
-        return self._demo_targets[self._starts[self._episode][:, None] + rows]
+        return self.reference.chunk_targets(self._episode, self._frame)
 
     def render(self) -> np.ndarray | None:
         """Prediction | time-synced demo frame, side by side: (N, H, 2W, 3) uint8."""
@@ -441,14 +409,12 @@ class RLAWorldModelVectorEnv(VectorEnv):
         return torch.cat([self._rgb, self.demo_frames()], dim=2).cpu().numpy()
 
     def close_extras(self, **kwargs: Any) -> None:
-        self._demo_tokens = self._demo_frames = None  # free device memory
+        self.reference = None  # free the demo frames and tokens on the device
 
 
 def _success_threshold(cfg: WorldModelEnvConfig, bundle: Bundle) -> float:
     """The config's threshold, else the bundle's calibrated one, else the paper's."""
-    if cfg.success_threshold is not None:
-        return float(cfg.success_threshold)
-    return float(bundle.metadata.get("success_threshold", PAPER_SUCCESS_THRESHOLD))
+    return calibrated_threshold(bundle) if cfg.success_threshold is None else float(cfg.success_threshold)
 
 
 def _autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:

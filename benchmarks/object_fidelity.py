@@ -54,8 +54,9 @@ def _outcomes(task: str, robot: str, size: int):
     if problem is not None:
         print(f"outcome test skipped: {problem}", file=sys.stderr)
         return None
+    from rla_gym.data.split_metadata import episode_seed
     from rla_gym.data.video import resize_frames
-    from rla_gym.sim.counterfactual import episode_seed, replay_outcome
+    from rla_gym.sim.counterfactual import replay_outcome
     from rla_gym.sim.make import make_sim_env
 
     env = make_sim_env(robot, task, size=128, obs_mode="rgb", max_episode_steps=100_000)

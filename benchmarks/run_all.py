@@ -389,7 +389,7 @@ def load_inputs(args: argparse.Namespace, preset: Preset, sections: list[str]) -
     import torch
 
     from benchmarks import policy_ranking
-    from benchmarks.sim_fidelity import HELDOUT_SEED_BASE
+    from benchmarks.sim_fidelity import LEGACY_HELDOUT_SEED
     from rla_gym.models.bundle import BundleError, load_bundle, resolve_bundle_path
     from rla_gym.models.device import resolve_device
     from rla_gym.models.random_bundle import make_random_bundle
@@ -431,7 +431,7 @@ def load_inputs(args: argparse.Namespace, preset: Preset, sections: list[str]) -
         "robot": bundle.robot,
         "task": task,
         "heldout": heldout,
-        "seed_base": args.demo_seed_base if args.demo_seed_base is not None else HELDOUT_SEED_BASE,
+        "seed_base": args.demo_seed_base if args.demo_seed_base is not None else LEGACY_HELDOUT_SEED,
         "regression": bundle.regression,  # a bundle component: None when the bundle ships none
         "policies": entries,
         "policy_notes": notes,

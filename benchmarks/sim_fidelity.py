@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rla_gym.data.split_metadata import read_split_metadata
+from rla_gym.data.split_metadata import episode_seed
 from rla_gym.data.video import resize_frames
 from rla_gym.eval import open_loop
 from rla_gym.models.bundle import Bundle
@@ -41,7 +41,9 @@ from rla_gym.models.stack import WorldModelStack
 
 log = logging.getLogger(__name__)
 
-HELDOUT_SEED_BASE = 100_000  # scripts/build_default_bundle.sh collects the held-out split with --seed 100000
+LEGACY_HELDOUT_SEED = (
+    100_000  # the shipped bundle's held-out split (--seed 100000), collected before seeds were recorded
+)
 EULER_SWEEP = (30, 10, 4, 1)
 SimPolicyFn = Callable[[np.ndarray, np.ndarray], np.ndarray]  # rgb (H, W, 3) uint8, qpos (J,) -> (K, A)
 
@@ -65,13 +67,6 @@ class Windows:
 
 
 # ---------------------------------------------------------------------------------------------- ManiSkill side
-def episode_seed(traj_dir: Path, seed_base: int) -> int:
-    """ManiSkill seed of a collected episode: the collection's seed + the id of its `traj_<id>` folder
-    (rla_gym.sim.collect records that seed in the split's metadata.json); `seed_base` for data collected before."""
-    meta = (read_split_metadata(Path(traj_dir).parent) or {}).get("rla_gym", {})
-    return int(meta.get("seed", seed_base)) + int(Path(traj_dir).name.split("_")[-1])
-
-
 class _Frames:
     """The frame the stack sees from a ManiSkill observation: RGB of env 0, masked when the bundle was trained so."""
 
@@ -130,7 +125,7 @@ def demo_windows(
     *,
     stride: int = 10,
     max_episodes: int | None = None,
-    seed_base: int = HELDOUT_SEED_BASE,
+    seed_base: int = LEGACY_HELDOUT_SEED,
     masked: bool = False,
     progress: bool = False,
 ) -> Windows:
@@ -333,7 +328,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bundle", default=None, help="bundle folder or hub id (default: the embedded default)")
     parser.add_argument("--heldout", type=Path, required=True, help="held-out episodes collected in ManiSkill")
-    parser.add_argument("--seed-base", type=int, default=HELDOUT_SEED_BASE, help="the held-out split's --seed")
+    parser.add_argument("--seed-base", type=int, default=LEGACY_HELDOUT_SEED, help="the held-out split's --seed")
     parser.add_argument("--episodes", type=int, default=8)
     parser.add_argument("--chunks", type=int, default=4)
     parser.add_argument("--stride", type=int, default=16)

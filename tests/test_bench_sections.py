@@ -277,7 +277,7 @@ def test_rank_policies_scores_each_policy_in_both_worlds(bundle, policies):
 def test_replay_seed_comes_from_the_collections_metadata(tmp_path):
     import json
 
-    from benchmarks.sim_fidelity import episode_seed
+    from rla_gym.data.split_metadata import episode_seed
 
     recorded, older = tmp_path / "new" / "success", tmp_path / "old" / "success"
     (recorded / "traj_000003").mkdir(parents=True)

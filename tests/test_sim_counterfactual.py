@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rla_gym.sim.counterfactual import episode_seed, replay_outcome
+from rla_gym.data.split_metadata import episode_seed
+from rla_gym.sim.counterfactual import replay_outcome
 
 pytestmark = [pytest.mark.sim, pytest.mark.filterwarnings("ignore::DeprecationWarning:mani_skill")]
 

@@ -85,3 +85,13 @@ def split_robot_uid(split_root: Path) -> str | None:
         uid = infos[0].get("uid")
         return str(uid) if uid else None
     return None
+
+
+def episode_seed(traj_dir: Path, seed_base: int | None = None) -> int:
+    """ManiSkill seed of a collected episode: the collection's seed (recorded in its split's metadata.json) + the
+    id of its `traj_<id>` folder; `seed_base` for data collected before the seed was recorded."""
+    meta = (read_split_metadata(Path(traj_dir).parent) or {}).get("rla_gym", {})
+    base = meta.get("seed", seed_base)
+    if base is None:
+        raise ValueError(f"{Path(traj_dir).parent}/metadata.json records no collection seed; pass seed_base")
+    return int(base) + int(Path(traj_dir).name.split("_")[-1])

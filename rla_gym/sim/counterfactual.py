@@ -9,23 +9,11 @@ The two frames differ only where the object's motion shows, which is what the wo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from rla_gym.data.split_metadata import read_split_metadata
 from rla_gym.sim.make import rgb_frames
 from rla_gym.specs.tasks import get_task
-
-
-def episode_seed(traj_dir: Path, seed_base: int | None = None) -> int:
-    """ManiSkill seed of a collected episode: the collection's seed (its split's metadata.json) + the id of its
-    `traj_<id>` folder; `seed_base` for data collected before the seed was recorded."""
-    meta = (read_split_metadata(Path(traj_dir).parent) or {}).get("rla_gym", {})
-    base = meta.get("seed", seed_base)
-    if base is None:
-        raise ValueError(f"{Path(traj_dir).parent}/metadata.json records no collection seed; pass seed_base")
-    return int(base) + int(Path(traj_dir).name.split("_")[-1])
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,6 @@ every sentence is built from a measured value, and a section without numbers is 
 from __future__ import annotations
 
 import json
-import os
-import platform
-import re
 from pathlib import Path
 
 from benchmarks import policy_ranking, prediction_quality, sim_fidelity, speed
@@ -26,52 +23,6 @@ STRIP_CAPTION = (
 
 
 # ---------------------------------------------------------------------------------------------- the machine
-def machine_info(device: str = "cpu") -> dict:
-    """What ran the benchmark: CPU model and cores, memory, OS, Python, torch, the GPU if one was used."""
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {
-        "cpu": cpu,
-        "cpu_cores": os.cpu_count(),
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-        if hasattr(os, "sysconf")
-        else None,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "device": device,
-        "gpu": None,
-        "load_average": load_average(),
-    }
-    if device.startswith("cuda") and torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(torch.device(device))
-        info["gpu"] = f"{props.name}, {props.total_memory / 2**30:.0f} GiB"
-    return info
-
-
-def load_average() -> float | None:
-    """The 1-minute load average (runnable processes): other work sharing the machine slows every timing."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        return None
-
-
-def machine_slug(info: dict) -> str:
-    """A folder-name word for the machine: the GPU's name, else `cpu<cores>`."""
-    if info.get("gpu"):
-        return re.sub(r"[^a-z0-9]+", "-", info["gpu"].split(",")[0].lower()).strip("-")
-    return f"cpu{info.get('cpu_cores') or 0}"
-
-
 def describe_machine(info: dict) -> str:
     where = info["gpu"] or f"{info['cpu']} ({info['cpu_cores']} cores)"
     mem = f", {info['memory_gb']} GB RAM" if info.get("memory_gb") else ""

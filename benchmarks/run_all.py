@@ -288,9 +288,10 @@ def speed_section(ctx: dict) -> dict:
 
 
 def fidelity_section(ctx: dict) -> dict:
-    from benchmarks import policy_ranking, sim_fidelity
+    from benchmarks import sim_fidelity
     from rla_gym.agents.bc import SimPolicy
     from rla_gym.envs.config import WorldModelEnvConfig
+    from rla_gym.eval.policies import load_policy
     from rla_gym.sim.evaluate import stack_preprocess
 
     if ctx["bundle"].random:
@@ -317,7 +318,7 @@ def fidelity_section(ctx: dict) -> dict:
         )
         rl = [e for e in ctx["policies"] if e.kind == "rl"]
         for entry in [e for e in ctx["policies"] if e.kind == "bc"] + rl[-1:]:  # BC and the latest RL checkpoint
-            policy = policy_ranking.load_policy(entry, bundle, stack.device)
+            policy = load_policy(entry, bundle, stack.device)
             sources[f"{entry.name} actions"] = sim_fidelity.policy_windows(
                 env,
                 SimPolicy(policy.act, bundle.robot, stack.device),
@@ -357,6 +358,7 @@ def recorded_quality(ctx: dict) -> dict:
 
 def policies_section(ctx: dict) -> dict:
     from benchmarks import policy_ranking
+    from rla_gym.eval.ranking import rank_policies
 
     if ctx["bundle"].random:
         raise NotMeasured("the bundle has random weights: no trained policy belongs to it")
@@ -364,7 +366,7 @@ def policies_section(ctx: dict) -> dict:
     if not any(e.kind != "random" for e in entries):
         raise NotMeasured("; ".join(ctx["policy_notes"]) + ": only a random policy to rank")
     p: Preset = ctx["preset"]
-    result = policy_ranking.rank_policies(
+    result = rank_policies(
         ctx["bundle"],
         entries,
         list(p.sim_seeds),
@@ -442,14 +444,15 @@ def run(args: argparse.Namespace, preset: Preset | None = None, measure_sim=None
     """Run the selected sections and write the report; returns the results (what results.json holds).
     `preset` and `measure_sim` replace the named preset and ManiSkill's speed measurement (tests)."""
     from benchmarks import report
+    from rla_gym.eval.run_info import carry_over, load_average, machine_info, machine_slug
 
     preset = preset or PRESETS[args.preset]
     sections = check_args(args, preset)
     ctx = load_inputs(args, preset, sections)
     ctx["measure_sim"] = measure_sim
-    machine = report.machine_info(ctx["device"])
+    machine = machine_info(ctx["device"])
     date = datetime.date.today().isoformat()
-    out = Path(args.out) if args.out is not None else RESULTS / f"{date}-{report.machine_slug(machine)}"
+    out = Path(args.out) if args.out is not None else RESULTS / f"{date}-{machine_slug(machine)}"
     out.mkdir(parents=True, exist_ok=True)
     ctx["out"] = out
     results: dict = {
@@ -461,7 +464,7 @@ def run(args: argparse.Namespace, preset: Preset | None = None, measure_sim=None
             "robot": ctx["robot"],
             "task": ctx["task"],
             "machine": machine,
-            "machine_slug": report.machine_slug(machine),
+            "machine_slug": machine_slug(machine),
             "command": shlex.join(["python", "-m", "benchmarks.run_all", *to_argv(args)]),
             "seconds": {},
             "policies": [e.name for e in ctx["policies"]],
@@ -469,13 +472,7 @@ def run(args: argparse.Namespace, preset: Preset | None = None, measure_sim=None
     }
     if getattr(args, "merge", False) and (out / report.RAW).is_file():
         previous = json.loads((out / report.RAW).read_text())
-        for name in SECTION_FUNCTIONS:
-            if name not in sections and name in previous:
-                results[name] = previous[name]
-                results["meta"]["seconds"][name] = previous.get("meta", {}).get("seconds", {}).get(name, 0.0)
-        results["meta"]["merged_from_previous_run"] = [
-            n for n in SECTION_FUNCTIONS if n not in sections and n in previous
-        ]
+        results["meta"]["merged_from_previous_run"] = carry_over(results, previous, SECTION_FUNCTIONS, sections)
     failed = False
     for name in sections:
         start = time.perf_counter()
@@ -490,7 +487,7 @@ def run(args: argparse.Namespace, preset: Preset | None = None, measure_sim=None
             failed = True
         results["meta"]["seconds"][name] = time.perf_counter() - start
         log.info("section %s: %.0f s", name, results["meta"]["seconds"][name])
-    results["meta"]["load_average_end"] = report.load_average()
+    results["meta"]["load_average_end"] = load_average()
     speed = results.get("speed")
     if "speed" in sections and isinstance(speed, dict) and "rows" in speed:  # a merged one keeps its figure
         from benchmarks.speed import plot_euler

@@ -14,6 +14,7 @@ import torch
 from agents_support import one_thread, tiny_bc
 
 from benchmarks import report, run_all
+from rla_gym.eval.run_info import machine_slug
 
 __all__ = ["one_thread"]  # the autouse fixture, imported
 
@@ -142,7 +143,7 @@ def synthetic_results() -> dict:
         "robot": "ur10e",
         "task": "RollBall",
         "machine": machine,
-        "machine_slug": report.machine_slug(machine),
+        "machine_slug": machine_slug(machine),
         "command": "run_all.py --quick",
         "seconds": {"speed": 100.0},
         "load_average_end": 3.0,

@@ -10,12 +10,15 @@ import numpy as np
 import pytest
 import torch
 from agents_support import one_thread, tiny_bc
+from policies_support import policies
 
 from benchmarks import policy_ranking as pr
 from benchmarks import sim_fidelity as sf
 from benchmarks import speed
+from rla_gym.eval.policies import load_policy
+from rla_gym.eval.ranking import rate, spearman, world_model_scores
 
-__all__ = ["one_thread"]  # the autouse fixture, imported
+__all__ = ["one_thread", "policies"]  # the fixtures, imported
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning:mani_skill"),
@@ -51,25 +54,6 @@ def windows(bundle):
     chunks = torch.stack([torch.from_numpy(e.target_qpos[:24]).view(3, 8, -1) for e in episodes])
     check = {"episodes": 2, "pixel_mae": 2.5, "success_agreement": 1.0, "seed_base": 100}
     return sf.Windows(frames, chunks, ["a@0", "b@0"], check)
-
-
-@pytest.fixture(scope="module")
-def policies(tmp_path_factory):
-    """A BC folder and a wmrl output with two complete RL checkpoints (iter_000001, iter_000002)."""
-    from rla_gym.agents.lora import LoRAActorCritic, LoRAAgentConfig
-    from rla_gym.train.wmrl import TRAINER_STATE, checkpoint_dir
-
-    root = tmp_path_factory.mktemp("policies")
-    tiny_bc(0).save_pretrained(root / "bc")
-    config = LoRAAgentConfig(residual_hidden=(16,), value_hidden=(16,))
-    for it in (1, 2):
-        agent = LoRAActorCritic(tiny_bc(0), config)  # tiny_bc seeds torch itself
-        torch.manual_seed(it)
-        torch.nn.init.normal_(agent.residual.head.weight, std=0.5)  # each checkpoint acts differently
-        path = agent.save_pretrained(checkpoint_dir(root / "wmrl", it))
-        torch.save({"iteration": it}, path / TRAINER_STATE)
-    (root / "wmrl" / "checkpoints" / "iter_000003").mkdir()  # cut short: no trainer state, not listed
-    return root
 
 
 # ---------------------------------------------------------------------------------------------- profile
@@ -168,42 +152,17 @@ def test_find_policies_lists_bc_complete_checkpoints_and_random(policies, tmp_pa
     assert [e.name for e in thinned] == ["RL iter 000001", "random"]
 
 
-def test_world_model_scores_are_deterministic_and_tell_policies_apart(bundle, policies):
-    entries, _ = pr.find_policies(policies / "bc", policies / "wmrl")
-    scores = {}
-    for entry in entries:
-        policy = pr.load_policy(entry, bundle, torch.device("cpu"))
-        scores[entry.name] = pr.world_model_scores(bundle, policy, [0], num_envs=2)
-    again = pr.world_model_scores(bundle, pr.load_policy(entries[0], bundle, torch.device("cpu")), [0], num_envs=2)
-    assert again == scores["BC"], "fixed seeds, deterministic actions: the same score"
-    assert all(s["episodes"] == 2 and math.isfinite(s["mean_return"]) for s in scores.values())
-    assert len({s["mean_return"] for s in scores.values()}) == len(scores), "different actions, different returns"
-
-
-def test_spearman_exact_permutation_p_value_and_undefined_cases():
-    perfect = pr.spearman([0.1, 0.2, 0.3, 0.4], [0.0, 0.5, 0.6, 1.0])
-    assert perfect["rho"] == pytest.approx(1.0) and perfect["p_value"] == pytest.approx(2 / 24)
-    from scipy.stats import spearmanr
-
-    rng = np.random.default_rng(0)
-    x, y = rng.random(10).tolist(), rng.random(10).tolist()
-    big = pr.spearman(x, y)
-    assert big["rho"] == pytest.approx(spearmanr(x, y).statistic) and "scipy" in big["method"]
-    assert pr.spearman([1.0, 2.0, 3.0], [0.5, 0.5, 0.5])["rho"] is None
-    assert "at least 3" in pr.spearman([1.0, 2.0], [1.0, 0.0])["note"]
-
-
 def test_policy_table_and_plot_from_measured_world_model_scores(bundle, policies, tmp_path):
     entries, _ = pr.find_policies(policies / "bc", None)
     rows = []
     for entry, successes in zip(entries, (3, 0)):  # ManiSkill's side made up here: the template is under test
-        wm = pr.world_model_scores(bundle, pr.load_policy(entry, bundle, torch.device("cpu")), [0], num_envs=2)
+        wm = world_model_scores(bundle, load_policy(entry, bundle, torch.device("cpu")), [0], num_envs=2)
         rows.append(
-            {"name": entry.name, "kind": entry.kind, "wm": wm, "sim": {"mean_return": 0.0, **pr._rate(successes, 4)}}
+            {"name": entry.name, "kind": entry.kind, "wm": wm, "sim": {"mean_return": 0.0, **rate(successes, 4)}}
         )
     results = {
         "policies": rows,
-        "spearman": {"wm_return": pr.spearman([1.0, 2.0], [1.0, 0.0]), "wm_success": pr.spearman([1.0], [1.0])},
+        "spearman": {"wm_return": spearman([1.0, 2.0], [1.0, 0.0]), "wm_success": spearman([1.0], [1.0])},
         "sim_seeds": [42, 43, 44, 45],
         "sim_max_steps": 80,
         "wm_seeds": [0],
@@ -259,19 +218,6 @@ def test_speed_measures_maniskill_in_the_same_run(bundle):
     row = result["rows"][0]
     assert row["maniskill_steps_per_s"] > 0 and row["wm"]["sim_step_equivalents_per_s"] > 0
     assert row["ratio"] == pytest.approx(row["wm"]["sim_step_equivalents_per_s"] / row["maniskill_steps_per_s"])
-
-
-@pytest.mark.sim
-def test_rank_policies_scores_each_policy_in_both_worlds(bundle, policies):
-    from sim_support import require_sim
-
-    require_sim()
-    entries, _ = pr.find_policies(policies / "bc", policies / "wmrl", max_checkpoints=1)
-    results = pr.rank_policies(bundle, entries, [42], [0], 2, sim_size=64, sim_max_steps=8)
-    assert [r["name"] for r in results["policies"]] == ["BC", "RL iter 000001", "random"]
-    for row in results["policies"]:
-        assert row["sim"]["episodes"] == 1 and row["wm"]["episodes"] == 2
-    assert results["spearman"]["wm_return"]["n"] == 3
 
 
 def test_replay_seed_comes_from_the_collections_metadata(tmp_path):

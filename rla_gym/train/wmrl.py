@@ -13,14 +13,18 @@
 
 Under `torchrun --nproc_per_node N` the RL loop is distributed (rla_gym.agents.ppo); rank 0 evaluates and writes.
 The RL checkpoint is selected on the seeds it is reported on, as in the paper's Fig. 6; the table says so.
+
+`run_wmrl` reads top to bottom as its steps (`_set_up`, `_evaluate_bc`, `_world_model_envs`, then per iteration
+`_rl_iteration` and `_evaluate_and_checkpoint`, last `_finish`). What it measures and keeps lives in `rla_gym.eval`
+and is re-exported here: the evaluation records (`eval.records`), the checkpoints and their format
+(`eval.checkpoints`), the episode recorder and the side-by-side videos (`eval.recording`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,19 +41,50 @@ from rla_gym.agents.ppo import (
     ppo_update,
     wrap_ddp,
 )
+from rla_gym.eval.checkpoints import (
+    CHECKPOINTS,
+    TRAINER_STATE,
+    RLProgress,
+    checkpoint_dir,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
+from rla_gym.eval.recording import EpisodeRecorder, world_model_replay, write_side_by_side
+from rla_gym.eval.records import load_eval, save_eval
 from rla_gym.models.bundle import Bundle, load_bundle, resolve_bundle_path
 from rla_gym.models.device import resolve_device
 from rla_gym.models.stack import WorldModelStack
 from rla_gym.models.zoo import default_bundle_path
-from rla_gym.sim.evaluate import EvalResult, Preprocess, SeedResult, evaluate, stack_preprocess
-from rla_gym.specs import check_pair, get_task
+from rla_gym.sim.evaluate import EvalResult, Preprocess, evaluate, stack_preprocess
+from rla_gym.specs import SimTask, check_pair, get_task
 from rla_gym.specs.seeds import SELECTION_SEEDS
 from rla_gym.train.loop import append_csv, read_csv, trim_csv
+
+__all__ = [  # the job, and (re-exported from rla_gym.eval, where they live) the run folder's records and checkpoints
+    "BC_EVAL",
+    "CHECKPOINTS",
+    "TRAINER_STATE",
+    "EpisodeRecorder",
+    "WMRLConfig",
+    "WMRLResult",
+    "checkpoint_dir",
+    "default_bc_path",
+    "list_checkpoints",
+    "load_eval",
+    "plot_curve",
+    "run_wmrl",
+    "save_eval",
+    "wmrl_preset",
+    "world_model_replay",
+    "write_side_by_side",
+]
 
 log = logging.getLogger(__name__)
 
 PAPER_EVAL_SEEDS = tuple(SELECTION_SEEDS)  # 42-91
 BC_SUFFIX = "-bc"  # the BC policy shipped beside a bundle folder: <bundle>-bc/
+BC_EVAL = "bc_eval.json"  # BC's ManiSkill evaluation in a run folder (`rla_gym.eval.records`)
 
 
 @dataclass
@@ -114,132 +149,11 @@ def default_bc_path(bundle_path: Path) -> Path:
     )
 
 
-# ---------------------------------------------------------------------------------------------- checkpoints
-CHECKPOINTS = "checkpoints"
-TRAINER_STATE = "trainer_state.pt"
-BC_EVAL = "bc_eval.json"
-
-
-def checkpoint_dir(out: Path, iteration: int) -> Path:
-    """Where the agent evaluated at `iteration` is saved (peft adapters, heads, BC weights, trainer state)."""
-    return Path(out) / CHECKPOINTS / f"iter_{iteration:06d}"
-
-
-def list_checkpoints(out: Path) -> list[tuple[int, Path]]:
-    """(iteration, folder) of every complete checkpoint in `out`, oldest first."""
-    found = []
-    for path in sorted((Path(out) / CHECKPOINTS).glob("iter_*")):
-        if (path / TRAINER_STATE).is_file():  # written last: a checkpoint cut short has none
-            found.append((int(path.name.removeprefix("iter_")), path))
-    return found
-
-
-def _eval_to_dict(result: EvalResult) -> dict[str, Any]:
-    episodes = [{k: v for k, v in asdict(e).items() if k != "video"} for e in result.episodes]
-    return {"robot": result.robot, "task": result.task, "episodes": episodes}
-
-
-def _eval_from_dict(data: dict[str, Any]) -> EvalResult:
-    return EvalResult(data["robot"], data["task"], [SeedResult(**e) for e in data["episodes"]])
-
-
-def save_eval(path: Path, result: EvalResult) -> None:
-    """A ManiSkill evaluation as JSON (per-seed success, steps, return), for resuming and for reports."""
-    path.write_text(json.dumps(_eval_to_dict(result), indent=1) + "\n")
-
-
-def load_eval(path: Path) -> EvalResult:
-    return _eval_from_dict(json.loads(Path(path).read_text()))
-
-
-def _save_checkpoint(
-    out: Path,
-    iteration: int,
-    agent: LoRAActorCritic,
-    optimizers: tuple[torch.optim.Optimizer, ...],
-    best: float,
-    best_iteration: int,
-    rl_result: EvalResult | None,
-) -> Path:
-    """The agent (peft format) and what `--resume` needs; the trainer state is written last, so a checkpoint
-    cut short by a kill is ignored by `list_checkpoints`."""
-    path = checkpoint_dir(out, iteration)
-    agent.save_pretrained(path)
-    state = {
-        "iteration": iteration,
-        "optimizers": [o.state_dict() for o in optimizers],
-        "best": best,
-        "best_iteration": best_iteration,
-        "rl_result": _eval_to_dict(rl_result) if rl_result is not None else None,
-        "torch_rng": torch.get_rng_state(),
-    }
-    tmp = path / (TRAINER_STATE + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path / TRAINER_STATE)
-    return path
-
-
-# ---------------------------------------------------------------------------------------------- recording
-class EpisodeRecorder:
-    """Wraps a sim policy and the preprocessing to keep, per evaluation seed, the raw sim frames and the chunks."""
-
-    def __init__(self, policy: SimPolicy, preprocess: Preprocess, keep: set[int]) -> None:
-        self.policy, self._preprocess, self.keep = policy, preprocess, keep
-        self.seed: int | None = None
-        self.frames: dict[int, list[np.ndarray]] = {}
-        self.chunks: dict[int, list[np.ndarray]] = {}
-
-    def reset(self, env: Any, seed: int) -> None:
-        self.seed = seed
-        if seed in self.keep:
-            self.frames[seed], self.chunks[seed] = [], []
-
-    def preprocess(self, frames: np.ndarray) -> np.ndarray:
-        if self.seed in self.frames:
-            self.frames[self.seed].append(frames[0].copy())
-        return self._preprocess(frames)
-
-    def __call__(self, rgb: np.ndarray, qpos: np.ndarray) -> np.ndarray:
-        chunk = self.policy(rgb, qpos)
-        if self.seed in self.chunks:
-            self.chunks[self.seed].append(chunk.copy())
-        return chunk
-
-
-@torch.no_grad()
-def world_model_replay(
-    stack: WorldModelStack, first: np.ndarray, chunks: list[np.ndarray], euler_steps: int | None, seed: int
-) -> np.ndarray:
-    """The world model's frames for the sim's action chunks, open loop from the first sim frame:
-    (1 + len(chunks), S, S, 3) uint8 at the stack's size (frame 0 = the first frame through encoder and UNet)."""
-    from rla_gym.data.video import resize_frames
-
-    gen = torch.Generator().manual_seed(seed)
-    size = stack.image_size
-    tokens = stack.encode(torch.from_numpy(resize_frames(first[None], size)))
-    frames = [stack.render(tokens)]
-    for chunk in chunks:
-        noise = torch.randn(1, *stack.latent_shape, generator=gen).to(stack.device)
-        targets = torch.as_tensor(chunk, dtype=torch.float32, device=stack.device)[None]
-        tokens = stack.predict(tokens, targets, noise, euler_steps)
-        frames.append(stack.render(tokens))
-    return torch.cat(frames).cpu().numpy()
-
-
-def write_side_by_side(path: Path, sim: list[np.ndarray], wm: np.ndarray, fps: float) -> Path:
-    """sim frames (one per chunk) | world-model frames, both at the world model's size, as one mp4."""
-    from rla_gym.data.video import resize_frames, write_video
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = min(len(sim), len(wm))
-    left = resize_frames(np.stack(sim[:n]), wm.shape[1])
-    write_video(path, np.concatenate([left, wm[:n]], axis=2), fps=fps)
-    return path
-
-
-# ---------------------------------------------------------------------------------------------- the job
+# ---------------------------------------------------------------------------------------------- the result
 @dataclass
 class WMRLResult:
+    """What a run gives back (on rank 0; the other ranks get `bc` None): both evaluations, the timings, the files."""
+
     bc: EvalResult
     rl: EvalResult  # the best RL checkpoint's evaluation
     best_iteration: int
@@ -285,7 +199,9 @@ class WMRLResult:
         return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------- the job
 def _load(config: WMRLConfig, device: torch.device) -> tuple[Path, Bundle, Path]:
+    """(bundle folder, bundle, BC folder): the embedded default for (robot, task) unless the config names them."""
     source = config.bundle or default_bundle_path(config.robot, config.task)
     if source is None:
         raise FileNotFoundError(
@@ -297,181 +213,264 @@ def _load(config: WMRLConfig, device: torch.device) -> tuple[Path, Bundle, Path]
     return path, bundle, bc
 
 
+@dataclass
+class _Run:
+    """What the steps of one run share: the models, the agent being trained, where the loop stands, ManiSkill (rank
+    0 only) and what has been timed and written so far."""
+
+    config: WMRLConfig
+    device: torch.device
+    rank: int
+    world: int  # ranks under torchrun; 1 otherwise
+    bundle: Bundle
+    stack: WorldModelStack
+    task: SimTask
+    bc: BCPolicy  # the policy as shipped: BC's evaluation
+    agent: LoRAActorCritic  # a second copy of it with adapters and heads: what PPO trains
+    model: torch.nn.Module  # the agent, DDP-wrapped under torchrun
+    optimizers: tuple[torch.optim.Optimizer, ...]
+    progress: RLProgress  # the best evaluation so far; on a resumed run, the checkpoint's
+    start: int  # the last iteration done before this process started: 0, or the resumed checkpoint's
+    preprocess: Preprocess  # sim frame -> encoder -> UNet, as BC saw in training
+    sim_env: Any = None  # rank 0: the ManiSkill env every evaluation reuses
+    timings: dict[str, float] = field(default_factory=lambda: {"rollout": 0.0, "update": 0.0, "sim_eval": 0.0})
+    videos: list[Path] = field(default_factory=list)
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def wm_steps(self, iteration: int) -> int:
+        """World-model chunk transitions simulated (all ranks) by the end of `iteration`."""
+        return iteration * self.config.ppo.num_envs * self.config.ppo.num_steps
+
+
 def run_wmrl(config: WMRLConfig) -> WMRLResult:
-    """Run the main job; see the module docstring. Writes into `config.out` (rank 0)."""
-    import gymnasium as gym
+    """Run the main job (see the module docstring); rank 0 writes into `config.out`. The steps, top to bottom:
+    set up, score BC in ManiSkill, then per PPO iteration a rollout in the world model, an update and a row of the
+    curve, every `eval_every` iterations a ManiSkill score and a checkpoint; last the table, curve and timings."""
     from tqdm.auto import tqdm
 
-    import rla_gym  # noqa: F401  (registers the env)
+    run = _set_up(config)
+    bc_result = _evaluate_bc(run)
+    envs, collector = _world_model_envs(run)
+    bar = tqdm(
+        range(run.start + 1, config.ppo.iterations + 1),
+        desc="world-model RL",
+        unit="it",
+        initial=run.start,
+        total=config.ppo.iterations,
+        disable=not (config.progress and run.main),
+    )
+    for iteration in bar:
+        row = _rl_iteration(run, collector, iteration)
+        if run.main:
+            bar.set_postfix(ret=f"{row['episode_return']:.3f}", kl=f"{row['approx_kl']:.3f}")
+        if iteration % config.eval_every == 0 or iteration == config.ppo.iterations:
+            _evaluate_and_checkpoint(run, iteration)
+    bar.close()
+    envs.close()
+    run.timings |= collector.timings
+    return _finish(run, bc_result)
+
+
+def _set_up(config: WMRLConfig) -> _Run:
+    """Load the world model and BC, build the agent PPO trains, continue the latest checkpoint if `config.resume`,
+    and on rank 0 open ManiSkill and drop the curve rows a resumed run writes again. A new run over another run's
+    checkpoints is refused: their later checkpoints would outlive this run's, and a `--resume` would mix the two."""
     from rla_gym.sim.make import make_sim_env
 
     out = config.out
-    if not config.resume and list_checkpoints(out):  # its later checkpoints would outlive a new run's
+    if not config.resume and list_checkpoints(out):
         raise ValueError(f"{out} holds another run's checkpoints: resume it (--resume) or clear it (--overwrite)")
     device = resolve_device(config.device)
     rank, world = init_distributed(device)
-    main = rank == 0
     _, bundle, bc_path = _load(config, device)
     stack = bundle.stack.eval()
     bc = BCPolicy.from_pretrained(bc_path, robot=config.robot, device=device)
-    task = get_task(config.task)
-    timings = {"rollout": 0.0, "update": 0.0, "sim_eval": 0.0}
 
-    sim_env = None
-    policy_chunk = bc.config.n_action_steps
-    preprocess = stack_preprocess(stack)
-    keep = set(config.eval_seeds[: config.videos])
-    videos: list[Path] = []
-
-    def sim_eval(label: str, policy: SimPolicy, record: bool) -> EvalResult:
-        start = time.perf_counter()
-        recorder = EpisodeRecorder(policy, preprocess, keep if record else set())
-        result = evaluate(
-            recorder,
-            config.robot,
-            task.name,
-            seeds=config.eval_seeds,
-            neural_preprocess=recorder.preprocess,
-            max_steps=config.eval_max_steps,
-            env=sim_env,
-            progress=config.progress,
-        )
-        for seed in recorder.frames:
-            wm = world_model_replay(stack, recorder.frames[seed][0], recorder.chunks[seed], config.euler_steps, seed)
-            fps = float(sim_env.unwrapped.control_freq) / policy_chunk
-            videos.append(
-                write_side_by_side(out / "videos" / f"{label}_seed{seed}.mp4", recorder.frames[seed], wm, fps)
-            )
-        timings["sim_eval"] += time.perf_counter() - start
-        return result
-
-    torch.manual_seed(config.ppo.seed)
+    torch.manual_seed(config.ppo.seed)  # the adapters' and heads' first values, then PPO's sampling
     agent = LoRAActorCritic(BCPolicy.from_pretrained(bc_path, robot=config.robot, device=device), config.agent)
     agent = agent.to(device)
     model = wrap_ddp(agent)
     optimizers = make_optimizers(agent, config.ppo)
-    start_iteration, best, best_iteration, rl_result = 0, -1.0, 0, None
     saved = list_checkpoints(out) if config.resume else []
-    resume_from = saved[-1] if saved else None
-    if resume_from is not None:  # every rank reads the same files
-        start_iteration, path = resume_from
-        state = torch.load(path / TRAINER_STATE, weights_only=False, map_location=device)
-        agent.load_state_dict(LoRAActorCritic.from_pretrained(path, robot=config.robot, device=device).state_dict())
-        for optimizer, saved in zip(optimizers, state["optimizers"]):
-            optimizer.load_state_dict(saved)
-        best, best_iteration = state["best"], state["best_iteration"]
-        rl_result = _eval_from_dict(state["rl_result"]) if state["rl_result"] else None
-        torch.set_rng_state(state["torch_rng"])
-        log.info("resumed from %s (iteration %d)", path, start_iteration)
-    if start_iteration >= config.ppo.iterations:
-        raise ValueError(f"{out} already holds iteration {start_iteration} of {config.ppo.iterations}; nothing to do")
+    progress = RLProgress()
+    if saved:  # every rank reads the same files
+        progress = load_checkpoint(saved[-1][1], agent, optimizers, config.robot, device)
+        log.info("resumed from %s (iteration %d)", saved[-1][1], progress.iteration)
+    if progress.iteration >= config.ppo.iterations:
+        raise ValueError(
+            f"{out} already holds iteration {progress.iteration} of {config.ppo.iterations}; nothing to do"
+        )
+    run = _Run(
+        config=config,
+        device=device,
+        rank=rank,
+        world=world,
+        bundle=bundle,
+        stack=stack,
+        task=get_task(config.task),
+        bc=bc,
+        agent=agent,
+        model=model,
+        optimizers=optimizers,
+        progress=progress,
+        start=progress.iteration,
+        preprocess=stack_preprocess(stack),
+    )
 
-    bc_result = None
-    if main:
+    if run.main:
         out.mkdir(parents=True, exist_ok=True)
         for name in ("curve.csv", "sim_eval.csv"):  # rows after the checkpoint are written again
-            if start_iteration:
-                trim_csv(out / name, start_iteration)
+            if run.start:
+                trim_csv(out / name, run.start)
             else:
                 (out / name).unlink(missing_ok=True)
+        task = run.task
         limit = task.max_episode_steps if config.eval_max_steps is None else config.eval_max_steps
-        sim_env = make_sim_env(
+        run.sim_env = make_sim_env(
             config.robot, task.name, size=config.sim_size, max_episode_steps=max(limit, task.max_episode_steps)
         )
-        if resume_from is not None and (out / BC_EVAL).is_file():
-            bc_result = load_eval(out / BC_EVAL)
-            videos.extend(sorted((out / "videos").glob("bc_seed*.mp4")))
-        else:
-            bc_result = sim_eval("bc", SimPolicy(bc.act, config.robot, device), record=True)
-            save_eval(out / BC_EVAL, bc_result)
-        log.info("BC: %s", bc_result.summary())
+    return run
 
-    local = config.ppo.local_num_envs(world)
+
+def _sim_eval(run: _Run, label: str, policy: SimPolicy, record: bool) -> EvalResult:
+    """Score `policy` in ManiSkill on the evaluation seeds, seeing frames through the neural preprocessing; with
+    `record`, a side-by-side video (ManiSkill | the world model on the same chunks) for each of the first `videos`
+    seeds, so one can watch where the world model and the simulator part."""
+    config, start = run.config, time.perf_counter()
+    recorder = EpisodeRecorder(policy, run.preprocess, set(config.eval_seeds[: config.videos]) if record else set())
+    result = evaluate(
+        recorder,
+        config.robot,
+        run.task.name,
+        seeds=config.eval_seeds,
+        neural_preprocess=recorder.preprocess,
+        max_steps=config.eval_max_steps,
+        env=run.sim_env,
+        progress=config.progress,
+    )
+    fps = float(run.sim_env.unwrapped.control_freq) / run.bc.config.n_action_steps  # one frame per chunk
+    for seed, frames in recorder.frames.items():
+        wm = world_model_replay(run.stack, frames[0], recorder.chunks[seed], config.euler_steps, seed)
+        run.videos.append(write_side_by_side(config.out / "videos" / f"{label}_seed{seed}.mp4", frames, wm, fps))
+    run.timings["sim_eval"] += time.perf_counter() - start
+    return result
+
+
+def _evaluate_bc(run: _Run) -> EvalResult | None:
+    """BC's ManiSkill success on the evaluation seeds, the number RL must beat (rank 0; None on the others). A resumed
+    run reads it from bc_eval.json: the same policy on the same seeds would only give the same number again."""
+    if not run.main:
+        return None
+    out = run.config.out
+    if run.start and (out / BC_EVAL).is_file():
+        result = load_eval(out / BC_EVAL)
+        run.videos.extend(sorted((out / "videos").glob("bc_seed*.mp4")))
+    else:
+        result = _sim_eval(run, "bc", SimPolicy(run.bc.act, run.config.robot, run.device), record=True)
+        save_eval(out / BC_EVAL, result)
+    log.info("BC: %s", result.summary())
+    return result
+
+
+def _world_model_envs(run: _Run) -> tuple[Any, RolloutCollector]:
+    """This rank's share of the `RLAWorldModel-v0` worlds PPO trains in, and the collector that steps them with the
+    agent's sampled chunks. A resumed run starts fresh world-model episodes from another reset seed: the envs' state
+    is not in the checkpoint, and the same seed would replay the episodes already trained on."""
+    import gymnasium as gym
+
+    import rla_gym  # noqa: F401  (registers the env)
+
+    config = run.config
+    local = config.ppo.local_num_envs(run.world)
     envs = gym.make_vec(
         "RLAWorldModel-v0",
         num_envs=local,
         vectorization_mode="vector_entry_point",
         robot=config.robot,
-        task=task.name,
-        bundle=bundle,
-        device=device,
-        global_env_offset=rank * local,
-        chunk_size=policy_chunk,
+        task=run.task.name,
+        bundle=run.bundle,
+        device=run.device,
+        global_env_offset=run.rank * local,
+        chunk_size=run.bc.config.n_action_steps,
         euler_steps=config.euler_steps,
         reward_scale=config.ppo.reward_scale,
-        reward_mode=task.wm_reward,
+        reward_mode=run.task.wm_reward,
     )
-    # a resumed run starts fresh world-model episodes from another reset seed (the envs' state is not saved)
-    env_seed = config.ppo.seed + 1_000_003 * start_iteration
-    collector = RolloutCollector(envs, agent, config.ppo.num_steps, config.ppo.gamma, seed=env_seed)
-    per_iteration = config.ppo.num_envs * config.ppo.num_steps
-    bar = tqdm(
-        range(start_iteration + 1, config.ppo.iterations + 1),
-        desc="world-model RL",
-        unit="it",
-        initial=start_iteration,
-        total=config.ppo.iterations,
-        disable=not (config.progress and main),
-    )
-    for iteration in bar:
-        start = time.perf_counter()
-        rollout = collector.collect()
-        timings["rollout"] += time.perf_counter() - start
-        start = time.perf_counter()
-        stats = ppo_update(model, agent, optimizers, rollout, config.ppo, iteration)
-        timings["update"] += time.perf_counter() - start
-        row = {
-            "iteration": iteration,
-            "wm_steps": iteration * per_iteration,
-            "episode_return": float(np.mean(rollout.episode_returns)) if rollout.episode_returns else float("nan"),
-            "wm_success": float(np.mean(rollout.episode_success)) if rollout.episode_success else float("nan"),
-            **stats,
-        }
-        if main:
-            append_csv(out / "curve.csv", row)
-            bar.set_postfix(ret=f"{row['episode_return']:.3f}", kl=f"{stats['approx_kl']:.3f}")
-        if iteration % config.eval_every == 0 or iteration == config.ppo.iterations:
-            if main:
-                agent.eval()
-                result = sim_eval(f"rl_it{iteration}", agent.sim_policy(), record=iteration == config.ppo.iterations)
-                agent.train()
-                append_csv(
-                    out / "sim_eval.csv",
-                    {"iteration": iteration, "wm_steps": iteration * per_iteration, "success": result.success_rate},
-                )
-                log.info("RL iteration %d: %s", iteration, result.summary())
-                if result.success_rate > best:
-                    best, best_iteration, rl_result = result.success_rate, iteration, result
-                    agent.save_pretrained(out / "best")
-                agent.save_pretrained(out / "last")
-                _save_checkpoint(out, iteration, agent, optimizers, best, best_iteration, rl_result)
-            if world > 1:
-                torch.distributed.barrier()
-    bar.close()
-    envs.close()
-    timings |= collector.timings
+    env_seed = config.ppo.seed + 1_000_003 * run.start
+    return envs, RolloutCollector(envs, run.agent, config.ppo.num_steps, config.ppo.gamma, seed=env_seed)
+
+
+def _rl_iteration(run: _Run, collector: RolloutCollector, iteration: int) -> dict[str, float]:
+    """One PPO iteration: a rollout in the world model (no simulator step), an update, and its row of curve.csv
+    (rank 0): return and success inside the world model beside PPO's statistics."""
+    start = time.perf_counter()
+    rollout = collector.collect()
+    run.timings["rollout"] += time.perf_counter() - start
+    start = time.perf_counter()
+    stats = ppo_update(run.model, run.agent, run.optimizers, rollout, run.config.ppo, iteration)
+    run.timings["update"] += time.perf_counter() - start
+    row = {
+        "iteration": iteration,
+        "wm_steps": run.wm_steps(iteration),
+        "episode_return": float(np.mean(rollout.episode_returns)) if rollout.episode_returns else float("nan"),
+        "wm_success": float(np.mean(rollout.episode_success)) if rollout.episode_success else float("nan"),
+        **stats,
+    }
+    if run.main:
+        append_csv(run.config.out / "curve.csv", row)
+    return row
+
+
+def _evaluate_and_checkpoint(run: _Run, iteration: int) -> None:
+    """Score the deterministic agent in ManiSkill (rank 0; a video on the last iteration), keep it as `best/` if it beats
+    the best so far (the paper selects its RL* policy so), and checkpoint it for `--resume`. The other ranks wait: none
+    starts the next rollout with weights rank 0 has not checkpointed."""
+    if run.main:
+        config, out, agent = run.config, run.config.out, run.agent
+        agent.eval()
+        result = _sim_eval(run, f"rl_it{iteration}", agent.sim_policy(), record=iteration == config.ppo.iterations)
+        agent.train()
+        append_csv(
+            out / "sim_eval.csv",
+            {"iteration": iteration, "wm_steps": run.wm_steps(iteration), "success": result.success_rate},
+        )
+        log.info("RL iteration %d: %s", iteration, result.summary())
+        run.progress.iteration = iteration
+        improved = run.progress.improves(iteration, result)
+        save_checkpoint(out, agent, run.optimizers, run.progress, improved)
+    if run.world > 1:
+        torch.distributed.barrier()
+
+
+def _finish(run: _Run, bc_result: EvalResult | None) -> WMRLResult:
+    """The BC-vs-RL table, where the time went, the learning curve and results.txt (rank 0). One world-model step is
+    timed again, split into its models, after training, so that timing it does not slow the rollouts."""
+    config, out = run.config, run.config.out
     components = {}
-    if main:
+    if run.main:
         from rla_gym.models.profile import component_times
 
-        components = component_times(stack, batch=local, euler_steps=config.euler_steps, repeats=3)
+        local = config.ppo.local_num_envs(run.world)
+        components = component_times(run.stack, batch=local, euler_steps=config.euler_steps, repeats=3)
         components["batch"] = float(local)
-    wm_steps = config.ppo.iterations * per_iteration
-    run_steps = (config.ppo.iterations - start_iteration) * per_iteration  # timed in this process
+    run_steps = run.wm_steps(config.ppo.iterations) - run.wm_steps(run.start)  # timed in this process
     result = WMRLResult(
         bc=bc_result,
-        rl=rl_result,
-        best_iteration=best_iteration,
-        wm_steps=wm_steps,
-        steps_per_second=run_steps / max(timings["rollout"], 1e-9),
-        timings=timings,
-        videos=videos,
-        curve=plot_curve(out, bc_result.success_rate) if main else None,
+        rl=run.progress.rl_result,
+        best_iteration=run.progress.best_iteration,
+        wm_steps=run.wm_steps(config.ppo.iterations),
+        steps_per_second=run_steps / max(run.timings["rollout"], 1e-9),
+        timings=run.timings,
+        videos=run.videos,
+        curve=plot_curve(out, bc_result.success_rate) if run.main else None,
         out=out,
         components=components,
     )
-    if main:
-        sim_env.close()
+    if run.main:
+        run.sim_env.close()
         (out / "results.txt").write_text(result.table() + "\n" + result.time_split() + "\n")
     return result
 

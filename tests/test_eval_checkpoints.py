@@ -8,14 +8,7 @@ from agents_support import one_thread, random_frames, tiny_bc
 
 from rla_gym.agents.lora import LoRAActorCritic, LoRAAgentConfig
 from rla_gym.agents.ppo import PPOConfig, make_optimizers
-from rla_gym.eval.checkpoints import (
-    TRAINER_STATE,
-    RLProgress,
-    checkpoint_dir,
-    list_checkpoints,
-    load_checkpoint,
-    save_checkpoint,
-)
+from rla_gym.eval.checkpoints import RLProgress, checkpoint_dir, list_checkpoints, load_checkpoint, save_checkpoint
 from rla_gym.eval.records import load_eval, save_eval
 from rla_gym.sim.evaluate import EvalResult, SeedResult
 
@@ -57,7 +50,7 @@ def test_checkpoint_restores_agent_optimisers_generator_and_best(tmp_path):
     expected = torch.rand(4)  # what the run draws next
 
     fresh, fresh_optimizers = _trained(seed=2)
-    back = load_checkpoint(checkpoint_dir(tmp_path, 3), fresh, fresh_optimizers, "ur10e", torch.device("cpu"))
+    back = load_checkpoint(checkpoint_dir(tmp_path, 3), fresh, fresh_optimizers, torch.device("cpu"))
     assert torch.equal(torch.rand(4), expected), "the generator continues where the checkpoint left it"
     assert (back.iteration, back.best, back.best_iteration) == (3, 0.5, 3)
     assert back.rl_result.episodes == _result(True, False).episodes
@@ -75,5 +68,5 @@ def test_list_checkpoints_skips_one_cut_short(tmp_path):
         save_checkpoint(tmp_path, agent, optimizers, RLProgress(iteration=iteration), improved=False)
     assert [i for i, _ in list_checkpoints(tmp_path)] == [1, 2]
     assert not (tmp_path / "best").exists(), "best/ only when the evaluation improved"
-    (checkpoint_dir(tmp_path, 2) / TRAINER_STATE).unlink()  # killed while writing
+    (checkpoint_dir(tmp_path, 2) / "trainer_state.pt").unlink()  # killed while writing it (the format's name)
     assert list_checkpoints(tmp_path) == [(1, checkpoint_dir(tmp_path, 1))]

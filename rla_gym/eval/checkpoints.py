@@ -32,6 +32,7 @@ from rla_gym.sim.evaluate import EvalResult
 
 CHECKPOINTS = "checkpoints"
 TRAINER_STATE = "trainer_state.pt"
+Optimizers = tuple[torch.optim.Optimizer, ...]  # `rla_gym.agents.ppo.make_optimizers` order
 
 
 @dataclass
@@ -66,11 +67,7 @@ def list_checkpoints(out: Path) -> list[tuple[int, Path]]:
 
 
 def save_checkpoint(
-    out: Path,
-    agent: LoRAActorCritic,
-    optimizers: tuple[torch.optim.Optimizer, ...],
-    progress: RLProgress,
-    improved: bool,
+    out: Path, agent: LoRAActorCritic, optimizers: Optimizers, progress: RLProgress, improved: bool
 ) -> Path:
     """`best/` (if `improved`), `last/` and `checkpoints/iter_N/` for the agent just evaluated at
     `progress.iteration`; the trainer state is written last."""
@@ -94,17 +91,11 @@ def save_checkpoint(
     return path
 
 
-def load_checkpoint(
-    path: Path,
-    agent: LoRAActorCritic,
-    optimizers: tuple[torch.optim.Optimizer, ...],
-    robot: str,
-    device: torch.device,
-) -> RLProgress:
+def load_checkpoint(path: Path, agent: LoRAActorCritic, optimizers: Optimizers, device: torch.device) -> RLProgress:
     """Put the checkpoint at `path` into `agent` and `optimizers`, restore the torch generator it saved, and say where
     the loop stands. Every rank reads the same files."""
     state = torch.load(path / TRAINER_STATE, weights_only=False, map_location=device)
-    agent.load_state_dict(LoRAActorCritic.from_pretrained(path, robot=robot, device=device).state_dict())
+    agent.load_state_dict(LoRAActorCritic.from_pretrained(path, robot=agent.robot, device=device).state_dict())
     for optimizer, saved in zip(optimizers, state["optimizers"]):
         optimizer.load_state_dict(saved)
     torch.set_rng_state(state["torch_rng"])

@@ -223,18 +223,21 @@ class _Run:
     rank: int
     world: int  # ranks under torchrun; 1 otherwise
     bundle: Bundle
-    stack: WorldModelStack
-    task: SimTask
     bc: BCPolicy  # the policy as shipped: BC's evaluation
     agent: LoRAActorCritic  # a second copy of it with adapters and heads: what PPO trains
     model: torch.nn.Module  # the agent, DDP-wrapped under torchrun
     optimizers: tuple[torch.optim.Optimizer, ...]
     progress: RLProgress  # the best evaluation so far; on a resumed run, the checkpoint's
     start: int  # the last iteration done before this process started: 0, or the resumed checkpoint's
-    preprocess: Preprocess  # sim frame -> encoder -> UNet, as BC saw in training
     sim_env: Any = None  # rank 0: the ManiSkill env every evaluation reuses
     timings: dict[str, float] = field(default_factory=lambda: {"rollout": 0.0, "update": 0.0, "sim_eval": 0.0})
     videos: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.stack: WorldModelStack = self.bundle.stack
+        self.task: SimTask = get_task(self.config.task)
+        # ManiSkill frames through the encoder and the UNet, as BC saw them in training
+        self.preprocess: Preprocess = stack_preprocess(self.stack)
 
     @property
     def main(self) -> bool:
@@ -286,7 +289,7 @@ def _set_up(config: WMRLConfig) -> _Run:
     device = resolve_device(config.device)
     rank, world = init_distributed(device)
     _, bundle, bc_path = _load(config, device)
-    stack = bundle.stack.eval()
+    bundle.stack.eval()  # the world model is not trained here
     bc = BCPolicy.from_pretrained(bc_path, robot=config.robot, device=device)
 
     torch.manual_seed(config.ppo.seed)  # the adapters' and heads' first values, then PPO's sampling
@@ -297,28 +300,13 @@ def _set_up(config: WMRLConfig) -> _Run:
     saved = list_checkpoints(out) if config.resume else []
     progress = RLProgress()
     if saved:  # every rank reads the same files
-        progress = load_checkpoint(saved[-1][1], agent, optimizers, config.robot, device)
+        progress = load_checkpoint(saved[-1][1], agent, optimizers, device)
         log.info("resumed from %s (iteration %d)", saved[-1][1], progress.iteration)
     if progress.iteration >= config.ppo.iterations:
         raise ValueError(
             f"{out} already holds iteration {progress.iteration} of {config.ppo.iterations}; nothing to do"
         )
-    run = _Run(
-        config=config,
-        device=device,
-        rank=rank,
-        world=world,
-        bundle=bundle,
-        stack=stack,
-        task=get_task(config.task),
-        bc=bc,
-        agent=agent,
-        model=model,
-        optimizers=optimizers,
-        progress=progress,
-        start=progress.iteration,
-        preprocess=stack_preprocess(stack),
-    )
+    run = _Run(config, device, rank, world, bundle, bc, agent, model, optimizers, progress, start=progress.iteration)
 
     if run.main:
         out.mkdir(parents=True, exist_ok=True)

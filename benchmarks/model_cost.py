@@ -3,7 +3,8 @@
 The paper preset is counted on the meta device (FLOPs only: no weights, no memory); the CPU preset is
 also timed. FLOPs come from torch's FlopCounterMode (2 FLOPs per multiply-add), per component:
 DINOv3 encode (once per reset), condition network (once per step), flow network (per Euler step),
-RLA decoder and UNet (once per step). The paper quotes 3.5 TFLOPs per RLA-WM inference.
+RLA decoder and UNet (once per step). The paper quotes 3.5 TFLOPs per RLA-WM inference. The counts and timings
+are `rla_gym.eval.cost`'s; this script prints the tables.
 
     python -m benchmarks.model_cost [--batch 8] [--repeats 5]
 """
@@ -11,69 +12,13 @@ RLA decoder and UNet (once per step). The paper quotes 3.5 TFLOPs per RLA-WM inf
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
+from rla_gym.eval.cost import component_flops, parameters, time_step
 from rla_gym.models import WorldModelStack, preset_config
-from rla_gym.specs.robots import CHUNK_SIZE
 
 PAPER_TFLOPS = 3.5
-
-
-def _flops(fn) -> float:
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        fn()
-    return float(counter.get_total_flops())
-
-
-def component_flops(stack: WorldModelStack, device: torch.device, k: int = CHUNK_SIZE) -> dict[str, float]:
-    """FLOPs for one env (batch 1) per component."""
-    cfg = stack.config
-    size, spec = stack.image_size, stack.robot
-    images = torch.rand(1, 3, size, size, device=device)
-    tokens = torch.randn(1, stack.num_tokens, stack.token_dim, device=device)
-    qpos = torch.randn(1, k, spec.qpos_dim, device=device)
-    lengths = torch.full((1,), k, device=device)
-    wm = stack.world_model
-    cond = wm.forward_cond(tokens, qpos, lengths, cfg.robot_key)
-    latent = torch.randn(1, *stack.latent_shape, device=device)
-    t = torch.ones(1, device=device)
-    kvs = wm.prepare_cond(cond)
-    return {
-        "dino_encode": _flops(lambda: stack.encoder(images)),
-        "condition": _flops(lambda: wm.forward_cond(tokens, qpos, lengths, cfg.robot_key)),
-        "flow_condition_projection": _flops(lambda: wm.prepare_cond(cond)),
-        "flow_per_euler_step": _flops(lambda: wm.forward_flow(kvs, latent, t)),
-        "flow_per_euler_step_uncached": _flops(lambda: wm.forward_flow(cond, latent, t)),
-        "rla_decoder": _flops(lambda: stack.rla.decoder(tokens, tokens=latent * 10)),
-        "rla_encoder": _flops(lambda: stack.rla.encoder(tokens)),
-        "unet": _flops(lambda: stack.image_decoder(tokens)),
-    }
-
-
-def parameters(stack: WorldModelStack) -> dict[str, float]:
-    return {name: sum(p.numel() for p in m.parameters()) for name, m in stack.components().items()}
-
-
-def time_step(stack: WorldModelStack, batch: int, repeats: int) -> dict[str, float]:
-    frames = torch.randint(0, 255, (batch, stack.image_size, stack.image_size, 3), dtype=torch.uint8)
-    tokens = stack.encode(frames)
-    targets = torch.zeros(batch, CHUNK_SIZE, stack.robot.action_dim)
-    stack.predict(tokens, targets)  # warm-up
-    out: dict[str, float] = {}
-    for name, fn in {
-        "encode": lambda: stack.encode(frames),
-        "predict": lambda: stack.predict(tokens, targets),
-        "render": lambda: stack.render(tokens),
-    }.items():
-        start = time.perf_counter()
-        for _ in range(repeats):
-            fn()
-        out[name] = (time.perf_counter() - start) / repeats * 1e3
-    return out
 
 
 def report(name: str, stack: WorldModelStack, device: torch.device) -> dict[str, float]:

@@ -11,19 +11,9 @@ import argparse
 import json
 from pathlib import Path
 
-from rla_gym.eval.policies import PolicyEntry, policy_entries
+from rla_gym.eval.policies import find_policies
 from rla_gym.eval.ranking import rank_policies
 from rla_gym.specs.seeds import SELECTION_SEEDS
-
-
-def find_policies(
-    bc: Path | None, wmrl_out: Path | None, max_checkpoints: int = 6
-) -> tuple[list[PolicyEntry], list[str]]:
-    """`policy_entries` with the complete checkpoints of `rla-gym wmrl`'s `<wmrl_out>/checkpoints/iter_*/`."""
-    from rla_gym.train.wmrl import list_checkpoints
-
-    found = [path for _, path in list_checkpoints(Path(wmrl_out))] if wmrl_out is not None else []
-    return policy_entries(bc, found, wmrl_out, max_checkpoints)
 
 
 # ---------------------------------------------------------------------------------------------- outputs

@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from rla_gym.eval import open_loop
+from rla_gym.eval.cost import flops_per_step, ms_per_step
 from rla_gym.models.bundle import Bundle, load_bundle
-from rla_gym.models.dynamics import Dynamics
 from rla_gym.models.regression import RegressionWorldModel, load_regression
 from rla_gym.models.stack import WorldModelStack
 
@@ -85,22 +83,6 @@ def reconstruction(stack: WorldModelStack, starts: Starts) -> dict[str, float]:
     """The UNet's ceiling: real frames encoded and rendered back (every start's 4 frames)."""
     scores = open_loop.image_scores(stack, starts.tokens.flatten(0, 1), starts.frames.flatten(0, 1))
     return {**scores, "frames": int(starts.frames.shape[0] * starts.frames.shape[1])}
-
-
-def flops_per_step(dynamics: Dynamics, s: torch.Tensor, chunk: torch.Tensor) -> float:
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        dynamics(s[:1], chunk[:1], generator=torch.Generator())
-    return float(counter.get_total_flops())
-
-
-def ms_per_step(dynamics: Dynamics, s: torch.Tensor, chunk: torch.Tensor, batch: int = 8, repeats: int = 3) -> float:
-    s, chunk, gen = s[:batch], chunk[:batch], torch.Generator()
-    dynamics(s, chunk, generator=gen)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        dynamics(s, chunk, generator=gen)
-    return (time.perf_counter() - start) / repeats * 1000
 
 
 def evaluate(

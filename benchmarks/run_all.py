@@ -264,9 +264,10 @@ def _bc_path(args: argparse.Namespace, bundle_path: Path | None) -> Path | None:
 # ---------------------------------------------------------------------------------------------- sections
 def speed_section(ctx: dict) -> dict:
     from benchmarks import speed
+    from rla_gym.eval.speed import run_speed
 
     p: Preset = ctx["preset"]
-    result = speed.run_speed(
+    result = run_speed(
         ctx["bundle"],
         ctx["task"],
         p.num_envs,
@@ -288,9 +289,10 @@ def speed_section(ctx: dict) -> dict:
 
 
 def fidelity_section(ctx: dict) -> dict:
-    from benchmarks import sim_fidelity
+    from benchmarks.sim_fidelity import write_outputs
     from rla_gym.agents.bc import SimPolicy
     from rla_gym.envs.config import WorldModelEnvConfig
+    from rla_gym.eval import sim_fidelity
     from rla_gym.eval.policies import load_policy
     from rla_gym.sim.evaluate import stack_preprocess
 
@@ -331,7 +333,7 @@ def fidelity_section(ctx: dict) -> dict:
     finally:
         env.close()
     sim = sim_fidelity.evaluate(bundle, sources, ctx["regression"], p.euler)
-    return {"sim": sim_fidelity.write_outputs(bundle, sim, ctx["out"], task), "recorded": recorded_quality(ctx)}
+    return {"sim": write_outputs(bundle, sim, ctx["out"], task), "recorded": recorded_quality(ctx)}
 
 
 def recorded_quality(ctx: dict) -> dict:
@@ -390,8 +392,8 @@ def load_inputs(args: argparse.Namespace, preset: Preset, sections: list[str]) -
     """Bundle, regression baseline, policies and paths; a clear error for what the run cannot do without."""
     import torch
 
-    from benchmarks import policy_ranking
-    from benchmarks.sim_fidelity import LEGACY_HELDOUT_SEED
+    from rla_gym.eval.policies import find_policies
+    from rla_gym.eval.sim_fidelity import LEGACY_HELDOUT_SEED
     from rla_gym.models.bundle import BundleError, load_bundle, resolve_bundle_path
     from rla_gym.models.device import resolve_device
     from rla_gym.models.random_bundle import make_random_bundle
@@ -423,7 +425,7 @@ def load_inputs(args: argparse.Namespace, preset: Preset, sections: list[str]) -
             f"--seed {seeds.HELDOUT_SEED_BASE}`, episodes no model trained on), or --only speed,policies",
         )
     bc = _bc_path(args, path)
-    entries, notes = policy_ranking.find_policies(bc, args.wmrl_out, preset.max_checkpoints)
+    entries, notes = find_policies(bc, args.wmrl_out, preset.max_checkpoints)
     torch.manual_seed(0)
     return {
         "preset": preset,

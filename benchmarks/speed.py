@@ -1,84 +1,15 @@
 """The speed section of the side-by-side report: world-model env against ManiSkill, measured in the same run.
 
 For each num_envs: RLAWorldModel-v0's simulator-step equivalents per second and ManiSkill's RGB env of the same
-robot, task and resolution, their ratio computed only where both sides were measured in this run
-(`rla_gym.eval.speed`); the world-model process's peak memory; the time split of one step
-(`rla_gym.models.profile.component_times`); and env speed at fewer Euler steps. The prediction error of each Euler
+robot, task and resolution, their ratio computed only where both sides were measured in this run; the world-model
+process's peak memory; the time split of one step; and env speed at fewer Euler steps: all measured by
+`rla_gym.eval.speed.run_speed`; this module holds the tables and plots. The prediction error of each Euler
 step count comes from the fidelity section (`benchmarks.sim_fidelity`'s sweep) and is joined in `euler_table`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-from rla_gym.envs.config import WorldModelEnvConfig
-from rla_gym.eval.speed import TARGET_ENVS, TARGET_RATIO, add_maniskill, measure_world_model, target, world_model_rows
-from rla_gym.models.bundle import Bundle
-
-
-def run_speed(
-    bundle: Bundle,
-    task: str,
-    num_envs: tuple[int, ...],
-    sim_num_envs: tuple[int, ...],
-    *,
-    wm_steps: int,
-    sim_steps: int,
-    device: str = "cpu",
-    euler: tuple[int, ...] = (30, 10, 4, 1),
-    sweep_envs: int = 8,
-    profile_repeats: int = 5,
-    measure_sim=None,
-) -> dict:
-    """All measurements of the section (see the module docstring). `measure_sim(robot, task, num_envs, steps, size)`
-    defaults to `rla_gym.eval.speed.measure_sim_fps`; a failure there is recorded, never replaced."""
-    from rla_gym.models.profile import component_times
-
-    # every world-model measurement first: ManiSkill's worker processes must not share the cores while they run
-    rows = world_model_rows(bundle, num_envs, wm_steps, device)
-    stack = bundle.stack.to(rows[0]["wm"]["device"]).eval()
-    profile = {
-        "batch": sweep_envs,
-        "euler_steps": stack.config.euler_steps,
-        "ms": component_times(stack, sweep_envs, None, profile_repeats),
-    }
-    sweep = {}
-    for n in euler:
-        wm = measure_world_model(bundle, sweep_envs, wm_steps, device, n)
-        ms = component_times(stack, sweep_envs, n, profile_repeats)
-        sweep[int(n)] = {
-            "chunk_steps_per_s": wm["chunk_steps_per_s"],
-            "sim_step_equivalents_per_s": wm["sim_step_equivalents_per_s"],
-            "flow_ms": ms["flow"],
-            "step_ms": ms["step"],
-        }
-    skipped = f"this preset measures ManiSkill at {list(sim_num_envs)}"
-    add_maniskill(
-        rows, bundle.robot, task, sim_steps, sim_num_envs=sim_num_envs, skipped=skipped, measure_sim=measure_sim
-    )
-    out = {
-        "robot": bundle.robot,
-        "task": task,
-        "image_size": rows[0]["wm"]["image_size"],
-        "device": rows[0]["wm"]["device"],
-        "euler_steps": rows[0]["wm"]["euler_steps"],
-        "chunk_size": WorldModelEnvConfig.chunk_size,  # what measure_world_model's env steps
-        "wm_steps": wm_steps,
-        "sim_steps": sim_steps,
-        "rows": rows,
-        "profile": profile,
-        "euler_sweep": sweep,
-        "sweep_envs": sweep_envs,
-    }
-    out["target"] = target_check(out, bundle)
-    return out
-
-
-def target_check(speed: dict, bundle: Bundle) -> dict:
-    """The issue's target, judged only on what was measured: ratio at num_envs 8 with the bundle's Euler steps."""
-    row = next((r for r in speed["rows"] if r["num_envs"] == TARGET_ENVS), None)
-    preset = bundle.metadata.get("preset", bundle.stack.config.preset)
-    return {"ratio_needed": TARGET_RATIO, "num_envs": TARGET_ENVS, "preset": preset, **target(row)}
 
 
 # ---------------------------------------------------------------------------------------------- outputs

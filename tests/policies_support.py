@@ -12,7 +12,7 @@ from agents_support import tiny_bc
 def policies(tmp_path_factory):
     """A BC folder and a wmrl output with two complete RL checkpoints (iter_000001, iter_000002)."""
     from rla_gym.agents.lora import LoRAActorCritic, LoRAAgentConfig
-    from rla_gym.train.wmrl import TRAINER_STATE, checkpoint_dir
+    from rla_gym.eval.checkpoints import TRAINER_STATE, checkpoint_dir
 
     root = tmp_path_factory.mktemp("policies")
     tiny_bc(0).save_pretrained(root / "bc")

@@ -15,8 +15,10 @@ from policies_support import policies
 from benchmarks import policy_ranking as pr
 from benchmarks import sim_fidelity as sf
 from benchmarks import speed
-from rla_gym.eval.policies import load_policy
+from rla_gym.eval import sim_fidelity as esf
+from rla_gym.eval.policies import find_policies, load_policy
 from rla_gym.eval.ranking import rate, spearman, world_model_scores
+from rla_gym.eval.speed import run_speed
 
 __all__ = ["one_thread", "policies"]  # the fixtures, imported
 
@@ -53,7 +55,7 @@ def windows(bundle):
     frames = torch.stack([torch.from_numpy(e.frames[0:25:8].copy()) for e in episodes])
     chunks = torch.stack([torch.from_numpy(e.target_qpos[:24]).view(3, 8, -1) for e in episodes])
     check = {"episodes": 2, "pixel_mae": 2.5, "success_agreement": 1.0, "seed_base": 100}
-    return sf.Windows(frames, chunks, ["a@0", "b@0"], check)
+    return esf.Windows(frames, chunks, ["a@0", "b@0"], check)
 
 
 # ---------------------------------------------------------------------------------------------- profile
@@ -83,7 +85,7 @@ class FakeSim:
 
 def test_speed_ratio_is_the_quotient_of_both_sides_measured_in_the_run(bundle, tmp_path):
     fake = FakeSim()
-    result = speed.run_speed(
+    result = run_speed(
         bundle, "RollBall", (1, 2), (1,), wm_steps=2, sim_steps=3, euler=(3, 1), sweep_envs=2, profile_repeats=1,
         measure_sim=fake,
     )  # fmt: skip
@@ -107,7 +109,7 @@ def test_speed_records_a_maniskill_failure_instead_of_a_number(bundle):
     def broken(*args):
         raise RuntimeError("no Vulkan")
 
-    result = speed.run_speed(
+    result = run_speed(
         bundle, "RollBall", (1,), (1,), wm_steps=1, sim_steps=1, euler=(), sweep_envs=1, profile_repeats=1,
         measure_sim=broken,
     )  # fmt: skip
@@ -117,7 +119,7 @@ def test_speed_records_a_maniskill_failure_instead_of_a_number(bundle):
 
 # ---------------------------------------------------------------------------------------------- fidelity
 def test_fidelity_scores_every_predictor_per_chunk_step_and_writes_figures(bundle, regression, windows, tmp_path):
-    results = sf.evaluate(bundle, {"held-out demos": windows}, regression, euler=(2, 1), batch=1)
+    results = esf.evaluate(bundle, {"held-out demos": windows}, regression, euler=(2, 1), batch=1)
     models = results["sources"]["held-out demos"]["models"]
     assert list(models) == ["RLA-WM (2 Euler)", "regression", "copy first frame"]
     assert [r["horizon"] for r in models["regression"]["horizons"]] == [8, 16, 24]
@@ -139,21 +141,12 @@ def test_fidelity_scores_every_predictor_per_chunk_step_and_writes_figures(bundl
 
 def test_windows_reject_frames_that_do_not_fit_the_chunks(windows):
     with pytest.raises(ValueError, match="disagree"):
-        sf.Windows(windows.frames[:, :3], windows.chunks)
+        esf.Windows(windows.frames[:, :3], windows.chunks)
 
 
 # ---------------------------------------------------------------------------------------------- policies
-def test_find_policies_lists_bc_complete_checkpoints_and_random(policies, tmp_path):
-    entries, notes = pr.find_policies(policies / "bc", policies / "wmrl")
-    assert [e.name for e in entries] == ["BC", "RL iter 000001", "RL iter 000002", "random"] and notes == []
-    entries, notes = pr.find_policies(None, tmp_path)
-    assert [e.kind for e in entries] == ["random"] and len(notes) == 2
-    thinned, _ = pr.find_policies(None, policies / "wmrl", max_checkpoints=1)
-    assert [e.name for e in thinned] == ["RL iter 000001", "random"]
-
-
 def test_policy_table_and_plot_from_measured_world_model_scores(bundle, policies, tmp_path):
-    entries, _ = pr.find_policies(policies / "bc", None)
+    entries, _ = find_policies(policies / "bc", None)
     rows = []
     for entry, successes in zip(entries, (3, 0)):  # ManiSkill's side made up here: the template is under test
         wm = world_model_scores(bundle, load_policy(entry, bundle, torch.device("cpu")), [0], num_envs=2)
@@ -191,7 +184,7 @@ def test_maniskill_windows_replay_demos_and_run_policies(bundle, heldout, envs):
 
     env = envs.get("RollBall")
     size = bundle.stack.image_size
-    demos = sf.demo_windows(env, heldout, size, chunk=8, chunks=2, stride=4, seed_base=100)
+    demos = esf.demo_windows(env, heldout, size, chunk=8, chunks=2, stride=4, seed_base=100)
     assert demos.frames.shape == (2 * 2, 3, size, size, 3) and demos.chunks.shape == (4, 2, 8, 5)
     assert demos.where == [
         "success/traj_000000@0",
@@ -200,11 +193,11 @@ def test_maniskill_windows_replay_demos_and_run_policies(bundle, heldout, envs):
         "success/traj_000001@4",
     ]
     assert demos.check["episodes"] == 2 and demos.check["pixel_mae"] > 10, "a synthetic video is no ManiSkill replay"
-    raw, _, _ = sf.replay(env, 100, np.zeros((0, 5), np.float32))
-    again, _, _ = sf.replay(env, 100, np.zeros((0, 5), np.float32))
+    raw, _, _ = esf.replay(env, 100, np.zeros((0, 5), np.float32))
+    again, _, _ = esf.replay(env, 100, np.zeros((0, 5), np.float32))
     assert np.array_equal(raw, again), "the same seed, the same start frame"
     bc = tiny_bc(0)
-    runs = sf.policy_windows(env, SimPolicy(bc.act, "ur10e", torch.device("cpu")), [42], size, chunks=2)
+    runs = esf.policy_windows(env, SimPolicy(bc.act, "ur10e", torch.device("cpu")), [42], size, chunks=2)
     assert runs.frames.shape == (1, 3, size, size, 3) and runs.chunks.shape == (1, 2, 8, 5)
     assert not torch.equal(runs.frames[0, 0], runs.frames[0, 2]), "the robot moved"
 
@@ -214,7 +207,7 @@ def test_speed_measures_maniskill_in_the_same_run(bundle):
     from sim_support import require_sim
 
     require_sim()
-    result = speed.run_speed(bundle, "RollBall", (1,), (1,), wm_steps=2, sim_steps=5, euler=(), profile_repeats=1)
+    result = run_speed(bundle, "RollBall", (1,), (1,), wm_steps=2, sim_steps=5, euler=(), profile_repeats=1)
     row = result["rows"][0]
     assert row["maniskill_steps_per_s"] > 0 and row["wm"]["sim_step_equivalents_per_s"] > 0
     assert row["ratio"] == pytest.approx(row["wm"]["sim_step_equivalents_per_s"] / row["maniskill_steps_per_s"])

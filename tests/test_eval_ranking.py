@@ -30,10 +30,7 @@ def bundle():
 
 
 def _entries(root: Path, max_checkpoints: int = 6) -> list[pol.PolicyEntry]:
-    from rla_gym.train.wmrl import list_checkpoints
-
-    found = [path for _, path in list_checkpoints(root / "wmrl")]
-    return pol.policy_entries(root / "bc", found, root / "wmrl", max_checkpoints)[0]
+    return pol.find_policies(root / "bc", root / "wmrl", max_checkpoints)[0]
 
 
 def test_registry_builds_each_kind_and_takes_a_new_one(bundle, policies):
@@ -77,6 +74,15 @@ def test_policy_entries_keep_bc_thinned_checkpoints_and_random(tmp_path):
     (tmp_path / "last" / "agent.json").write_text("{}")
     entries, notes = pol.policy_entries(None, [], tmp_path)
     assert [e.name for e in entries] == ["RL last", "random"] and notes == ["no BC policy (none given)"]
+
+
+def test_find_policies_lists_bc_complete_checkpoints_and_random(policies, tmp_path):
+    entries, notes = pol.find_policies(policies / "bc", policies / "wmrl")
+    assert [e.name for e in entries] == ["BC", "RL iter 000001", "RL iter 000002", "random"] and notes == []
+    entries, notes = pol.find_policies(None, tmp_path)
+    assert [e.kind for e in entries] == ["random"] and len(notes) == 2
+    thinned, _ = pol.find_policies(None, policies / "wmrl", max_checkpoints=1)
+    assert [e.name for e in thinned] == ["RL iter 000001", "random"]
 
 
 def test_world_model_scores_are_deterministic_and_tell_policies_apart(bundle, policies):

@@ -140,6 +140,16 @@ def policy_entries(
     return entries, notes
 
 
+def find_policies(
+    bc: Path | None, wmrl_out: Path | None, max_checkpoints: int = 6
+) -> tuple[list[PolicyEntry], list[str]]:
+    """`policy_entries` with the complete checkpoints of `rla-gym wmrl`'s `<wmrl_out>/checkpoints/iter_*/`."""
+    from rla_gym.eval.checkpoints import list_checkpoints
+
+    found = [path for _, path in list_checkpoints(Path(wmrl_out))] if wmrl_out is not None else []
+    return policy_entries(bc, found, wmrl_out, max_checkpoints)
+
+
 def policy_chunk(entries: list[PolicyEntry], default: int = CHUNK_SIZE) -> int:
     """K of the first saved policy (BC and RL agents share the BC network's `n_action_steps`), else `default`."""
     from rla_gym.agents.bc import read_policy_meta

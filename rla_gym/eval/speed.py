@@ -10,7 +10,8 @@ the same robot, task and resolution (`measure_sim_fps`: one process per env, the
 process). A ratio exists only where both sides were measured in this run; a ManiSkill failure is recorded in the
 row, never replaced by a number. Every world-model run comes first: ManiSkill's worker processes must not share
 the cores while the world model is timed. `benchmarks/speed.py` (the report's section), `benchmarks/throughput.py`
-and `benchmarks/sim_throughput.py` are presets, tables and plots around these functions.
+and `benchmarks/sim_throughput.py` are presets, tables and plots around these functions; `run_speed` is the
+report's whole speed section (rows, the time split of a step, fewer Euler steps, the target).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from rla_gym.models.bundle import Bundle
 from rla_gym.models.device import synchronize
 
 log = logging.getLogger(__name__)
@@ -272,3 +274,70 @@ def target(row: dict | None) -> dict:
     if "ratio" not in row:
         return {"met": None, "why": row.get("maniskill_error", "ManiSkill not measured")}
     return {"ratio": row["ratio"], "met": bool(row["ratio"] >= TARGET_RATIO)}
+
+
+# ---------------------------------------------------------------------------------------------- the report's section
+def run_speed(
+    bundle: Bundle,
+    task: str,
+    num_envs: tuple[int, ...],
+    sim_num_envs: tuple[int, ...],
+    *,
+    wm_steps: int,
+    sim_steps: int,
+    device: str = "cpu",
+    euler: tuple[int, ...] = (30, 10, 4, 1),
+    sweep_envs: int = 8,
+    profile_repeats: int = 5,
+    measure_sim=None,
+) -> dict:
+    """All measurements of the section (see the module docstring). `measure_sim(robot, task, num_envs, steps, size)`
+    defaults to `rla_gym.eval.speed.measure_sim_fps`; a failure there is recorded, never replaced."""
+    from rla_gym.envs.config import WorldModelEnvConfig
+    from rla_gym.models.profile import component_times
+
+    # every world-model measurement first: ManiSkill's worker processes must not share the cores while they run
+    rows = world_model_rows(bundle, num_envs, wm_steps, device)
+    stack = bundle.stack.to(rows[0]["wm"]["device"]).eval()
+    profile = {
+        "batch": sweep_envs,
+        "euler_steps": stack.config.euler_steps,
+        "ms": component_times(stack, sweep_envs, None, profile_repeats),
+    }
+    sweep = {}
+    for n in euler:
+        wm = measure_world_model(bundle, sweep_envs, wm_steps, device, n)
+        ms = component_times(stack, sweep_envs, n, profile_repeats)
+        sweep[int(n)] = {
+            "chunk_steps_per_s": wm["chunk_steps_per_s"],
+            "sim_step_equivalents_per_s": wm["sim_step_equivalents_per_s"],
+            "flow_ms": ms["flow"],
+            "step_ms": ms["step"],
+        }
+    skipped = f"this preset measures ManiSkill at {list(sim_num_envs)}"
+    add_maniskill(
+        rows, bundle.robot, task, sim_steps, sim_num_envs=sim_num_envs, skipped=skipped, measure_sim=measure_sim
+    )
+    out = {
+        "robot": bundle.robot,
+        "task": task,
+        "image_size": rows[0]["wm"]["image_size"],
+        "device": rows[0]["wm"]["device"],
+        "euler_steps": rows[0]["wm"]["euler_steps"],
+        "chunk_size": WorldModelEnvConfig.chunk_size,  # what measure_world_model's env steps
+        "wm_steps": wm_steps,
+        "sim_steps": sim_steps,
+        "rows": rows,
+        "profile": profile,
+        "euler_sweep": sweep,
+        "sweep_envs": sweep_envs,
+    }
+    out["target"] = target_check(out, bundle)
+    return out
+
+
+def target_check(speed: dict, bundle: Bundle) -> dict:
+    """The issue's target, judged only on what was measured: ratio at num_envs 8 with the bundle's Euler steps."""
+    row = next((r for r in speed["rows"] if r["num_envs"] == TARGET_ENVS), None)
+    preset = bundle.metadata.get("preset", bundle.stack.config.preset)
+    return {"ratio_needed": TARGET_RATIO, "num_envs": TARGET_ENVS, "preset": preset, **target(row)}

@@ -5,9 +5,9 @@ The paper's ManiSkill protocol: from a real frame, roll each model out open loop
 Token L1 is measured on DINO tokens (real frames encoded by the bundle's encoder); SSIM and PSNR on RGB, every
 model's tokens rendered by the same UNet against the real frame at the bundle's size. Copy-first renders the
 first frame's tokens. Also: RLA-WM at 1, 2, 4, 10, 30 Euler steps (error and ms per step), FLOPs per step, a plot
-of error against horizon and a strip image (real | RLA-WM | regression at t+0/10/20/30). The rollout, the scores,
-the strip and the plot are `rla_gym.eval.open_loop`'s; this module holds the protocol (starts on recorded frames,
-3 x 10 targets), the cost columns and the table. The regression baseline is the bundle's (`--regression RUN` to
+of error against horizon and a strip image (real | RLA-WM | regression at t+0/10/20/30). The measurement is
+`rla_gym.eval.prediction_quality`'s (rollout, scores, strip and plot `rla_gym.eval.open_loop`'s); this module picks
+the starts on recorded frames and holds the table. The regression baseline is the bundle's (`--regression RUN` to
 compare another).
 
     python -m benchmarks.prediction_quality --bundle models/ur10e-RollBall-cpu --data HELDOUT --out DIR
@@ -17,30 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from rla_gym.eval import open_loop
-from rla_gym.eval.cost import flops_per_step, ms_per_step
-from rla_gym.models.bundle import Bundle, load_bundle
-from rla_gym.models.regression import RegressionWorldModel, load_regression
+from rla_gym.eval.prediction_quality import CHUNK, CHUNKS, EULER_SWEEP, Starts, evaluate
+from rla_gym.models.bundle import load_bundle
+from rla_gym.models.regression import load_regression
 from rla_gym.models.stack import WorldModelStack
-
-CHUNK, CHUNKS = 10, 3
-EULER_SWEEP = (1, 2, 4, 10, 30)
-
-
-@dataclass
-class Starts:
-    """B rollout starts: real frames and tokens at t0 + 10 k (k = 0..3), and the 30 targets after t0."""
-
-    frames: torch.Tensor  # (B, CHUNKS + 1, H, W, 3) uint8 at the bundle's size
-    tokens: torch.Tensor  # (B, CHUNKS + 1, L, C)
-    targets: torch.Tensor  # (B, CHUNKS * CHUNK, A)
-    where: list[tuple[str, int]] = field(default_factory=list)  # (episode key, t0)
 
 
 def held_out_starts(
@@ -67,58 +53,6 @@ def held_out_starts(
         torch.stack([targets[p] for p in pick]),
         [where[p] for p in pick],
     )
-
-
-def chunks(starts: Starts) -> torch.Tensor:
-    """The 30 targets after t0 as (B, CHUNKS, CHUNK, A)."""
-    return starts.targets.view(starts.targets.shape[0], CHUNKS, CHUNK, -1)
-
-
-def score(stack: WorldModelStack, starts: Starts, preds: torch.Tensor) -> list[dict[str, float]]:
-    """Per horizon (t+10, t+20, t+30): token L1, SSIM and PSNR of the rendered prediction (`open_loop.score`)."""
-    return open_loop.score(stack, preds, starts.tokens[:, 1:], starts.frames[:, 1:], chunk=CHUNK)
-
-
-def reconstruction(stack: WorldModelStack, starts: Starts) -> dict[str, float]:
-    """The UNet's ceiling: real frames encoded and rendered back (every start's 4 frames)."""
-    scores = open_loop.image_scores(stack, starts.tokens.flatten(0, 1), starts.frames.flatten(0, 1))
-    return {**scores, "frames": int(starts.frames.shape[0] * starts.frames.shape[1])}
-
-
-def evaluate(
-    bundle: Bundle, starts: Starts, regression: RegressionWorldModel | None = None, euler: tuple[int, ...] = EULER_SWEEP
-) -> dict:
-    """Every predictor rolled out open loop from every start (flow noise seeded 0 per rollout) and scored, with
-    its cost; RLA-WM's Euler sweep. `_previews` (tensors, for the strip image) is popped by the caller."""
-    stack = bundle.stack
-    regression = bundle.regression if regression is None else regression
-    s0, chunk = starts.tokens[:, 0], starts.targets[:, :CHUNK]
-    models, previews = {}, {}
-    for name, dynamics in open_loop.predictors(stack, regression).items():
-        preds = open_loop.rollout(dynamics, s0, chunks(starts))
-        previews[name] = preds
-        models[name] = {
-            "horizons": score(stack, starts, preds),
-            "gflops_per_step": flops_per_step(dynamics, s0, chunk) / 1e9,
-            "ms_per_step_batch8": ms_per_step(dynamics, s0, chunk),
-            "parameters": dynamics.parameters(),
-        }
-    sweep = {}
-    for n in euler:
-        dynamics = stack.dynamics(n)
-        last = score(stack, starts, open_loop.rollout(dynamics, s0, chunks(starts)))[-1]
-        sweep[n] = {
-            **last,
-            "ms_per_step_batch8": ms_per_step(dynamics, s0, chunk),
-            "gflops": flops_per_step(dynamics, s0, chunk) / 1e9,
-        }
-    return {
-        "starts": len(starts.where),
-        "reconstruction": reconstruction(stack, starts),
-        "models": models,
-        "euler_sweep": sweep,
-        "_previews": previews,
-    }
 
 
 def table(results: dict) -> str:

@@ -339,6 +339,7 @@ def fidelity_section(ctx: dict) -> dict:
 def recorded_quality(ctx: dict) -> dict:
     """benchmarks.prediction_quality on the recorded held-out frames (CPU), or why not."""
     from benchmarks import prediction_quality as pq
+    from rla_gym.eval.prediction_quality import evaluate
 
     p: Preset = ctx["preset"]
     bundle = ctx["bundle"]
@@ -348,7 +349,7 @@ def recorded_quality(ctx: dict) -> dict:
         return {"not_measured": "benchmarks.prediction_quality runs on the CPU only"}
     masked = bool(bundle.metadata.get("masked", False))
     starts = pq.held_out_starts(bundle.stack, ctx["heldout"], p.recorded_starts, mask=masked)
-    result = pq.evaluate(bundle, starts, ctx["regression"], p.euler)
+    result = evaluate(bundle, starts, ctx["regression"], p.euler)
     previews = result.pop("_previews")
     out = ctx["out"]
     result["figures"] = [

@@ -1,0 +1,84 @@
+"""Prediction quality on recorded held-out frames, the paper's ManiSkill protocol: from a real frame, each model
+rolls out open loop with the recorded joint targets, 3 chunks of 10 steps, its own predicted tokens fed back, and is
+compared with the real frames at t+10, t+20, t+30 (token L1 on DINO tokens; SSIM and PSNR of UNet renders at the
+bundle's size). Also the UNet's reconstruction ceiling, each predictor's cost (parameters, GFLOPs and ms per step)
+and RLA-WM's Euler sweep. Rollout and scores are `rla_gym.eval.open_loop`'s; `benchmarks/prediction_quality.py`
+picks the starts and prints the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from rla_gym.eval import open_loop
+from rla_gym.eval.cost import flops_per_step, ms_per_step
+from rla_gym.models.bundle import Bundle
+from rla_gym.models.regression import RegressionWorldModel
+from rla_gym.models.stack import WorldModelStack
+
+CHUNK, CHUNKS = 10, 3
+EULER_SWEEP = (1, 2, 4, 10, 30)
+
+
+@dataclass
+class Starts:
+    """B rollout starts: real frames and tokens at t0 + 10 k (k = 0..3), and the 30 targets after t0."""
+
+    frames: torch.Tensor  # (B, CHUNKS + 1, H, W, 3) uint8 at the bundle's size
+    tokens: torch.Tensor  # (B, CHUNKS + 1, L, C)
+    targets: torch.Tensor  # (B, CHUNKS * CHUNK, A)
+    where: list[tuple[str, int]] = field(default_factory=list)  # (episode key, t0)
+
+
+def chunks(starts: Starts) -> torch.Tensor:
+    """The 30 targets after t0 as (B, CHUNKS, CHUNK, A)."""
+    return starts.targets.view(starts.targets.shape[0], CHUNKS, CHUNK, -1)
+
+
+def score(stack: WorldModelStack, starts: Starts, preds: torch.Tensor) -> list[dict[str, float]]:
+    """Per horizon (t+10, t+20, t+30): token L1, SSIM and PSNR of the rendered prediction (`open_loop.score`)."""
+    return open_loop.score(stack, preds, starts.tokens[:, 1:], starts.frames[:, 1:], chunk=CHUNK)
+
+
+def reconstruction(stack: WorldModelStack, starts: Starts) -> dict[str, float]:
+    """The UNet's ceiling: real frames encoded and rendered back (every start's 4 frames)."""
+    scores = open_loop.image_scores(stack, starts.tokens.flatten(0, 1), starts.frames.flatten(0, 1))
+    return {**scores, "frames": int(starts.frames.shape[0] * starts.frames.shape[1])}
+
+
+def evaluate(
+    bundle: Bundle, starts: Starts, regression: RegressionWorldModel | None = None, euler: tuple[int, ...] = EULER_SWEEP
+) -> dict:
+    """Every predictor rolled out open loop from every start (flow noise seeded 0 per rollout) and scored, with
+    its cost; RLA-WM's Euler sweep. `_previews` (tensors, for the strip image) is popped by the caller."""
+    stack = bundle.stack
+    regression = bundle.regression if regression is None else regression
+    s0, chunk = starts.tokens[:, 0], starts.targets[:, :CHUNK]
+    models, previews = {}, {}
+    for name, dynamics in open_loop.predictors(stack, regression).items():
+        preds = open_loop.rollout(dynamics, s0, chunks(starts))
+        previews[name] = preds
+        models[name] = {
+            "horizons": score(stack, starts, preds),
+            "gflops_per_step": flops_per_step(dynamics, s0, chunk) / 1e9,
+            "ms_per_step_batch8": ms_per_step(dynamics, s0, chunk),
+            "parameters": dynamics.parameters(),
+        }
+    sweep = {}
+    for n in euler:
+        dynamics = stack.dynamics(n)
+        last = score(stack, starts, open_loop.rollout(dynamics, s0, chunks(starts)))[-1]
+        sweep[n] = {
+            **last,
+            "ms_per_step_batch8": ms_per_step(dynamics, s0, chunk),
+            "gflops": flops_per_step(dynamics, s0, chunk) / 1e9,
+        }
+    return {
+        "starts": len(starts.where),
+        "reconstruction": reconstruction(stack, starts),
+        "models": models,
+        "euler_sweep": sweep,
+        "_previews": previews,
+    }

@@ -290,50 +290,21 @@ def speed_section(ctx: dict) -> dict:
 
 def fidelity_section(ctx: dict) -> dict:
     from benchmarks.sim_fidelity import write_outputs
-    from rla_gym.agents.bc import SimPolicy
-    from rla_gym.envs.config import WorldModelEnvConfig
-    from rla_gym.eval import sim_fidelity
-    from rla_gym.eval.policies import load_policy
-    from rla_gym.sim.evaluate import stack_preprocess
+    from rla_gym.eval.sim_fidelity import against_maniskill
 
     if ctx["bundle"].random:
         raise NotMeasured("the bundle has random weights: open-loop error would measure nothing")
     if ctx["heldout"] is None:
         raise NotMeasured("no held-out episodes (--heldout)")
     p: Preset = ctx["preset"]
-    bundle, stack, task = ctx["bundle"], ctx["bundle"].stack, ctx["task"]
-    masked = bool(bundle.metadata.get("masked", False))
-    env = sim_fidelity.make_env(bundle.robot, task, p.sim_size, masked)
-    sources = {}
-    try:
-        sources["held-out demos"] = sim_fidelity.demo_windows(
-            env,
-            ctx["heldout"],
-            stack.image_size,
-            WorldModelEnvConfig.chunk_size,
-            p.fidelity_chunks,
-            stride=p.fidelity_stride,
-            max_episodes=p.fidelity_episodes,
-            seed_base=ctx["seed_base"],
-            masked=masked,
-            progress=True,
-        )
-        rl = [e for e in ctx["policies"] if e.kind == "rl"]
-        for entry in [e for e in ctx["policies"] if e.kind == "bc"] + rl[-1:]:  # BC and the latest RL checkpoint
-            policy = load_policy(entry, bundle, stack.device)
-            sources[f"{entry.name} actions"] = sim_fidelity.policy_windows(
-                env,
-                SimPolicy(policy.act, bundle.robot, stack.device),
-                list(p.fidelity_policy_seeds),
-                stack.image_size,
-                p.fidelity_chunks,
-                preprocess=stack_preprocess(stack) if policy.preprocess else None,
-                masked=masked,
-            )
-    finally:
-        env.close()
-    sim = sim_fidelity.evaluate(bundle, sources, ctx["regression"], p.euler)
-    return {"sim": write_outputs(bundle, sim, ctx["out"], task), "recorded": recorded_quality(ctx)}
+    rl = [e for e in ctx["policies"] if e.kind == "rl"]
+    policies = [e for e in ctx["policies"] if e.kind == "bc"] + rl[-1:]  # BC and the latest RL checkpoint
+    sim = against_maniskill(
+        ctx["bundle"], ctx["task"], ctx["heldout"], policies, size=p.sim_size, chunks=p.fidelity_chunks,
+        stride=p.fidelity_stride, max_episodes=p.fidelity_episodes, policy_seeds=list(p.fidelity_policy_seeds),
+        seed_base=ctx["seed_base"], regression=ctx["regression"], euler=p.euler, progress=True,
+    )  # fmt: skip
+    return {"sim": write_outputs(ctx["bundle"], sim, ctx["out"], ctx["task"]), "recorded": recorded_quality(ctx)}
 
 
 def recorded_quality(ctx: dict) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rla_gym.eval import open_loop
-from rla_gym.eval.sim_fidelity import LEGACY_HELDOUT_SEED, demo_windows, evaluate, make_env
+from rla_gym.eval.sim_fidelity import LEGACY_HELDOUT_SEED, against_maniskill
 from rla_gym.models.bundle import Bundle
 from rla_gym.models.stack import WorldModelStack
 
@@ -102,22 +102,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=Path("out/sim_fidelity"))
     args = parser.parse_args(argv)
 
-    from rla_gym.envs.config import WorldModelEnvConfig
     from rla_gym.models.bundle import load_bundle, resolve_bundle_path
     from rla_gym.models.zoo import default_bundle_path
 
-    path = resolve_bundle_path(args.bundle or default_bundle_path("ur10e", "RollBall"))
-    bundle = load_bundle(path)
-    masked = bool(bundle.metadata.get("masked", False))
-    env = make_env(bundle.robot, bundle.task, args.sim_size, masked)
-    try:
-        windows = demo_windows(
-            env, args.heldout, bundle.stack.image_size, WorldModelEnvConfig.chunk_size, args.chunks, stride=args.stride,
-            max_episodes=args.episodes, seed_base=args.seed_base, masked=masked, progress=True,
-        )  # fmt: skip
-    finally:
-        env.close()
-    results = write_outputs(bundle, evaluate(bundle, {"held-out demos": windows}), args.out, bundle.task)
+    bundle = load_bundle(resolve_bundle_path(args.bundle or default_bundle_path("ur10e", "RollBall")))
+    sim = against_maniskill(
+        bundle, bundle.task, args.heldout, size=args.sim_size, chunks=args.chunks, stride=args.stride,
+        max_episodes=args.episodes, seed_base=args.seed_base, progress=True,
+    )  # fmt: skip
+    results = write_outputs(bundle, sim, args.out, bundle.task)
     (args.out / "sim_fidelity.json").write_text(json.dumps(results, indent=2))
     print(table(results))
     return results

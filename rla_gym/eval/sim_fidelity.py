@@ -248,3 +248,47 @@ def evaluate(
                 out["euler_sweep"][int(n)] = score(stack, windows, tokens, preds, batch)[-1]
             out["euler_source"] = name
     return out
+
+
+def against_maniskill(
+    bundle: Bundle,
+    task: str,
+    heldout: Path,
+    policies: list = (),
+    *,
+    size: int = 128,
+    chunks: int = 4,
+    stride: int = 16,
+    max_episodes: int | None = 8,
+    policy_seeds: list[int] = (),
+    seed_base: int = LEGACY_HELDOUT_SEED,
+    regression: RegressionWorldModel | None = None,
+    euler: tuple[int, ...] = EULER_SWEEP,
+    progress: bool = False,
+) -> dict:
+    """The whole comparison in one ManiSkill env: the held-out demos' windows, then one window per seed of each
+    `policies` entry (`rla_gym.eval.policies.PolicyEntry`, acting closed loop), every predictor scored on each
+    (`evaluate`; `_previews` for the strip is popped by the caller)."""
+    from rla_gym.agents.bc import SimPolicy
+    from rla_gym.envs.config import WorldModelEnvConfig
+    from rla_gym.eval.policies import load_policy
+    from rla_gym.sim.evaluate import stack_preprocess
+
+    stack = bundle.stack
+    masked = bool(bundle.metadata.get("masked", False))
+    env = make_env(bundle.robot, task, size, masked)
+    sources = {}
+    try:
+        sources["held-out demos"] = demo_windows(
+            env, heldout, stack.image_size, WorldModelEnvConfig.chunk_size, chunks, stride=stride,
+            max_episodes=max_episodes, seed_base=seed_base, masked=masked, progress=progress,
+        )  # fmt: skip
+        for entry in policies:
+            policy = load_policy(entry, bundle, stack.device)
+            sources[f"{entry.name} actions"] = policy_windows(
+                env, SimPolicy(policy.act, bundle.robot, stack.device), list(policy_seeds), stack.image_size, chunks,
+                preprocess=stack_preprocess(stack) if policy.preprocess else None, masked=masked,
+            )  # fmt: skip
+    finally:
+        env.close()
+    return evaluate(bundle, sources, regression, euler)

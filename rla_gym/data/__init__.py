@@ -1,6 +1,7 @@
-"""Episodes on disk in the paper authors' layout, the episode dataset, pair sampling, token cache."""
+"""Episodes on disk in the paper authors' layout, the episode dataset, pair sampling, frames to tokens."""
 
 from rla_gym.data.dataset import EpisodeDataset, EpisodeLoadError, find_episode_dirs
+from rla_gym.data.encoding import encode_frames, state_dict_fingerprint
 from rla_gym.data.episode import (
     DEFAULT_CAMERA,
     Episode,
@@ -8,16 +9,6 @@ from rla_gym.data.episode import (
     read_episode,
     traj_dir_name,
     write_episode,
-)
-from rla_gym.data.feature_cache import (
-    CachedTokens,
-    FeatureCache,
-    FeaturizeReport,
-    encode_frames,
-    encoder_fingerprint,
-    episode_signature,
-    featurize_dataset,
-    state_dict_fingerprint,
 )
 from rla_gym.data.pairs import (
     RLA_AUTOENCODER,
@@ -35,21 +26,15 @@ __all__ = [
     "DEFAULT_CAMERA",
     "RLA_AUTOENCODER",
     "WORLD_MODEL",
-    "CachedTokens",
     "DatasetFrames",
     "Episode",
     "EpisodeDataset",
     "EpisodeLoadError",
-    "FeatureCache",
-    "FeaturizeReport",
     "PairBatch",
     "PairIndex",
     "PairSampler",
     "PairSamplerConfig",
     "encode_frames",
-    "encoder_fingerprint",
-    "episode_signature",
-    "featurize_dataset",
     "find_episode_dirs",
     "object_motion_flags",
     "read_episode",

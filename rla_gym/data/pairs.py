@@ -169,7 +169,7 @@ class PairSampler:
         """Gather `states[e][t]`, `states[e][t + h]` and the action chunk for each drawn pair.
 
         `states[e]` is anything indexable by frame: tokens `(T, L, C)` or frames `(T, H, W, 3)`, as a
-        torch tensor or a numpy array (e.g. a `CachedTokens` view, or dataset frames).
+        torch tensor or a numpy array (e.g. in-memory tokens, or dataset frames).
         """
         import torch
 

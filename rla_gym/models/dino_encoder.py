@@ -39,7 +39,7 @@ def _vit_config(cfg: EncoderConfig):  # -> DINOv3ViTConfig
 
 
 class DinoEncoder(nn.Module):
-    """Frozen DINOv3 ViT: images -> patch tokens. Never trained here; `fingerprint` keys feature caches."""
+    """Frozen DINOv3 ViT: images -> patch tokens. The trainers key their token cache by its weights' fingerprint."""
 
     def __init__(self, config: EncoderConfig, vit: nn.Module | None = None):
         super().__init__()

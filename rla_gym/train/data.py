@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from rla_gym.data.dataset import EpisodeDataset
+from rla_gym.data.encoding import encode_frames, state_dict_fingerprint
 from rla_gym.data.episode import resize_masks
-from rla_gym.data.feature_cache import encode_frames, state_dict_fingerprint
 from rla_gym.data.video import resize_frames
 
 log = logging.getLogger(__name__)

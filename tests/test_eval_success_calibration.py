@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rla_gym.envs.config import PAPER_SUCCESS_THRESHOLD
-from rla_gym.envs.success_calibration import best_threshold, calibrate_success
+from rla_gym.eval.success_calibration import best_threshold, calibrate_success
 from rla_gym.models.bundle import BundleError, load_bundle, set_bundle_metadata, verify_manifest
 
 DEFAULT = Path(__file__).resolve().parents[1] / "models" / "ur10e-RollBall-cpu"

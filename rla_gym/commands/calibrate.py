@@ -1,7 +1,7 @@
 """Calibrate a bundle's world-model success threshold on its demos and write it into the bundle.
 
 Without it a small stack's `info["success"]` uses the paper's DINOv3-L threshold and is constant; see
-`rla_gym.envs.success_calibration` for what is measured."""
+`rla_gym.eval.success_calibration` for what is measured."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rla_gym.envs.success_calibration import calibrate_success
+    from rla_gym.eval.success_calibration import calibrate_success
     from rla_gym.models.bundle import BundleError, load_bundle, set_bundle_metadata
     from rla_gym.models.device import resolve_device
 

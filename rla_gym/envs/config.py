@@ -31,7 +31,7 @@ class WorldModelEnvConfig:
     reward_mode: str | None = None  # None: the task's; "aligned": time-synced demo frame; "goal": the demo's last
     reward_scale: float = 5.0
     # goal-token L1 under which a finished episode counts as success; None: the bundle's calibrated threshold
-    # (`success_threshold` in its config, see envs.success_calibration), else the paper's 0.032 (DINOv3-L scale)
+    # (`success_threshold` in its config, see eval.success_calibration), else the paper's 0.032 (DINOv3-L scale)
     success_threshold: float | None = None
     p_initial_frame: float = 0.5  # reset at frame 0 with this probability, else at a random frame
     max_chunk_steps: int = 6  # episode truncates after this many chunk steps

@@ -29,7 +29,7 @@ Index = torch.Tensor | np.ndarray | Sequence[int] | int  # one per world, (N,), 
 
 def calibrated_threshold(bundle: Bundle) -> float:
     """The bundle's calibrated success threshold (`success_threshold` in its config, see
-    `envs.success_calibration`), else the paper's."""
+    `eval.success_calibration`), else the paper's."""
     return float(bundle.metadata.get("success_threshold", PAPER_SUCCESS_THRESHOLD))
 
 

@@ -77,7 +77,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--motion-weight",
         type=float,
         default=0.0,
-        help="rla, regression: each token's loss weighs 1 + this x (its change / the mean change) (0: plain)",
+        help="rla, regression, wm (with --token-weight): each token's loss weighs 1 + this x (its change / the "
+        "mean change) (0: plain)",
+    )
+    parser.add_argument(
+        "--token-weight",
+        type=float,
+        default=0.0,
+        help="wm: add this x the token loss of the x0 its velocity implies, decoded by the frozen RLA decoder "
+        "(0: flow matching only, the reference)",
     )
     parser.add_argument(
         "--finetune", action="store_true", help="unet, rla, wm, regression: start from the --init bundle's weights"
@@ -125,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
             bc_failures=args.bc_failures,
             object_weight=args.object_weight,
             motion_weight=args.motion_weight,
+            token_weight=args.token_weight,
             finetune=args.finetune,
         )
         torch.manual_seed(args.seed)

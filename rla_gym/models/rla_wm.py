@@ -165,6 +165,20 @@ class RLAWorldModel(nn.Module):
         """MSE + L1 on the velocity (1 - sigma_min) eps - x0, t ~ logit-normal(0, 1) (reference 4.4).
 
         x0 is the normalised target latent z / latent_scale, (B, Nz, token_dim)."""
+        return self.flow_matching_terms(tokens, qpos, lengths, robot, x0, sigma_min, generator)[0]
+
+    def flow_matching_terms(
+        self,
+        tokens: torch.Tensor,
+        qpos: torch.Tensor,
+        lengths: torch.Tensor,
+        robot: str | int,
+        x0: torch.Tensor,
+        sigma_min: float = 1e-5,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The flow-matching loss and the one-step estimate of x0 the predicted velocity implies,
+        x_t - t v = x0 + sigma_min eps when v is exact: a trainer can score that estimate in token space."""
         b = x0.shape[0]
         t = torch.sigmoid(torch.randn(b, device=x0.device, generator=generator))
         eps = torch.randn(x0.shape, device=x0.device, generator=generator)
@@ -172,4 +186,5 @@ class RLAWorldModel(nn.Module):
         x_t = (1 - tt) * x0 + (sigma_min + (1 - sigma_min) * tt) * eps
         target = (1 - sigma_min) * eps - x0
         v = self(tokens, qpos, lengths, robot, x_t, t)
-        return nn.functional.mse_loss(v, target) + nn.functional.l1_loss(v, target)
+        loss = nn.functional.mse_loss(v, target) + nn.functional.l1_loss(v, target)
+        return loss, x_t - tt * v

@@ -43,17 +43,26 @@ class TaskOptions:
     policy_preset: str = "paper"  # bc: network size ("paper": ResNet-18 at 128 px, "cpu": at 64 px, "tiny": tests)
     bc_failures: bool = False  # bc: also imitate failed episodes (off: successes only, as the reference)
     object_weight: float = 0.0  # unet: task-object pixels weigh 1 + this in the L1 (recorded segmentation)
-    motion_weight: float = 0.0  # rla, regression: tokens weigh 1 + this x (their change / the mean change)
+    motion_weight: float = (
+        0.0  # rla, regression, wm (with token_weight): tokens weigh 1 + this x (change / mean change)
+    )
+    token_weight: float = 0.0  # wm: adds this x the token loss of the decoded x0 estimate (0: flow matching only)
     finetune: bool = False  # unet, rla, wm, regression: start from the init bundle's trained weights
 
     def __post_init__(self) -> None:
-        for name in ("object_weight", "motion_weight"):
+        for name in ("object_weight", "motion_weight", "token_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 0; got {getattr(self, name)}")
         if self.object_weight > 0 and self.model != "unet":
             raise ValueError(f"--object-weight weighs image pixels: it applies to unet, not {self.model}")
-        if self.motion_weight > 0 and self.model not in ("rla", "regression"):
-            raise ValueError(f"--motion-weight weighs token losses: it applies to rla and regression, not {self.model}")
+        if self.token_weight > 0 and self.model != "wm":
+            raise ValueError(f"--token-weight adds RLA-WM's decoded-token loss: it applies to wm, not {self.model}")
+        if self.motion_weight > 0 and self.model not in ("rla", "regression", "wm"):
+            raise ValueError(
+                f"--motion-weight weighs token losses: it applies to rla, regression, wm; not {self.model}"
+            )
+        if self.motion_weight > 0 and self.model == "wm" and self.token_weight <= 0:
+            raise ValueError("--motion-weight on wm weighs its decoded-token loss: give --token-weight > 0 too")
         if self.finetune and self.model == "bc":
             raise ValueError("--finetune starts from a bundle's world-model weights; BC starts from ImageNet-free init")
 
@@ -183,7 +192,17 @@ def build_task(opts: TaskOptions):
         scale = estimate_latent_scale(rla, train_pairs)
     log.info("RLA-WM latent scale %.3f (x0 = z / scale)", scale)
     steps = stack.config.euler_steps if opts.euler_steps is None else opts.euler_steps
-    return WMTask(stack.world_model, rla, stack.robot, scale, train_pairs, held_pairs, steps)
+    return WMTask(
+        stack.world_model,
+        rla,
+        stack.robot,
+        scale,
+        train_pairs,
+        held_pairs,
+        steps,
+        token_weight=opts.token_weight,
+        motion_weight=opts.motion_weight,
+    )
 
 
 def read_latent_scale(run: Path) -> float:

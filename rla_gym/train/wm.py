@@ -1,6 +1,10 @@
 """RLA-WM trainer (reference 4.4): flow matching on x0 = z / latent_scale, z from the frozen RLA encoder,
 logit-normal time, velocity target (1 - sigma_min) eps - x0, MSE + L1; conditioned on the h full-qpos rows
-that drive the transition (h uniform in [1, 15], the action buffer)."""
+that drive the transition (h uniform in [1, 15], the action buffer).
+
+Optionally (issue 16, not the reference) a token-space term: the x0 the predicted velocity implies, decoded by the
+frozen RLA decoder, scored against s_{t+h} with the motion-weighted token loss. The flow loss treats every latent
+channel alike; this term makes the few tokens where the ball moves count in the world model's objective."""
 
 from __future__ import annotations
 
@@ -16,13 +20,22 @@ from rla_gym.models.rla_wm import RLAWorldModel
 from rla_gym.models.token_transformer import RLAAutoencoder
 from rla_gym.specs.robots import RobotSpec, get_robot
 from rla_gym.train.loop import save_weights
-from rla_gym.train.pairs import PairTask, TransitionSampler
+from rla_gym.train.pairs import PairTask, TransitionSampler, token_loss
 
 
 class WMModule(nn.Module):
-    def __init__(self, wm: RLAWorldModel, rla: RLAAutoencoder, robot: str | RobotSpec, latent_scale: float):
+    def __init__(
+        self,
+        wm: RLAWorldModel,
+        rla: RLAAutoencoder,
+        robot: str | RobotSpec,
+        latent_scale: float,
+        token_weight: float = 0.0,
+        motion_weight: float = 0.0,
+    ):
         super().__init__()
         self.wm, self.rla = wm, rla
+        self.token_weight, self.motion_weight = float(token_weight), float(motion_weight)
         self.rla.requires_grad_(False)  # frozen: it defines the latent space the flow learns
         self.robot, self.latent_scale = get_robot(robot), float(latent_scale)
         self.robot_key = str(self.robot.robot_id)
@@ -36,8 +49,12 @@ class WMModule(nn.Module):
         with torch.no_grad():
             z = self.rla.encode(batch["s_t"], batch["s_next"]).float()
         x0 = z / self.latent_scale
-        loss = self.wm.flow_matching_loss(batch["s_t"], batch["qpos"], batch["lengths"], self.robot_key, x0)
-        return loss, {}
+        flow, x0_hat = self.wm.flow_matching_terms(batch["s_t"], batch["qpos"], batch["lengths"], self.robot_key, x0)
+        if self.token_weight <= 0:
+            return flow, {}
+        pred = self.rla.decode(batch["s_t"], x0_hat * self.latent_scale)  # frozen decoder; gradients reach the wm
+        tokens = token_loss(pred, batch["s_next"], batch["s_t"], self.motion_weight)
+        return flow + self.token_weight * tokens, {"flow": float(flow.detach()), "tokens": float(tokens.detach())}
 
     @torch.no_grad()
     def predict(self, batch: dict[str, torch.Tensor], euler_steps: int, generator: torch.Generator) -> torch.Tensor:
@@ -73,9 +90,11 @@ class WMTask(PairTask):
         train: TransitionSampler,
         heldout: TransitionSampler | None = None,
         euler_steps: int = 4,
+        token_weight: float = 0.0,
+        motion_weight: float = 0.0,
     ) -> None:
         super().__init__(train, heldout)
-        self.module = WMModule(wm, rla, robot, latent_scale)
+        self.module = WMModule(wm, rla, robot, latent_scale, token_weight, motion_weight)
         self.euler_steps = euler_steps
 
     def predict(self, module: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -35,6 +35,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from rla_gym.args import ArgumentError, bundle_source, existing_dir, non_negative_int, out_dir
+from rla_gym.args import device as known_device
 from rla_gym.specs.seeds import SELECTION_SEEDS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,13 +121,6 @@ class NotMeasured(Exception):
     """A section's inputs are missing: reported as "not measured: <reason>"."""
 
 
-class UsageError(ValueError):
-    """A command-line value the run cannot use: which argument, what was expected, what came (exit code 2)."""
-
-    def __init__(self, arg: str, message: str):
-        super().__init__(f"argument {arg}: {message}")
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse with a usage error as one line on stderr and exit code 2 (as `rla-gym`'s own parser)."""
 
@@ -150,15 +145,13 @@ def build_parser(prog: str = "python -m benchmarks.run_all") -> argparse.Argumen
         "--paper", dest="preset", action="store_const", const="paper", help="a GPU, paper sizes (--bundle: released)"
     )
     parser.set_defaults(preset="quick")
+    parser.add_argument("--out", type=out_dir, help="report folder (default benchmarks/results/<date>-<machine>)")
     parser.add_argument(
-        "--out", type=Path, default=None, help="report folder (default benchmarks/results/<date>-<machine>)"
-    )
-    parser.add_argument(
-        "--heldout", type=Path, default=None, help="held-out ManiSkill episodes (rla-gym collect; fidelity needs them)"
+        "--heldout", type=existing_dir, help="held-out ManiSkill episodes (rla-gym collect; fidelity needs them)"
     )
     parser.add_argument(
         "--demo-seed-base",
-        type=int,
+        type=non_negative_int,
         default=None,
         help="the held-out collection's --seed, for episodes that do not record it (default 100000: the shipped split)",
     )
@@ -166,13 +159,13 @@ def build_parser(prog: str = "python -m benchmarks.run_all") -> argparse.Argumen
         "--wmrl-out", type=Path, default=None, help="rla-gym wmrl --out: RL checkpoints in checkpoints/iter_*/"
     )
     parser.add_argument("--bc", type=Path, default=None, help="BC policy folder (default: beside the bundle)")
-    parser.add_argument("--bundle", default=None, help="bundle folder or hub id (default: the preset's)")
+    parser.add_argument("--bundle", type=bundle_source, help="bundle folder or hub id (default: the preset's)")
     parser.add_argument("--robot", default=None, choices=sorted(ROBOTS), help=f"default {DEFAULT_ROBOT}")
     parser.add_argument("--task", default=None, help="default: the bundle's task (RollBall)")
     parser.add_argument(
         "--only", default=None, help=f"comma-separated sections to run, of {','.join(SECTION_NAMES)} (default: all)"
     )
-    parser.add_argument("--device", default=None, help="default: the preset's (quick cpu, paper auto)")
+    parser.add_argument("--device", type=known_device, help="default: the preset's (quick cpu, paper auto)")
     parser.add_argument(
         "--merge",
         action="store_true",
@@ -198,50 +191,34 @@ def _sections(only: str | None) -> list[str]:
     chosen = [s.strip() for s in only.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SECTION_NAMES]
     if unknown or not chosen:
-        raise UsageError("--only", f"expected a comma-separated list of {', '.join(SECTION_NAMES)}; got {only!r}")
+        raise ArgumentError("--only", f"a comma-separated list of {', '.join(SECTION_NAMES)}", repr(only))
     return chosen
 
 
 def check_args(args: argparse.Namespace, preset: Preset) -> list[str]:
-    """Every argument checked before anything loads or is written; returns the sections. Raises `UsageError`."""
+    """The checks of several values together, after the parser's (`rla_gym.args` types), before anything loads or
+    is written; returns the sections. Raises `ArgumentError`."""
     from rla_gym.data.dataset import find_episode_dirs
-    from rla_gym.models.device import check_device
     from rla_gym.models.zoo import bundle_robot_task, default_bundle_path
     from rla_gym.specs.robots import get_robot
 
     sections = _sections(args.only)
-    try:
-        check_device(args.device or preset.device)
-    except ValueError as err:
-        raise UsageError("--device", str(err)) from None
     spec = get_robot(args.robot or DEFAULT_ROBOT)
     if args.task is not None and args.task not in spec.tasks:
-        raise UsageError("--task", f"expected a task of {spec.name} ({', '.join(spec.tasks)}); got {args.task!r}")
+        raise ArgumentError("--task", f"a task of {spec.name} ({', '.join(spec.tasks)})", repr(args.task))
     if args.bundle is not None:
-        path = Path(args.bundle).expanduser()
-        if path.exists() or args.bundle.startswith((".", "/", "~")):
-            if not (path / "config.json").is_file():
-                what = "a file" if path.is_file() else "no config.json in it" if path.is_dir() else "does not exist"
-                raise UsageError("--bundle", f"expected a bundle folder (config.json) or a hub id; got {path} ({what})")
-            robot, _ = bundle_robot_task(path)
-            if robot != spec.name:
-                raise UsageError(
-                    "--bundle",
-                    f"expected a {spec.name} bundle (--robot, default {DEFAULT_ROBOT}); got a {robot} bundle",
-                )
+        robot, _ = bundle_robot_task(Path(args.bundle).expanduser())  # (None, None): a hub id
+        if robot not in (None, spec.name):
+            raise ArgumentError(
+                "--bundle", f"a {spec.name} bundle (--robot, default {DEFAULT_ROBOT})", f"a {robot} bundle"
+            )
     elif preset.bundle_preset == "cpu" and default_bundle_path(spec.name, args.task) is None:
         task = f" {args.task}" if args.task else ""
-        raise UsageError(
-            "--bundle", f"expected a bundle folder (models/ holds no embedded default for {spec.name}{task}); got none"
+        raise ArgumentError(
+            "--bundle", f"a bundle folder (models/ holds no embedded default for {spec.name}{task})", "none"
         )
-    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise UsageError("--out", f"expected a folder to write the report into; got {args.out} (a file)")
-    if args.heldout is not None:
-        heldout = Path(args.heldout).expanduser()
-        if not heldout.is_dir():
-            raise UsageError("--heldout", f"expected a folder of held-out episodes; got {heldout} (not a folder)")
-        if not find_episode_dirs(heldout):
-            raise UsageError("--heldout", f"expected a folder of held-out episodes; got {heldout} (no traj_* in it)")
+    if args.heldout is not None and not find_episode_dirs(Path(args.heldout).expanduser()):
+        raise ArgumentError("--heldout", "a folder of held-out episodes", f"{args.heldout} (no traj_* in it)")
     return sections
 
 
@@ -387,14 +364,15 @@ def load_inputs(args: argparse.Namespace, preset: Preset, sections: list[str]) -
             path = resolve_bundle_path(source)
             bundle = load_bundle(path, device=device, robot=robot)
         except BundleError as err:  # a hub id that does not resolve, a damaged folder
-            raise UsageError("--bundle", str(err)) from None
+            raise ArgumentError("--bundle", "a bundle folder or a hub id that loads", f"{source} ({err})") from None
     task = args.task or bundle.task
     heldout = Path(args.heldout).expanduser() if args.heldout is not None else None
     if "fidelity" in sections and not bundle.random and heldout is None:
-        raise UsageError(
+        raise ArgumentError(
             "--heldout",
-            "the fidelity section needs held-out episodes: pass --heldout DIR (collected with `rla-gym collect ... "
-            f"--seed {seeds.HELDOUT_SEED_BASE}`, episodes no model trained on), or --only speed,policies",
+            "held-out episodes for the fidelity section (collected with `rla-gym collect ... --seed "
+            f"{seeds.HELDOUT_SEED_BASE}`, episodes no model trained on), or --only speed,policies",
+            "none",
         )
     bc = _bc_path(args, path)
     entries, notes = find_policies(bc, args.wmrl_out, preset.max_checkpoints)
@@ -482,7 +460,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m benchmarks.run_al
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         results = run(args)
-    except UsageError as err:
+    except ArgumentError as err:
         print(f"{prog}: {' '.join(str(err).split())}", file=sys.stderr)  # one line, whatever the cause said
         return 2
     return 1 if results["_failed"] else 0

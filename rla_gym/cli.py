@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
-    from rla_gym.commands.args import ArgumentError
+    from rla_gym.args import ArgumentError
 
     try:
         return int(args._run(args) or 0)

@@ -14,6 +14,7 @@ import torch
 from agents_support import one_thread, tiny_bc
 
 from benchmarks import report, run_all
+from rla_gym.args import ArgumentError
 from rla_gym.eval.run_info import machine_slug
 
 __all__ = ["one_thread"]  # the autouse fixture, imported
@@ -252,7 +253,7 @@ def test_run_all_needs_held_out_episodes_for_fidelity_on_a_trained_bundle(tmp_pa
 
     trained = dataclasses.replace(make_random_bundle("ur10e", "tiny", task="RollBall"), random=False)
     trained.save_pretrained(tmp_path / "bundle")
-    with pytest.raises(run_all.UsageError, match="pass --heldout DIR"):
+    with pytest.raises(ArgumentError, match="argument --heldout: expected held-out episodes for the fidelity"):
         run_all.run(_args(bundle=str(tmp_path / "bundle"), only="fidelity", out=tmp_path / "r"), run_all.TINY)
     assert not (tmp_path / "r").exists(), "nothing is written before the arguments are checked"
 
@@ -266,13 +267,23 @@ def panda_bundle_dir(tmp_path_factory):
     return path
 
 
+def _exit_code(argv: list[str]) -> int:
+    try:
+        return run_all.main(argv, "rla-gym bench")
+    except SystemExit as exit_:  # the parser's own errors (a choice, a value type) exit from the parser
+        return exit_.code
+
+
 BAD_ARGUMENTS = [  # (arguments, what the one line must say); {tmp}: a folder, {file}: a file, {panda}: a bundle
-    (["--bundle", "/nonexistent"], "argument --bundle: expected a bundle folder (config.json) or a hub id; got "
-     "/nonexistent (does not exist)"),
-    (["--bundle", "{file}"], "argument --bundle: expected a bundle folder (config.json) or a hub id; got {file} (a file)"),
+    (["--bundle", "/nonexistent"], "argument --bundle: expected a bundle folder (config.json, manifest.json, "
+     "*.safetensors) or a hub id; got '/nonexistent' (does not exist)"),
+    (["--bundle", "{file}"], "argument --bundle: expected a bundle folder (config.json, manifest.json, *.safetensors) "
+     "or a hub id; got '{file}' (a file)"),
     (["--bundle", "{panda}"], "argument --bundle: expected a ur10e bundle (--robot, default ur10e); got a panda bundle"),
-    (["--out", "{file}"], "argument --out: expected a folder to write the report into; got {file} (a file)"),
+    (["--out", "{file}"], "argument --out: expected a folder to write into (new or existing); got '{file}' (a file)"),
+    (["--demo-seed-base", "-1"], "argument --demo-seed-base: expected an integer >= 0; got '-1'"),
     (["--heldout", "{tmp}"], "argument --heldout: expected a folder of held-out episodes; got {tmp} (no traj_* in it)"),
+    (["--heldout", "{file}"], "argument --heldout: expected an existing folder; got '{file}' (a file)"),
     (["--task", "Bogus"], "argument --task: expected a task of ur10e (PushT, RollBall); got 'Bogus'"),
     (["--robot", "panda", "--task", "RollBall"], "argument --task: expected a task of panda (PullCube, PullCubeTool); "
      "got 'RollBall'"),
@@ -287,12 +298,7 @@ def test_run_all_refuses_a_bad_argument_in_one_line_with_exit_code_2(argv, says,
     (tmp_path / "a_file").write_text("x")
     names = {"tmp": str(tmp_path), "file": str(tmp_path / "a_file"), "panda": str(panda_bundle_dir)}
     argv = [a.format(**names) for a in argv]
-    try:
-        code = run_all.main(
-            [*argv, "--out", str(tmp_path / "report")] if "--out" not in argv else argv, "rla-gym bench"
-        )
-    except SystemExit as exit_:  # argparse's own errors (a choice) exit from the parser
-        code = exit_.code
+    code = _exit_code([*argv, "--out", str(tmp_path / "report")] if "--out" not in argv else argv)
     err = capsys.readouterr().err
     assert code == 2
     assert err.splitlines() == [err.strip()] and err.startswith(f"rla-gym bench: {says.format(**names)}"), err
@@ -302,7 +308,7 @@ def test_run_all_refuses_a_bad_argument_in_one_line_with_exit_code_2(argv, says,
 def test_run_all_refuses_a_device_this_machine_lacks(tmp_path, capsys):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    assert run_all.main(["--device", "cuda", "--out", str(tmp_path / "r")], "rla-gym bench") == 2
+    assert _exit_code(["--device", "cuda", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("rla-gym bench: argument --device: expected cpu") and "'cuda'" in err
 

@@ -1,9 +1,11 @@
-"""The package's ladder: every import points down (specs -> data -> models | sim -> envs -> agents -> eval -> train ->
-commands -> cli); `models` and `sim` stand beside each other and import neither the other. The recipes in `agents/`
-and the scripts in `benchmarks/` sit above the package: they may import any rung but not the command line
-(`rla_gym.commands`, `rla_gym.cli`), and the package never imports them. Every import form counts: `import a.b`,
-`from a.b import c`, `from rla_gym import <rung>`, relative imports and `importlib.import_module("...")`. Facts are
-typed once, in rla_gym/specs, and imported everywhere else."""
+"""The package's ladder: every import points down (specs -> data -> models | sim -> args -> envs -> agents -> eval ->
+train -> commands -> cli); `models` and `sim` stand beside each other and import neither the other. `args` (the
+argparse value types) sits just above `models`, whose device check its `device` type asks, so that the scripts above
+the package can parse arguments the way the commands do. The recipes in `agents/` and the scripts in `benchmarks/`
+sit above the package: they may import any rung but not the command line (`rla_gym.commands`, `rla_gym.cli`), and
+the package never imports them. Every import form counts: `import a.b`, `from a.b import c`,
+`from rla_gym import <rung>`, relative imports and `importlib.import_module("...")`. Facts are typed once, in
+rla_gym/specs, and imported everywhere else."""
 
 from __future__ import annotations
 
@@ -20,12 +22,13 @@ RUNG = {
     "data": 1,
     "models": 2,
     "sim": 2,
-    "envs": 3,
-    "agents": 4,
-    "eval": 5,
-    "train": 6,
-    "commands": 7,
-    "cli": 8,
+    "args": 3,
+    "envs": 4,
+    "agents": 5,
+    "eval": 6,
+    "train": 7,
+    "commands": 8,
+    "cli": 9,
 }
 COMMAND_LINE = ("commands", "cli")  # rungs the folders above the package must not import
 
@@ -109,6 +112,7 @@ def test_every_import_points_down_the_ladder():
     [
         ("rla_gym/data/x.py", "from rla_gym import envs\n", "rla_gym.envs (envs)"),
         ("rla_gym/envs/x.py", "from ..train import loop\n", "rla_gym.train (train)"),
+        ("rla_gym/args.py", "from rla_gym import envs\n", "rla_gym.envs (envs)"),
         ("rla_gym/eval/x.py", "from .. import commands\n", "rla_gym.commands (commands)"),
         ("rla_gym/models/x.py", "import rla_gym.sim.make\n", "rla_gym.sim.make (sim)"),
         ("rla_gym/agents/x.py", "importlib.import_module('rla_gym.eval.speed')\n", "rla_gym.eval.speed (eval)"),

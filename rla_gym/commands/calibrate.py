@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rla_gym.commands.args import bundle_source, device, non_negative_int, positive_int
+from rla_gym.args import bundle_source, device, non_negative_int, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rla_gym.commands.args import even_int_at_least, non_negative_float, non_negative_int, out_dir, positive_int
+from rla_gym.args import even_int_at_least, non_negative_float, non_negative_int, out_dir, positive_int
 from rla_gym.sim.collect import CollectConfig, collect
 from rla_gym.sim.scripted.base import ScriptConfig
 from rla_gym.sim.scripted.record import RecordConfig

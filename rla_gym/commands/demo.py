@@ -11,7 +11,7 @@ import logging
 import time
 from pathlib import Path
 
-from rla_gym.commands.args import bundle_source, device, non_negative_int, out_dir, positive_int
+from rla_gym.args import bundle_source, device, non_negative_int, out_dir, positive_int
 from rla_gym.specs.robots import ROBOTS
 
 log = logging.getLogger(__name__)

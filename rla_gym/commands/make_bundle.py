@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rla_gym.commands.args import (
+from rla_gym.args import (
     bundle_out,
     bundle_source,
     existing_dir,

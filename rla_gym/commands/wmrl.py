@@ -12,7 +12,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from rla_gym.commands.args import (
+from rla_gym.args import (
     ArgumentError,
     bundle_source,
     device,

@@ -1,9 +1,13 @@
-"""Argument value types and checks shared by the commands, so every bad value reads the same way.
+"""Argument value types and checks shared by the commands and the benchmark scripts, so every bad value reads the
+same way.
 
 Each type is an argparse `type=`: a bad value makes argparse stop with one line on stderr and exit code 2
-(`rla-gym.cli.Parser`): `rla-gym <cmd>: argument --arg: expected ...; got ...`. Checks that need more than one
-value (a used `--out` without `--resume`) raise `ArgumentError`, which the commands report in the same words.
-Nothing here writes anything: commands check all of their arguments before touching `--out`."""
+(`rla_gym.cli.Parser`, `benchmarks.run_all`'s parser): `<prog>: argument --arg: expected ...; got ...`. Checks that
+need more than one value (a used `--out` without `--resume`) raise `ArgumentError`, reported in the same words.
+Nothing here writes anything: commands check all of their arguments before touching `--out`.
+
+A rung of its own just above `models` (its `device` type asks `models.device`) and below everything that parses a
+command line, so that `benchmarks/` and `agents/`, which may not import the command line, use these types too."""
 
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
-"""Model cost: parameters, FLOPs per world-model step, and ms per step on this machine.
+"""Model cost: parameters, FLOPs per world-model step, and ms per step on this machine (`rla_gym.eval.cost`).
 
-The paper preset is counted on the meta device (FLOPs only: no weights, no memory); the CPU preset is
-also timed. FLOPs come from torch's FlopCounterMode (2 FLOPs per multiply-add), per component:
-DINOv3 encode (once per reset), condition network (once per step), flow network (per Euler step),
-RLA decoder and UNet (once per step). The paper quotes 3.5 TFLOPs per RLA-WM inference. The counts and timings
-are `rla_gym.eval.cost`'s; this script prints the tables.
+The paper preset is counted on the meta device (FLOPs only), the CPU preset also timed. FLOPs are torch's
+FlopCounterMode (2 per multiply-add) per component; the paper quotes 3.5 TFLOPs per RLA-WM inference.
 
     python -m benchmarks.model_cost [--batch 8] [--repeats 5]
 """
@@ -37,12 +34,7 @@ def report(name: str, stack: WorldModelStack, device: torch.device) -> dict[str,
     )
     print("| component | parameters (M) | GFLOPs per call (batch 1) |")
     print("|---|---:|---:|")
-    rows = {
-        "encoder": "dino_encode",
-        "world_model": "condition",
-        "rla_decoder": "rla_decoder",
-        "image_decoder": "unet",
-    }
+    rows = {"encoder": "dino_encode", "world_model": "condition", "rla_decoder": "rla_decoder", "image_decoder": "unet"}
     for comp, key in rows.items():
         print(f"| {comp} | {params[comp] / 1e6:.1f} | {flops[key] / 1e9:.1f} |")
     print(f"| rla_encoder (training only) | {params['rla_encoder'] / 1e6:.1f} | {flops['rla_encoder'] / 1e9:.1f} |")

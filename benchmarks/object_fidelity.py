@@ -4,8 +4,8 @@
         --train DATA/train --out out/object_fidelity [--unet RUN] [--regression RUN] [--rla RUN --wm RUN]
 
 `--unet`, `--regression`, `--rla`, `--wm` swap in a candidate's trained weights (a run's final/) to compare it on
-the same episodes. The measurement is `rla_gym.eval.object_fidelity`; this script loads, prints the table and
-writes `results.json`.
+the same episodes. The measurement and the paired tests against `--baseline` are `rla_gym.eval.object_fidelity`'s;
+this script loads, prints the table and writes `results.json`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-
-import numpy as np
 
 
 def _swap(bundle, unet: Path | None, regression: Path | None, rla: Path | None, wm: Path | None) -> None:
@@ -46,29 +44,6 @@ def _swap(bundle, unet: Path | None, regression: Path | None, rla: Path | None, 
             stack.config = replace(stack.config, latent_scale=read_latent_scale(wm))
 
 
-def _outcomes(task: str, robot: str, size: int):
-    """The simulator's (real, counterfactual, success) per held-out episode, at the stack's size; None without one."""
-    from rla_gym.sim.vulkan import vulkan_problem
-
-    problem = vulkan_problem("cpu")
-    if problem is not None:
-        print(f"outcome test skipped: {problem}", file=sys.stderr)
-        return None
-    from rla_gym.data.split_metadata import episode_seed
-    from rla_gym.data.video import resize_frames
-    from rla_gym.sim.counterfactual import replay_outcome
-    from rla_gym.sim.make import make_sim_env
-
-    env = make_sim_env(robot, task, size=128, obs_mode="rgb", max_episode_steps=100_000)
-
-    def outcome(ep):
-        o = replay_outcome(env, task, episode_seed(ep.path), ep.targets[:-1])
-        frames = resize_frames(np.stack([o.real, o.counterfactual]), size)
-        return frames[0], frames[1], o.success
-
-    return outcome
-
-
 def _fmt(values) -> str:
     return " / ".join(f"{v:.1f}" for v in values)
 
@@ -97,45 +72,13 @@ def table(report: dict) -> str:
     if first is not None:
         still = [_fmt(first["object_did_not_move_cm"][f"t+{h}"][k] for h in (10, 20, 30)) for k in range(len(objects))]
         lines.append("| (object did not move) | | " + " | ".join(still) + " | | | | | | |")
-    lines.append("")
-    lines.append("Reconstruction (encoder -> UNet) on the held-out frames:")
-    lines.append("")
-    lines.append("| object | rgb L1 (grey levels) | contrast ratio | mask IoU | frames |")
-    lines.append("|---|---:|---:|---:|---:|")
+    lines += ["", "Reconstruction (encoder -> UNet) on the held-out frames:", ""]
+    lines += ["| object | rgb L1 (grey levels) | contrast ratio | mask IoU | frames |", "|---|---:|---:|---:|---:|"]
     for r in report["reconstruction"]:
         lines.append(
             f"| {r['object']} | {r['rgb_l1']:.1f} | {r['contrast_ratio']:.2f} | {r['mask_iou']:.2f} | {r['frames']} |"
         )
     return "\n".join(lines)
-
-
-def compare(report: dict, baseline: dict) -> list[str]:
-    """Paired tests of each model against the same model in `baseline` (same episodes, windows and draws): outcome
-    resolved per rollout, and the first object's probed error at t+30 per window (lower is better)."""
-    from rla_gym.eval.paired import paired_signed_rank
-
-    lines = []
-    for name, m in report["models"].items():
-        base = baseline.get("models", {}).get(name)
-        if base is None:
-            continue
-        pairs = [
-            ("outcome resolved", m.get("outcome", {}).get("per_rollout"), base.get("outcome", {}).get("per_rollout"), 1),
-            ("object error t+30", m.get("per_window_object0_error_cm_t+30"), base.get("per_window_object0_error_cm_t+30"), -1),
-        ]  # fmt: skip
-        for label, ours, theirs, sign in pairs:
-            if ours is None or theirs is None or len(ours) != len(theirs):
-                continue
-            ours, theirs = np.asarray(ours, float), np.asarray(theirs, float)
-            keep = ~(np.isnan(ours) | np.isnan(theirs))  # windows whose object is out of view
-            ours, theirs = ours[keep], theirs[keep]
-            result = paired_signed_rank(sign * ours, sign * theirs)
-            mean_ours, mean_theirs = float(np.mean(ours)), float(np.mean(theirs))
-            lines.append(
-                f"{name}, {label}: {mean_ours:.3f} vs baseline {mean_theirs:.3f}: "
-                + result.verdict(a="this run", b="the baseline")
-            )
-    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wm", type=Path, default=None, help="an RLA-WM run to swap in (with its latent scale)")
     parser.add_argument("--draws", type=int, default=4)
     parser.add_argument("--max-outcomes", type=int, default=24)
-    parser.add_argument("--probe-episodes", type=int, default=120)
+    parser.add_argument("--probe-episodes", type=int, default=120, help="training episodes the probe is fitted on")
     parser.add_argument("--no-sim", action="store_true", help="skip the outcome test (no simulator replays)")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--baseline", type=Path, default=None, help="results.json of another run: paired tests")
@@ -163,10 +106,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from rla_gym.eval.object_fidelity import (
         ObjectFidelityConfig,
+        compare,
         encode_all,
         fit_task_probe,
         load_episodes,
         measure,
+        sim_outcomes,
     )
     from rla_gym.models.bundle import load_bundle
     from rla_gym.models.zoo import default_bundle_path
@@ -179,15 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     _swap(bundle, args.unet, args.regression, args.rla, args.wm)
     bundle.stack.eval()
     size = bundle.stack.image_size
-    config = ObjectFidelityConfig(
-        task=task.name, draws=args.draws, max_outcomes=args.max_outcomes, probe_episodes=args.probe_episodes
-    )
+    config = ObjectFidelityConfig(task=task.name, draws=args.draws, max_outcomes=args.max_outcomes)
     heldout = load_episodes(args.heldout, size)
     train = load_episodes(args.train, size, limit=args.probe_episodes)
     encode_all(bundle, heldout)
     encode_all(bundle, train)
-    probe = fit_task_probe(bundle, train)
-    outcomes = None if args.no_sim else _outcomes(task.name, task.robot, size)
+    probe = fit_task_probe(train)
+    outcomes = None if args.no_sim else sim_outcomes(task.name, task.robot, size)
     report = measure(bundle, heldout, probe, config, outcomes).to_dict()
     report["command"] = "python -m benchmarks.object_fidelity " + " ".join(argv if argv is not None else sys.argv[1:])
     report["episodes"] = {"heldout": len(heldout), "probe_train": len(train)}

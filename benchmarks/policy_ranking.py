@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from rla_gym.eval import figures
 from rla_gym.eval.policies import find_policies
 from rla_gym.eval.ranking import rank_policies
 from rla_gym.specs.seeds import SELECTION_SEEDS
@@ -55,10 +56,7 @@ def table(results: dict) -> str:
 
 def plot(results: dict, path: Path) -> Path:
     """World-model return and success (x) against ManiSkill success (y, Wilson 95 % bars), one point per policy."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, key, label in ((axes[0], "mean_return", "world-model mean return"), (axes[1], None, "world-model success")):
@@ -74,10 +72,7 @@ def plot(results: dict, path: Path) -> Path:
         ax.set_title(
             "Spearman " + (f"rho {corr['rho']:+.2f}, p {corr['p_value']:.3f}" if corr["rho"] is not None else "n/a")
         )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return figures.save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> dict:

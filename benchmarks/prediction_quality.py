@@ -1,14 +1,10 @@
-"""Prediction quality on held-out episodes: RLA-WM against the direct-regression baseline and "copy the first frame".
+"""Prediction quality on recorded held-out frames: RLA-WM against the regression baseline and "copy the first frame".
 
-The paper's ManiSkill protocol: from a real frame, roll each model out open loop with the recorded joint targets,
-3 chunks of 10 steps, feeding its own predicted tokens back; compare with the real frames at t+10, t+20, t+30.
-Token L1 is measured on DINO tokens (real frames encoded by the bundle's encoder); SSIM and PSNR on RGB, every
-model's tokens rendered by the same UNet against the real frame at the bundle's size. Copy-first renders the
-first frame's tokens. Also: RLA-WM at 1, 2, 4, 10, 30 Euler steps (error and ms per step), FLOPs per step, a plot
-of error against horizon and a strip image (real | RLA-WM | regression at t+0/10/20/30). The measurement is
-`rla_gym.eval.prediction_quality`'s (rollout, scores, strip and plot `rla_gym.eval.open_loop`'s); this module picks
-the starts on recorded frames and holds the table. The regression baseline is the bundle's (`--regression RUN` to
-compare another).
+The paper's ManiSkill protocol, measured by `rla_gym.eval.prediction_quality` (open loop with the recorded joint
+targets, 3 chunks of 10 steps, predictions fed back; token L1, SSIM and PSNR at t+10/20/30; the UNet's ceiling, the
+cost per step and RLA-WM's Euler sweep). This module picks the starts on the recorded frames and draws the table,
+the error plot and a strip (real | RLA-WM | regression at t+0/10/20/30). The regression baseline is the bundle's
+(`--regression RUN` to compare another).
 
     python -m benchmarks.prediction_quality --bundle models/ur10e-RollBall-cpu --data HELDOUT --out DIR
 """
@@ -24,7 +20,7 @@ import torch
 
 from rla_gym.eval import open_loop
 from rla_gym.eval.prediction_quality import CHUNK, CHUNKS, EULER_SWEEP, Starts, evaluate
-from rla_gym.models.bundle import load_bundle
+from rla_gym.models.bundle import Bundle, load_bundle
 from rla_gym.models.regression import load_regression
 from rla_gym.models.stack import WorldModelStack
 
@@ -83,17 +79,23 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def plot_error_vs_horizon(results: dict, path: Path) -> Path:
-    curves = {"recorded held-out frames": {name: m["horizons"] for name, m in results["models"].items()}}
-    return open_loop.plot_error_vs_horizon(curves, path)
-
-
-def strip_image(stack: WorldModelStack, starts: Starts, previews: dict, path: Path, rows: int = 2) -> Path:
-    """Per start: a row of real frames then a row per model, at t+0/10/20/30 (copy-first left out)."""
+def measure(
+    bundle: Bundle, root: Path, max_starts: int, out: Path, task: str, regression=None, euler=EULER_SWEEP, prefix=""
+) -> dict:
+    """`evaluate` (`regression` None: the bundle's) from up to `max_starts` starts on the episodes under `root`; the
+    error plot and the strip (per start: real frames, then one row per model, copy-first left out) into `out` as
+    `<prefix>error_vs_horizon.png` and `<prefix>strip_<task>.png`. Returns the results with the figure names."""
     import imageio.v2 as imageio
 
-    imageio.imwrite(path, open_loop.strip(stack, starts.frames, starts.tokens[:, 0], previews, rows))
-    return path
+    starts = held_out_starts(bundle.stack, root, max_starts, mask=bool(bundle.metadata.get("masked", False)))
+    results = evaluate(bundle, starts, regression, euler)
+    previews = results.pop("_previews")
+    curves = {"recorded held-out frames": {name: m["horizons"] for name, m in results["models"].items()}}
+    plot = open_loop.plot_error_vs_horizon(curves, out / f"{prefix}error_vs_horizon.png")
+    strip = out / f"{prefix}strip_{task}.png"
+    imageio.imwrite(strip, open_loop.strip(bundle.stack, starts.frames, starts.tokens[:, 0], previews, rows=2))
+    results["figures"] = [plot.name, strip.name]
+    return results
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -110,13 +112,8 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     bundle = load_bundle(args.bundle)
     regression = load_regression(args.regression) if args.regression is not None else None  # else the bundle's
-    masked = bool(bundle.metadata.get("masked", False))
-    starts = held_out_starts(bundle.stack, args.data, args.max_starts, mask=masked)
-    results = evaluate(bundle, starts, regression, tuple(args.euler))
     args.out.mkdir(parents=True, exist_ok=True)
-    previews = results.pop("_previews")
-    plot_error_vs_horizon(results, args.out / "error_vs_horizon.png")
-    strip_image(bundle.stack, starts, previews, args.out / f"strip_{bundle.task}.png")
+    results = measure(bundle, args.data, args.max_starts, args.out, bundle.task, regression, tuple(args.euler))
     (args.out / "prediction_quality.json").write_text(json.dumps(results, indent=2))
     print(f"held-out rollouts: {results['starts']} starts, 3 chunks of {CHUNK} recorded targets, predictions fed back")
     print(table(results))

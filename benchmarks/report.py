@@ -1,10 +1,9 @@
-"""REPORT.md of the side-by-side benchmark: a prose summary made from the numbers, the machine, each section's
-tables and figures, and the raw JSON beside it.
+"""REPORT.md of the side-by-side benchmark: a summary made from the numbers, the machine, each section's tables and
+figures, and the raw JSON beside it.
 
-`results` is one dict: `meta` (date, preset, bundle, machine, command, seconds per section) and one entry per
-section, `speed`, `fidelity`, `policies`, each either that section's measurements or `{"not_measured": reason}`
-(its inputs were missing) or `{"failed": error}` (it raised). The summary states only what those numbers show:
-every sentence is built from a measured value, and a section without numbers is named as not measured.
+`results` holds `meta` (date, preset, bundle, machine, command, seconds per section) and per section (`speed`,
+`fidelity`, `policies`) its measurements, `{"not_measured": reason}` or `{"failed": error}`. Every sentence of the
+summary is built from a measured value; a section without numbers is named as not measured.
 """
 
 from __future__ import annotations
@@ -161,16 +160,13 @@ def summary(results: dict) -> str:
         + (f" {load[0].upper()}{load[1:]}." if load else "")
     ]
     gaps = []
+    sentences = {"speed": _speed_summary, "fidelity": _fidelity_summary, "policies": _policies_summary}
     for name in SECTIONS:
         section = results.get(name)
-        if not _measured(section):
-            gaps.append(_gap(name, section))
-        elif name == "speed":
-            paragraphs.append(" ".join(_speed_summary(section)))
-        elif name == "fidelity":
-            paragraphs.append(" ".join(_fidelity_summary(section)))
+        if _measured(section):
+            paragraphs.append(" ".join(sentences[name](section)))
         else:
-            paragraphs.append(" ".join(_policies_summary(section)))
+            gaps.append(_gap(name, section))
     if gaps:
         paragraphs.append("Not measured here: " + "; ".join(gaps) + ".")
     return "\n\n".join(paragraphs)

@@ -3,23 +3,15 @@
     python -m benchmarks.run_all --quick --heldout ~/rla-work/data/heldout --wmrl-out out/wmrl
     rla-gym bench --quick --heldout ~/rla-work/data/heldout --wmrl-out out/wmrl      # the same (argv passed through)
 
-writes benchmarks/results/<date>-<machine>/REPORT.md (prose summary, tables, PNG figures beside it) and
-results.json, and prints the report. Sections (`--only speed,fidelity,policies`):
-1. speed (benchmarks/speed.py): env vs ManiSkill at several num_envs, ratios from this run, memory, time split,
-   Euler steps; needs ManiSkill for the ratios.
-2. fidelity (benchmarks/sim_fidelity.py, benchmarks/prediction_quality.py): open loop against ManiSkill replays of
-   held-out demos and against policy chunks; needs `--heldout` and a trained bundle.
-3. policies (benchmarks/policy_ranking.py): BC, RL checkpoints, random, in ManiSkill and in the world model, and
-   Spearman's rank correlation; needs a BC policy (`--bc` or beside the bundle) and/or `--wmrl-out` checkpoints.
-A section whose inputs are missing is reported as not measured, with the reason; one that raises as failed.
-Presets: `--quick` (CPU, the embedded default bundle, sized for under 30 minutes on 2 idle cores; not yet timed
-end to end) and `--paper` (a GPU, the paper's sizes; `--bundle` the released weights; without it speed runs on
-random paper-size weights and the other sections are not measured). CUDA paths are written for the paper preset
-but were not run here (no GPU).
-
-The arguments are defined here, once (`build_parser`); `rla-gym bench` passes its command line through unread. A
-bad value (a missing or another robot's bundle, an unknown task, an empty --heldout, --out a file, a device this
-machine lacks) stops before anything runs with one line on stderr and exit code 2.
+writes benchmarks/results/<date>-<machine>/REPORT.md (summary, tables, PNG figures beside it) and results.json, and
+prints the report. Sections (`--only speed,fidelity,policies`): speed (benchmarks/speed.py; ManiSkill for the
+ratios), fidelity (benchmarks/sim_fidelity.py and prediction_quality.py; `--heldout` and a trained bundle), policies
+(benchmarks/policy_ranking.py; a BC policy, `--bc` or beside the bundle, and/or `--wmrl-out` checkpoints). A section
+whose inputs are missing is reported as not measured, with the reason; one that raises as failed. Presets: `--quick`
+(CPU, the embedded default bundle, sized for under 30 minutes on 2 idle cores; not yet timed end to end) and
+`--paper` (a GPU, the paper's sizes, `--bundle` the released weights; without it speed runs on random weights and
+the rest is not measured; its CUDA paths were not run here). The arguments are defined here, once (`build_parser`,
+with `rla_gym.args` types); a bad value stops before anything runs with one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -46,7 +38,7 @@ log = logging.getLogger("benchmarks.run_all")
 
 @dataclass(frozen=True)
 class Preset:
-    """Every size of one benchmark run; `QUICK` and `PAPER` below."""
+    """Every size of one benchmark run; `QUICK` and `PAPER` below (the tests make a tiny one)."""
 
     name: str
     device: str
@@ -88,28 +80,6 @@ PAPER = Preset(
     wm_envs=28,
 )
 PRESETS = {"quick": QUICK, "paper": PAPER}
-TINY = Preset(  # the tests' sizes: seconds per section on a tiny bundle (not on the command line)
-    "tiny",
-    "cpu",
-    "tiny",
-    num_envs=(1, 2),
-    sim_num_envs=(1,),
-    wm_steps=2,
-    sim_steps=5,
-    euler=(2, 1),
-    sweep_envs=2,
-    profile_repeats=1,
-    sim_size=64,
-    fidelity_episodes=1,
-    fidelity_chunks=2,
-    fidelity_stride=8,
-    fidelity_policy_seeds=tuple(SELECTION_SEEDS[:1]),
-    recorded_starts=2,
-    sim_seeds=tuple(SELECTION_SEEDS[:1]),
-    sim_max_steps=8,
-    wm_seeds=(0,),
-    wm_envs=2,
-)
 
 
 SECTION_NAMES = ("speed", "fidelity", "policies")
@@ -245,18 +215,10 @@ def speed_section(ctx: dict) -> dict:
 
     p: Preset = ctx["preset"]
     result = run_speed(
-        ctx["bundle"],
-        ctx["task"],
-        p.num_envs,
-        p.sim_num_envs,
-        wm_steps=p.wm_steps,
-        sim_steps=p.sim_steps,
-        device=ctx["device"],
-        euler=p.euler,
-        sweep_envs=p.sweep_envs,
-        profile_repeats=p.profile_repeats,
+        ctx["bundle"], ctx["task"], p.num_envs, p.sim_num_envs, wm_steps=p.wm_steps, sim_steps=p.sim_steps,
+        device=ctx["device"], euler=p.euler, sweep_envs=p.sweep_envs, profile_repeats=p.profile_repeats,
         measure_sim=ctx.get("measure_sim"),
-    )
+    )  # fmt: skip
     out = ctx["out"]
     result["figures"] = [
         speed.plot_throughput(result, out / "speed_throughput.png").name,
@@ -286,25 +248,16 @@ def fidelity_section(ctx: dict) -> dict:
 
 def recorded_quality(ctx: dict) -> dict:
     """benchmarks.prediction_quality on the recorded held-out frames (CPU), or why not."""
-    from benchmarks import prediction_quality as pq
-    from rla_gym.eval.prediction_quality import evaluate
+    from benchmarks.prediction_quality import measure
 
-    p: Preset = ctx["preset"]
-    bundle = ctx["bundle"]
+    p, bundle = ctx["preset"], ctx["bundle"]
     if not p.recorded_starts:
         return {"not_measured": f"the {p.name} preset compares with ManiSkill re-renders only"}
     if bundle.stack.device.type != "cpu":
         return {"not_measured": "benchmarks.prediction_quality runs on the CPU only"}
-    masked = bool(bundle.metadata.get("masked", False))
-    starts = pq.held_out_starts(bundle.stack, ctx["heldout"], p.recorded_starts, mask=masked)
-    result = evaluate(bundle, starts, ctx["regression"], p.euler)
-    previews = result.pop("_previews")
-    out = ctx["out"]
-    result["figures"] = [
-        pq.plot_error_vs_horizon(result, out / "recorded_error_vs_horizon.png").name,
-        pq.strip_image(bundle.stack, starts, previews, out / f"recorded_strip_{ctx['task']}.png").name,
-    ]
-    return result
+    return measure(
+        bundle, ctx["heldout"], p.recorded_starts, ctx["out"], ctx["task"], euler=p.euler, prefix="recorded_"
+    )
 
 
 def policies_section(ctx: dict) -> dict:
@@ -318,16 +271,9 @@ def policies_section(ctx: dict) -> dict:
         raise NotMeasured("; ".join(ctx["policy_notes"]) + ": only a random policy to rank")
     p: Preset = ctx["preset"]
     result = rank_policies(
-        ctx["bundle"],
-        entries,
-        list(p.sim_seeds),
-        list(p.wm_seeds),
-        p.wm_envs,
-        device=ctx["device"],
-        sim_size=p.sim_size,
-        sim_max_steps=p.sim_max_steps,
-        progress=True,
-    )
+        ctx["bundle"], entries, list(p.sim_seeds), list(p.wm_seeds), p.wm_envs, device=ctx["device"],
+        sim_size=p.sim_size, sim_max_steps=p.sim_max_steps, progress=True,
+    )  # fmt: skip
     result["notes"] = ctx["policy_notes"]
     result["figures"] = [policy_ranking.plot(result, ctx["out"] / "policy_ranking.png").name]
     return result
@@ -355,10 +301,8 @@ def load_inputs(args: argparse.Namespace, preset: Preset, sections: list[str]) -
     if source is None and preset.bundle_preset == "cpu":
         source = default_bundle_path(robot, args.task)  # check_args made sure there is one
     if source is None:  # paper without --bundle: speed on random paper-size weights (speed ignores the values)
-        bundle, path = (
-            make_random_bundle(robot, preset.bundle_preset, episodes=4, length=40, seed=0, task=args.task),
-            None,
-        )
+        path = None
+        bundle = make_random_bundle(robot, preset.bundle_preset, episodes=4, length=40, seed=0, task=args.task)
     else:
         try:
             path = resolve_bundle_path(source)

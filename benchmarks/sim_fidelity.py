@@ -17,7 +17,6 @@ import numpy as np
 from rla_gym.eval import open_loop
 from rla_gym.eval.sim_fidelity import LEGACY_HELDOUT_SEED, against_maniskill
 from rla_gym.models.bundle import Bundle
-from rla_gym.models.stack import WorldModelStack
 
 
 # ---------------------------------------------------------------------------------------------- outputs
@@ -63,30 +62,20 @@ def table(results: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def plot_error_vs_horizon(results: dict, path: Path) -> Path:
-    """Token L1 and SSIM against open-loop steps: one colour per predictor, one line style per source."""
-    curves = {name: {m: r["horizons"] for m, r in src["models"].items()} for name, src in results["sources"].items()}
-    return open_loop.plot_error_vs_horizon(curves, path, truth="ManiSkill")
-
-
-def strip_image(stack: WorldModelStack, previews: dict, path: Path) -> Path:
-    """Per source: a row of ManiSkill frames, then one row per predictor (copy-first left out), at t0 + k K."""
+def write_outputs(bundle: Bundle, results: dict, out: Path, task: str) -> dict:
+    """The error plot (one colour per predictor, one line style per source) and the strip (per source: a row of
+    ManiSkill frames, then one per predictor, copy-first left out, at t0 + k K) into `out`; returns the JSON-able
+    results with the figure names."""
     import imageio.v2 as imageio
 
-    rows = [open_loop.strip(stack, frames, tokens[:, 0], preds) for frames, tokens, preds in previews.values()]
-    imageio.imwrite(path, np.concatenate(rows))
-    return path
-
-
-def write_outputs(bundle: Bundle, results: dict, out: Path, task: str) -> dict:
-    """Figure and strip into `out`; returns the JSON-able results with the figure names."""
     out.mkdir(parents=True, exist_ok=True)
     previews = results.pop("_previews")
-    figures = [
-        plot_error_vs_horizon(results, out / "fidelity_error_vs_horizon.png").name,
-        strip_image(bundle.stack, previews, out / f"fidelity_strip_{task}.png").name,
-    ]
-    results["figures"] = figures
+    curves = {name: {m: r["horizons"] for m, r in src["models"].items()} for name, src in results["sources"].items()}
+    strip = out / f"fidelity_strip_{task}.png"
+    plot = open_loop.plot_error_vs_horizon(curves, out / "fidelity_error_vs_horizon.png", truth="ManiSkill")
+    rows = [open_loop.strip(bundle.stack, frames, tokens[:, 0], preds) for frames, tokens, preds in previews.values()]
+    imageio.imwrite(strip, np.concatenate(rows))
+    results["figures"] = [plot.name, strip.name]
     return results
 
 

@@ -1,14 +1,10 @@
 """ManiSkill throughput: rendered frames per second for the five tasks, 1 env and N envs, on this machine.
 
-The ground truth the world-model env is compared against. Frames are the front camera at the
-recorded resolution; actions are smooth joint-target wiggles around the rest pose, so the robot
-moves and touches nothing in particular. One env runs in this process; N envs run as a gymnasium
-`AsyncVectorEnv` of N processes (the CPU simulator holds one env per process), each returning only
-its RGB frame. Env creation and a few warm-up steps are not timed.
+The ground truth the world-model env is compared against: front-camera frames at the recorded resolution, smooth
+joint-target wiggles around the rest pose; N envs run as an `AsyncVectorEnv` of N processes. Measured by
+`rla_gym.eval.speed.measure_sim_fps` (env creation and warm-up not timed); this script tabulates it.
 
     python -m benchmarks.sim_throughput [--size 128] [--steps 200] [--num-envs 1 8] [--json out.json]
-
-The measurement is `rla_gym.eval.speed.measure_sim_fps(robot, task, num_envs, steps, size)`; this script tabulates it.
 """
 
 from __future__ import annotations

@@ -1,15 +1,14 @@
-"""The speed section of the side-by-side report: world-model env against ManiSkill, measured in the same run.
-
-For each num_envs: RLAWorldModel-v0's simulator-step equivalents per second and ManiSkill's RGB env of the same
-robot, task and resolution, their ratio computed only where both sides were measured in this run; the world-model
-process's peak memory; the time split of one step; and env speed at fewer Euler steps: all measured by
-`rla_gym.eval.speed.run_speed`; this module holds the tables and plots. The prediction error of each Euler
-step count comes from the fidelity section (`benchmarks.sim_fidelity`'s sweep) and is joined in `euler_table`.
+"""The speed section's tables and plots, around `rla_gym.eval.speed.run_speed`: per num_envs the world-model env's
+simulator-step equivalents per second against ManiSkill's RGB env measured in the same run, peak memory, the time
+split of one step, and env speed at fewer Euler steps, joined in `euler_table` with the prediction error that the
+fidelity section's sweep (`benchmarks.sim_fidelity`) measured.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from rla_gym.eval import figures
 
 
 # ---------------------------------------------------------------------------------------------- outputs
@@ -85,11 +84,9 @@ def euler_table(speed: dict, sweep_errors: dict | None, error_source: str | None
 
 def plot_throughput(speed: dict, path: Path) -> Path:
     """Grouped bars per num_envs: world-model sim-step equivalents/s and ManiSkill steps/s (log scale), ratios."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    plt = figures.pyplot()
 
     rows = speed["rows"]
     x = np.arange(len(rows))
@@ -106,18 +103,12 @@ def plot_throughput(speed: dict, path: Path) -> Path:
         xlabel="num_envs", ylabel="steps per second", yscale="log", title=f"{speed['task']} at {speed['image_size']} px"
     )
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return figures.save(fig, path)
 
 
 def plot_components(speed: dict, path: Path) -> Path:
     """Horizontal bars: ms per step of each part (and the encoder, outside the step)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
 
     ms = speed["profile"]["ms"]
     names = ["condition", "flow", "rla_decoder", "unet", "step", "encoder"]
@@ -125,18 +116,12 @@ def plot_components(speed: dict, path: Path) -> Path:
     ax.barh(names[::-1], [ms[n] for n in names[::-1]], color=["C7", "C3", "C0", "C0", "C0", "C0"])
     p = speed["profile"]
     ax.set(xlabel=f"ms per step of {p['batch']} worlds ({euler_words(p['euler_steps'])})", title="time split")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return figures.save(fig, path)
 
 
 def plot_euler(speed: dict, sweep_errors: dict | None, path: Path) -> Path:
     """Chunk steps/s against Euler steps, and the open-loop token L1 beside it where the fidelity section ran."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
 
     steps = sorted(int(n) for n in speed["euler_sweep"])
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -150,7 +135,4 @@ def plot_euler(speed: dict, sweep_errors: dict | None, path: Path) -> Path:
     else:
         axes[1].text(0.5, 0.5, "error not measured", ha="center", va="center", transform=axes[1].transAxes)
         axes[1].set_axis_off()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return figures.save(fig, path)

@@ -1,20 +1,17 @@
 """World-model env throughput against ManiSkill, in the same run, and whether the speed target is met.
 
-For each precision and num_envs: RLAWorldModel-v0's chunk steps per second and its simulator-step equivalents
-(chunk steps x K) per second; then ManiSkill's RGB env of the same robot, task and resolution at the same num_envs
-(one process per env, ManiSkill's CPU backend holds one env per process), the ratio, and the target: at least 20x
-ManiSkill at num_envs 8 with the bundle's own Euler steps. The measurements are `rla_gym.eval.speed`'s (the report's
-speed section makes the same ones); this script is the command line and the table.
-The default bundle is the shipped one (`models/ur10e-RollBall-cpu`: CPU preset, 64 px, 1 Euler step); speed does
-not depend on what the weights learned, so `--random-preset` measures a preset without a trained bundle.
+Per precision and num_envs: RLAWorldModel-v0's chunk steps and simulator-step equivalents (chunk steps x K) per
+second, ManiSkill's RGB env of the same robot, task and resolution at the same num_envs (one process per env), the
+ratio, and the target (at least 20x ManiSkill at num_envs 8, the bundle's Euler steps). The measurements are
+`rla_gym.eval.speed`'s, as in the report's speed section; this script is a command line and a table. Speed does not
+depend on what the weights learned: `--random-preset` measures a preset without a trained bundle.
 
     source scripts/sim_env.sh && python -m benchmarks.throughput        # shipped bundle, num_envs 1 8 32
     python -m benchmarks.throughput --threads 1 --precision default bfloat16 --num-envs 8
     python -m benchmarks.throughput --random-preset paper --num-envs 112 --device cuda --no-sim   # on a GPU
 
-`--precision bfloat16` runs the models under bf16 autocast (`WorldModelEnvConfig.precision`); on a CPU it pays only
-where the CPU has AVX512-BF16 or AMX, and only at batch 8 and up. On a busy machine pass `--threads 1`: torch's
-OpenMP threads stall when other jobs hold the cores (2 threads once gave 2.7 chunk steps/s where 1 thread gave 55).
+bf16 autocast pays on a CPU only with AVX512-BF16 or AMX, and only at batch 8 and up. On a busy machine pass
+`--threads 1`: torch's threads stall when other jobs hold the cores (2 threads once gave 2.7 chunk steps/s, 1 gave 55).
 """
 
 from __future__ import annotations

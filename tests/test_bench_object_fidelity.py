@@ -57,7 +57,7 @@ def test_outcome_score_in_the_report_uses_the_callable_frames(random_bundle_dir,
     train = load_episodes(episodes / "train", size)
     encode_all(bundle, heldout)
     encode_all(bundle, train)
-    probe = fit_task_probe(bundle, train)
+    probe = fit_task_probe(train)
     from rla_gym.data.synthetic import SCENE_METRES, _render
     from rla_gym.data.video import resize_frames
 
@@ -112,7 +112,7 @@ def test_swap_loads_a_candidates_final_weights_and_latent_scale(random_bundle_di
 
 
 def test_compare_runs_a_paired_test_per_model_and_metric():
-    from benchmarks.object_fidelity import compare
+    from rla_gym.eval.object_fidelity import compare
 
     better = {"models": {"copy": {"outcome": {"per_rollout": [0.5] * 12}, "per_window_object0_error_cm_t+30": [1.0] * 12}}}  # fmt: skip
     worse = {"models": {"copy": {"outcome": {"per_rollout": [0.0] * 12}, "per_window_object0_error_cm_t+30": [3.0] * 12}}}  # fmt: skip

@@ -16,6 +16,7 @@ from agents_support import one_thread, tiny_bc
 from benchmarks import report, run_all
 from rla_gym.args import ArgumentError
 from rla_gym.eval.run_info import machine_slug
+from rla_gym.specs.seeds import SELECTION_SEEDS
 
 __all__ = ["one_thread"]  # the autouse fixture, imported
 
@@ -220,9 +221,33 @@ def _args(**kw) -> argparse.Namespace:
     return argparse.Namespace(**{**vars(args), **kw})
 
 
+TINY = run_all.Preset(  # seconds per section on a tiny bundle
+    "tiny",
+    "cpu",
+    "tiny",
+    num_envs=(1, 2),
+    sim_num_envs=(1,),
+    wm_steps=2,
+    sim_steps=5,
+    euler=(2, 1),
+    sweep_envs=2,
+    profile_repeats=1,
+    sim_size=64,
+    fidelity_episodes=1,
+    fidelity_chunks=2,
+    fidelity_stride=8,
+    fidelity_policy_seeds=tuple(SELECTION_SEEDS[:1]),
+    recorded_starts=2,
+    sim_seeds=tuple(SELECTION_SEEDS[:1]),
+    sim_max_steps=8,
+    wm_seeds=(0,),
+    wm_envs=2,
+)
+
+
 def test_run_all_writes_report_json_and_figures_with_missing_inputs_not_measured(random_bundle_dir, tmp_path, capsys):
     fake = FakeSim()
-    results = run_all.run(_args(bundle=str(random_bundle_dir), task="RollBall", out=tmp_path), run_all.TINY, fake)
+    results = run_all.run(_args(bundle=str(random_bundle_dir), task="RollBall", out=tmp_path), TINY, fake)
     assert fake.calls == [1], "ManiSkill measured at the preset's sizes only"
     assert results["speed"]["rows"][0]["ratio"] == pytest.approx(
         results["speed"]["rows"][0]["wm"]["sim_step_equivalents_per_s"] / 40.0
@@ -239,12 +264,12 @@ def test_run_all_writes_report_json_and_figures_with_missing_inputs_not_measured
 
 def test_run_all_merge_keeps_the_sections_it_skips_from_the_previous_run(random_bundle_dir, tmp_path):
     kw = dict(bundle=str(random_bundle_dir), task="RollBall", out=tmp_path)
-    first = run_all.run(_args(**kw), run_all.TINY, FakeSim())
-    second = run_all.run(_args(**kw, only="policies", merge=True), run_all.TINY, FakeSim())
+    first = run_all.run(_args(**kw), TINY, FakeSim())
+    second = run_all.run(_args(**kw, only="policies", merge=True), TINY, FakeSim())
     assert second["speed"] == json.loads(json.dumps(first["speed"])), "speed kept from the previous results.json"
     assert second["meta"]["merged_from_previous_run"] == ["speed", "fidelity"]
     assert "speed" in (tmp_path / "REPORT.md").read_text().lower()
-    third = run_all.run(_args(**kw, only="policies"), run_all.TINY, FakeSim())
+    third = run_all.run(_args(**kw, only="policies"), TINY, FakeSim())
     assert "speed" not in third, "without --merge a run reports only what it ran"
 
 
@@ -254,7 +279,7 @@ def test_run_all_needs_held_out_episodes_for_fidelity_on_a_trained_bundle(tmp_pa
     trained = dataclasses.replace(make_random_bundle("ur10e", "tiny", task="RollBall"), random=False)
     trained.save_pretrained(tmp_path / "bundle")
     with pytest.raises(ArgumentError, match="argument --heldout: expected held-out episodes for the fidelity"):
-        run_all.run(_args(bundle=str(tmp_path / "bundle"), only="fidelity", out=tmp_path / "r"), run_all.TINY)
+        run_all.run(_args(bundle=str(tmp_path / "bundle"), only="fidelity", out=tmp_path / "r"), TINY)
     assert not (tmp_path / "r").exists(), "nothing is written before the arguments are checked"
 
 
@@ -371,7 +396,7 @@ def test_run_all_fidelity_and_policies_on_tiny_inputs(tmp_path):
         bundle=str(tmp_path / "bundle"), heldout=heldout, bc=tmp_path / "bc", wmrl_out=tmp_path / "wmrl",
         only="fidelity,policies", out=tmp_path / "report",
     )  # fmt: skip
-    results = run_all.run(args, run_all.TINY)
+    results = run_all.run(args, TINY)
     assert not results["_failed"], results
     sources = results["fidelity"]["sim"]["sources"]
     assert list(sources) == ["held-out demos", "BC actions", "RL iter 000001 actions"]

@@ -4,9 +4,10 @@
 - object positions read from tokens by a probe fitted on training episodes (`object_probe`), at t+10/20/30
   (copy-first = "the object did not move"), and success read from the predicted final tokens against the
   simulator's, as agreement;
-- outcome discrimination (`outcome`) against counterfactual frames rendered by the simulator (optional: needs
-  ManiSkill; skipped with the reason otherwise);
-- sharpness and sample collapse (`sharpness`).
+- outcome discrimination (`outcome`) against counterfactual frames rendered by the simulator (`sim_outcomes`;
+  optional: needs ManiSkill; skipped with the reason otherwise);
+- sharpness and sample collapse (`sharpness`);
+- `compare`: paired tests of two reports on the same episodes (a candidate against a baseline).
 
 Episodes are read at their recorded size and resized to the stack's with antialiasing, the one frame pipeline.
 """
@@ -46,7 +47,6 @@ class ObjectFidelityConfig:
     dynamics: tuple[str, ...] = ("rla-wm", "regression", "copy")
     draws: int = 4  # noise draws per rollout (outcome test and collapse)
     max_outcomes: int = 24  # held-out successes replayed for the outcome test
-    probe_episodes: int = 120  # training episodes the probe is fitted on
     seed: int = 0
 
 
@@ -135,13 +135,38 @@ class ObjectFidelityReport:
         }
 
 
-def fit_task_probe(bundle: Bundle, train: Sequence[HeldoutEpisode]) -> ObjectProbe:
-    """The probe on the training frames where every task object is in view."""
+def fit_task_probe(train: Sequence[HeldoutEpisode]) -> ObjectProbe:
+    """The probe on the encoded training frames (`encode_all`) where every task object is in view."""
     seen = np.concatenate([ep.visible.all(1) for ep in train])
     tokens = torch.cat([ep.tokens for ep in train])[torch.from_numpy(seen)]
     pos = torch.from_numpy(np.concatenate([ep.positions for ep in train])[seen])
     groups = np.concatenate([np.full(len(ep.positions), i) for i, ep in enumerate(train)])[seen]
     return fit_probe(tokens, pos, groups)
+
+
+def sim_outcomes(
+    task: str, robot: str, size: int
+) -> Callable[[HeldoutEpisode], tuple[np.ndarray, np.ndarray, bool]] | None:
+    """`measure`'s `outcomes`: the simulator's (real, counterfactual, success) per held-out episode at the stack's
+    `size`, replayed from the episode's seed; None (and a warning saying why) where ManiSkill cannot render."""
+    from rla_gym.sim.vulkan import vulkan_problem
+
+    problem = vulkan_problem("cpu")
+    if problem is not None:
+        log.warning("outcome test skipped: %s", problem)
+        return None
+    from rla_gym.data.split_metadata import episode_seed
+    from rla_gym.sim.counterfactual import replay_outcome
+    from rla_gym.sim.make import make_sim_env
+
+    env = make_sim_env(robot, task, size=128, obs_mode="rgb", max_episode_steps=100_000)
+
+    def outcome(ep: HeldoutEpisode) -> tuple[np.ndarray, np.ndarray, bool]:
+        o = replay_outcome(env, task, episode_seed(ep.path), ep.targets[:-1])
+        frames = resize_frames(np.stack([o.real, o.counterfactual]), size)
+        return frames[0], frames[1], o.success
+
+    return outcome
 
 
 def _masked(errors: np.ndarray, visible: np.ndarray) -> np.ndarray:
@@ -274,3 +299,32 @@ def measure(
         read = success_from_positions(probe(real_final), distance, 0, n_obj - 1)
         report.probe["success_agreement_real_tokens"] = float(np.mean(read == np.array([ep.success for ep in heldout])))
     return report
+
+
+def compare(report: dict, baseline: dict) -> list[str]:
+    """Paired tests of each model against the same model in `baseline` (both `ObjectFidelityReport.to_dict()` of
+    the same episodes, windows and draws): outcome resolved per rollout (higher is better), and the first object's
+    probed error at t+30 per window (lower is better; windows where either run's object is out of view left out)."""
+    from rla_gym.eval.paired import paired_signed_rank
+
+    lines = []
+    for name, m in report["models"].items():
+        base = baseline.get("models", {}).get(name)
+        if base is None:
+            continue
+        pairs = [
+            ("outcome resolved", m.get("outcome", {}).get("per_rollout"), base.get("outcome", {}).get("per_rollout"), 1),
+            ("object error t+30", m.get("per_window_object0_error_cm_t+30"), base.get("per_window_object0_error_cm_t+30"), -1),
+        ]  # fmt: skip
+        for label, ours, theirs, sign in pairs:
+            if ours is None or theirs is None or len(ours) != len(theirs):
+                continue
+            ours, theirs = np.asarray(ours, float), np.asarray(theirs, float)
+            keep = ~(np.isnan(ours) | np.isnan(theirs))
+            ours, theirs = ours[keep], theirs[keep]
+            result = paired_signed_rank(sign * ours, sign * theirs)
+            lines.append(
+                f"{name}, {label}: {float(np.mean(ours)):.3f} vs baseline {float(np.mean(theirs)):.3f}: "
+                + result.verdict(a="this run", b="the baseline")
+            )
+    return lines

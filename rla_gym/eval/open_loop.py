@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from rla_gym.eval import figures
 from rla_gym.models.dynamics import CopyDynamics, Dynamics, RegressionDynamics
 from rla_gym.models.regression import RegressionWorldModel
 from rla_gym.models.stack import WorldModelStack
@@ -164,10 +165,7 @@ def plot_error_vs_horizon(
     """Token L1 (from 0 at t+0) and SSIM against open-loop steps: `curves[source][model]` is `score`'s rows; one
     colour per model, one line style per source (a single source is left out of the labels). `truth` names what
     the predictions are compared with, in the axis labels."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
 
     styles = ["-", "--", ":", "-."]
     against = f" vs {truth}" if truth else ""
@@ -184,7 +182,4 @@ def plot_error_vs_horizon(
     axes[0].set(xlabel="env steps ahead (open loop)", ylabel=f"token L1{against}", title="DINO token error")
     axes[1].set(xlabel="env steps ahead (open loop)", ylabel=f"SSIM{against}", title="rendered frame SSIM")
     axes[0].legend(fontsize=7 if len(curves) > 1 else 8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return figures.save(fig, path)

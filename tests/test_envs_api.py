@@ -83,13 +83,16 @@ def test_render_shows_prediction_beside_demo(make_vec_env):
     assert np.array_equal(frame[:, :, 48:], env.demo_frames().numpy())
 
 
-def test_reset_starts_from_the_demo_frame(make_vec_env):
+def test_reset_starts_from_the_demo_frame_rendered_like_every_observation(make_vec_env):
     env = make_vec_env(2)
     obs, info = env.reset(seed=0, options={"demo": [1, 2], "frame": [0, 5]})
     demos = env.bundle.demos
     for i, (d, f) in enumerate([(1, 0), (2, 5)]):
         assert (info["demo"][i], info["frame"][i]) == (d, f)
-        assert torch.equal(obs[i], demos.frames[int(demos.episode_starts[d]) + f])
+        raw = demos.frames[int(demos.episode_starts[d]) + f]
+        seen = env.stack.view(raw[None].numpy())[0]  # encoded alone, not in the reference's batch of 64: +-1 level
+        assert (obs[i].int() - seen.int()).abs().max() <= 1, "the demo frame through encoder and UNet"
+        assert not torch.equal(obs[i], raw), "not the recorded frame: a policy sees one image pipeline"
 
 
 def test_episodes_end_and_autoreset_with_final_obs(make_vec_env):
@@ -100,4 +103,9 @@ def test_episodes_end_and_autoreset_with_final_obs(make_vec_env):
     assert bool((terminated | truncated).all()), "two chunk steps hit max_chunk_steps=2"
     assert bool(info["_final_obs"].all()) and info["final_obs"].shape == obs.shape
     assert bool((info["frame"] == 0).all()), "reset in the same step, at frame 0 (p_initial_frame=1)"
-    assert torch.equal(obs[0], env.demo_frames()[0])
+    assert _same_render(obs[0], env.demo_renders()[0])
+
+
+def _same_render(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """The same render up to one grey level: the UNet's CPU kernels round differently with the batch's size."""
+    return bool((a.int() - b.int()).abs().max() <= 1)

@@ -50,7 +50,7 @@ def test_same_step_keeps_the_finished_episode_in_final_info(make_vec_env):
     assert torch.isclose(reward[1], -2.0 * final["reward_l1"][1])
     assert info["_reward_l1"].tolist() == [True, False], "the new episode has no step result yet"
     assert float(info["reward_l1"][1]) == 0.0 and int(info["chunk_step"][1]) == 0
-    assert torch.equal(obs[1], env.demo_frames()[1]), "the top level observes the new episode"
+    assert _same_render(obs[1], env.demo_renders()[1]), "the top level observes the new episode"
     assert (int(info["demo"][0]), int(info["frame"][0])) == (0, 8), "the running world is untouched"
 
 
@@ -63,7 +63,7 @@ def test_next_step_resets_on_the_step_after_the_end(make_vec_env):
     last = obs[1].clone()
     obs, reward, terminated, truncated, info = env.step(_action(env))
     assert float(reward[1]) == 0.0 and not bool(terminated[1] | truncated[1])
-    assert torch.equal(obs[1], env.demo_frames()[1]) and not torch.equal(obs[1], last), "reset, action ignored"
+    assert _same_render(obs[1], env.demo_renders()[1]) and not torch.equal(obs[1], last), "reset, action ignored"
     assert info["_reward_l1"].tolist() == [True, False]
     assert info["chunk_step"].tolist() == [2, 0], "world 0 stepped on, world 1 only reset"
 
@@ -77,7 +77,7 @@ def test_disabled_autoreset_waits_for_a_masked_reset(make_vec_env):
         env.step(_action(env))
     running = env._tokens[0].clone()
     obs, info = env.reset(options={"reset_mask": np.array([False, True])})
-    assert torch.equal(env._tokens[0], running) and torch.equal(obs[1], env.demo_frames()[1])
+    assert torch.equal(env._tokens[0], running) and _same_render(obs[1], env.demo_renders()[1])
     env.step(_action(env))
 
 
@@ -154,3 +154,8 @@ def test_make_vec_sync_and_async(random_bundle_dir, mode):
         assert obs.shape == (2, 48, 48, 3) and reward.shape == (2,) and np.isfinite(reward).all()
     finally:
         env.close()
+
+
+def _same_render(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """The same render up to one grey level: the UNet's CPU kernels round differently with the batch's size."""
+    return bool((a.int() - b.int()).abs().max() <= 1)

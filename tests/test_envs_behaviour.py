@@ -82,7 +82,8 @@ def test_env_splits_give_the_same_worlds(make_vec_env):
     obs4, info4 = together.reset(seed=3)
     singles = [e.reset(seed=3) for e in apart]
     assert torch.equal(info4["demo"], torch.cat([s[1]["demo"] for s in singles]))
-    assert torch.equal(obs4, torch.cat([s[0] for s in singles]))
+    first = (obs4.int() - torch.cat([s[0] for s in singles]).int()).abs().max()
+    assert first <= 1, "the first observation is a render too: kernels may round a pixel differently, no more"
     for _ in range(8):
         action = gen.uniform(together.action_space.low, together.action_space.high).astype(np.float32)
         o4, r4, te4, tr4, i4 = together.step(action)

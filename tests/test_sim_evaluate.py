@@ -106,10 +106,31 @@ def test_unknown_robot_or_task_error_lists_valid_names():
         evaluate(RecordingPolicy(), "panda", "Stack")
 
 
-def test_stack_preprocess_returns_frames_of_the_input_size(tiny_stack):
-    frames = np.random.default_rng(0).integers(0, 256, (2, 48, 48, 3), dtype=np.uint8)
-    out = stack_preprocess(tiny_stack)(frames)
-    assert out.shape == frames.shape and out.dtype == np.uint8
+def test_a_policy_sees_in_maniskill_the_image_bc_trained_on(random_bundle_dir, tmp_path):
+    """One image pipeline: sim frames at the camera's size go through `stack_preprocess` to exactly the renders BC
+    trains on (the trainer's token cache and decode), at the stack's size, with no resize after the render."""
+    import torch
+
+    from rla_gym.data import synthetic_episode, write_episode
+    from rla_gym.data.dataset import EpisodeDataset
+    from rla_gym.models.bundle import load_bundle
+    from rla_gym.train.bc import decoded_chunks
+    from rla_gym.train.data import load_training_data
+
+    tiny_stack = load_bundle(random_bundle_dir).stack  # random weights whose renders follow their input
+    episode = synthetic_episode(6, 96, robot="ur10e", task="RollBall-v1", seed=0)
+    write_episode(tmp_path / "success", 0, episode)
+    data = load_training_data(tmp_path, tiny_stack.encoder, tiny_stack.image_size, progress=False, keep_frames=False)
+    trained_on = decoded_chunks(data, tiny_stack, horizon=4, pad_after=3).images[0].numpy()  # (6, 48, 48, 3)
+    camera = EpisodeDataset(tmp_path, cache_size=0)[0].frames  # as stored (lossy video): what the trainer read
+    seen = stack_preprocess(tiny_stack)(camera)
+    assert seen.shape == trained_on.shape == (6, 48, 48, 3) and seen.dtype == np.uint8
+    assert np.abs(seen.astype(int) - trained_on).max() <= 1  # the trainer caches tokens in fp16
+    assert np.abs(seen[0].astype(int) - seen[-1]).mean() > 1, "the tiny stack's render depends on its input"
+    # what the evaluation did before: the render resized back to the camera's 96 px, then down again by the policy
+    up = torch.nn.functional.interpolate(torch.from_numpy(seen).permute(0, 3, 1, 2).float(), size=(96, 96))
+    down = torch.nn.functional.interpolate(up, size=(48, 48), mode="bilinear", antialias=True)
+    assert np.abs(down.round().permute(0, 2, 3, 1).numpy() - trained_on).mean() > 5, "a second pipeline shows"
 
 
 def test_wilson_interval_matches_known_values():

@@ -247,7 +247,7 @@ class RLAWorldModelVectorEnv(VectorEnv):
         self._frame[ids] = fr_t
         self._chunk_step[ids] = 0
         self._tokens[ids] = ref.tokens[row]
-        self._rgb[ids] = ref.frames[row]  # the recorded frame, as the paper's env starts
+        self._rgb[ids] = self._render(ref.tokens[row])  # a render, like every observation
         self._qpos[ids] = ref.qpos[row]
         self._needs_reset[ids] = False
 
@@ -313,10 +313,7 @@ class RLAWorldModelVectorEnv(VectorEnv):
         pred = self.dynamics(self._tokens, actions, noise, precision=self.cfg.precision)
         if not bool(torch.isfinite(pred).all()):  # name the component and its file, not the next tensor checked
             raise FloatingPointError(self._explain_non_finite(actions, noise))
-        try:
-            rgb = self.stack.render(pred, self.cfg.precision)
-        except FloatingPointError as err:  # the stack does not know its folder: add it
-            raise FloatingPointError(f"bundle {self.bundle.path}: {err}") from None
+        rgb = self._render(pred)
 
         reward, err, goal_err = self.reference.reward(pred, self._episode, self._frame)
         new_frame = self.reference.advance(self._episode, self._frame)
@@ -394,6 +391,18 @@ class RLAWorldModelVectorEnv(VectorEnv):
         """The time-synced demo frame of every world, (N, H, W, 3) uint8."""
         self._check_open()
         return self.reference.frames[self.reference.index(self._episode, self._frame)]
+
+    def demo_renders(self) -> torch.Tensor:
+        """The UNet render of every world's time-synced demo frame, (N, H, W, 3) uint8: what a world observes right
+        after a reset (one image pipeline: the first observation is a render like every other)."""
+        self._check_open()
+        return self._render(self.reference.tokens[self.reference.index(self._episode, self._frame)])
+
+    def _render(self, tokens: torch.Tensor) -> torch.Tensor:
+        try:
+            return self.stack.render(tokens, self.cfg.precision)
+        except FloatingPointError as err:  # the stack does not know its folder: add it
+            raise FloatingPointError(f"bundle {self.bundle.path}: {err}") from None
 
     def demo_actions(self) -> torch.Tensor:
         """The next chunk of joint targets each world's reference demo recorded, (N, K, A) float32 (the last row

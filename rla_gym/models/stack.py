@@ -9,9 +9,11 @@ pays at batch 8 and up, not at batch 1: `python -m benchmarks.throughput` measur
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
+from rla_gym.data.video import resize_frames
 from rla_gym.models.checks import check_tensor, trusted_inputs
 from rla_gym.models.configs import StackConfig
 from rla_gym.models.device import PRECISIONS, check_precision, precision_context
@@ -111,3 +113,12 @@ class WorldModelStack(nn.Module):
                 )
             )
         return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+
+    @torch.no_grad()
+    def view(self, frames: np.ndarray) -> torch.Tensor:
+        """Camera frames (B, H, W, 3) uint8 at any size -> what a policy sees, (B, S, S, 3) uint8 at the stack's
+        size: resized as the training data is (antialiased, `resize_frames`), encoded, rendered by the UNet.
+        BC trains on these renders and the env renders every observation the same way, so ManiSkill evaluation
+        goes through here too: one image pipeline, no resize after the render."""
+        small = resize_frames(np.ascontiguousarray(frames), self.image_size)
+        return self.render(self.encode(torch.from_numpy(small)))

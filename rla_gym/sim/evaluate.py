@@ -86,18 +86,11 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
 
 
 def stack_preprocess(stack) -> Preprocess:
-    """Frames -> the stack's own reconstruction (encoder, then UNet), resized back to the input size."""
-    import torch
-    import torch.nn.functional as F
+    """Frames -> the stack's own reconstruction at its size (`stack.view`: resized as the training data, encoded,
+    rendered by the UNet): the image BC trained on and the world-model env shows, with no resize after it."""
 
     def run(frames: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            rgb = stack.render(stack.encode(torch.from_numpy(np.ascontiguousarray(frames))))  # (B, h, w, 3)
-            if tuple(rgb.shape[1:3]) != tuple(frames.shape[1:3]):
-                x = rgb.permute(0, 3, 1, 2).float()
-                x = F.interpolate(x, size=frames.shape[1:3], mode="bilinear", align_corners=False)
-                rgb = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
-        return rgb.cpu().numpy()
+        return stack.view(frames).cpu().numpy()
 
     return run
 
@@ -164,7 +157,7 @@ def _rollout(env, policy: Policy, spec, task: str, seed: int, limit: int, prepro
         raw = rgb_frames(obs)[:1]  # (1, H, W, 3) uint8
         seen = raw if preprocess is None else _checked_preprocess(preprocess, raw)
         if video_dir is not None:
-            video.append(raw[0] if preprocess is None else np.concatenate([raw[0], seen[0]], axis=1))
+            video.append(raw[0] if preprocess is None else np.concatenate([raw[0], _shown(seen[0], raw[0])], axis=1))
         qpos = obs["agent"]["qpos"][0].cpu().numpy()
         chunk = _checked_chunk(policy(seen[0], qpos), spec)
         for action in chunk:
@@ -204,9 +197,21 @@ def _checked_chunk(chunk, spec) -> np.ndarray:
 
 
 def _checked_preprocess(preprocess: Preprocess, frames: np.ndarray) -> np.ndarray:
+    """The preprocessed frames: uint8 (B, S, S, 3), B as the input's; S may differ (a stack's own size)."""
     out = np.asarray(preprocess(frames))
-    if out.shape != frames.shape or out.dtype != np.uint8:
+    if out.dtype != np.uint8 or out.ndim != 4 or out.shape[0] != frames.shape[0] or out.shape[-1] != 3:
         raise ValueError(
-            f"neural_preprocess returned {out.dtype} {out.shape}; expected uint8 {frames.shape} like its input"
+            f"neural_preprocess returned {out.dtype} {out.shape}; expected uint8 ({frames.shape[0]}, S, S, 3)"
         )
+    if out.shape[1] != out.shape[2]:
+        raise ValueError(f"neural_preprocess returned {out.shape}; expected square frames (B, S, S, 3)")
     return out
+
+
+def _shown(seen: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """The policy's frame at the camera frame's size, for the side-by-side video only (nearest: no new blur)."""
+    if seen.shape == raw.shape:
+        return seen
+    rows = np.arange(raw.shape[0]) * seen.shape[0] // raw.shape[0]
+    cols = np.arange(raw.shape[1]) * seen.shape[1] // raw.shape[1]
+    return seen[rows][:, cols]

@@ -111,14 +111,18 @@ def test_swap_loads_a_candidates_final_weights_and_latent_scale(random_bundle_di
         _swap(bundle, None, None, None, tmp_path / "bad")
 
 
-def test_compare_runs_a_paired_test_per_model_and_metric():
+def test_compare_runs_a_paired_test_per_model_and_metric_on_episodes_not_draws():
     from rla_gym.eval.object_fidelity import compare
 
-    better = {"models": {"copy": {"outcome": {"per_rollout": [0.5] * 12}, "per_window_object0_error_cm_t+30": [1.0] * 12}}}  # fmt: skip
-    worse = {"models": {"copy": {"outcome": {"per_rollout": [0.0] * 12}, "per_window_object0_error_cm_t+30": [3.0] * 12}}}  # fmt: skip
+    draws = np.tile([0.2, 0.8], 24)  # 12 episodes x 4 draws, episode-major
+    better = {"models": {"copy": {"outcome": {"per_rollout": (draws + 0.1).tolist(), "episodes": 12}, "per_window_object0_error_cm_t+30": [1.0] * 12}}}  # fmt: skip
+    worse = {"models": {"copy": {"outcome": {"per_rollout": draws.tolist()}, "per_window_object0_error_cm_t+30": [3.0] * 12}}}  # fmt: skip
     lines = compare(better, worse)
     assert len(lines) == 2 and all("this run is better" in line for line in lines)
+    assert "on 12 items" in lines[0], "the 4 draws of an episode are one paired unit, not four"
     assert all("no evidence" in line for line in compare(better, better))
+    unknown = {"models": {"copy": {"outcome": {"per_rollout": draws.tolist()}}}}
+    assert compare(unknown, unknown) == [], "no episode count: no test pretending 48 rollouts are independent"
 
 
 def test_swap_takes_a_regression_from_a_training_checkpoint(random_bundle_dir, tmp_path):

@@ -303,8 +303,9 @@ def measure(
 
 def compare(report: dict, baseline: dict) -> list[str]:
     """Paired tests of each model against the same model in `baseline` (both `ObjectFidelityReport.to_dict()` of
-    the same episodes, windows and draws): outcome resolved per rollout (higher is better), and the first object's
-    probed error at t+30 per window (lower is better; windows where either run's object is out of view left out)."""
+    the same episodes, windows and draws): outcome resolved per episode, its noise draws averaged (the draws of one
+    episode share its scene: they are not independent units; higher is better), and the first object's probed
+    error at t+30 per window (lower is better; windows where either run's object is out of view left out)."""
     from rla_gym.eval.paired import paired_signed_rank
 
     lines = []
@@ -312,8 +313,10 @@ def compare(report: dict, baseline: dict) -> list[str]:
         base = baseline.get("models", {}).get(name)
         if base is None:
             continue
+        ours_o, theirs_o = m.get("outcome", {}), base.get("outcome", {})
+        episodes = ours_o.get("episodes") or theirs_o.get("episodes")
         pairs = [
-            ("outcome resolved", m.get("outcome", {}).get("per_rollout"), base.get("outcome", {}).get("per_rollout"), 1),
+            ("outcome resolved", _per_episode(ours_o, episodes), _per_episode(theirs_o, episodes), 1),
             ("object error t+30", m.get("per_window_object0_error_cm_t+30"), base.get("per_window_object0_error_cm_t+30"), -1),
         ]  # fmt: skip
         for label, ours, theirs, sign in pairs:
@@ -328,3 +331,11 @@ def compare(report: dict, baseline: dict) -> list[str]:
                 + result.verdict(a="this run", b="the baseline")
             )
     return lines
+
+
+def _per_episode(outcome: dict, episodes: float | None) -> np.ndarray | None:
+    """A report's per-rollout outcome (episode-major) averaged over each episode's draws; None without it."""
+    rollouts = outcome.get("per_rollout")
+    if rollouts is None or not episodes or len(rollouts) % int(episodes):
+        return None
+    return np.asarray(rollouts, float).reshape(int(episodes), -1).mean(1)

@@ -41,7 +41,12 @@ class OutcomeScore:
             "outcome_closer": self.closer_rate,
             "outcome_gap": float(self.gap.mean()),
             "rollouts": float(self.resolved.size),
+            "episodes": float(self.gap.size),
         }
+
+    def per_episode(self) -> np.ndarray:
+        """Fraction resolved per episode, its draws averaged, (E,): the independent units a paired test needs."""
+        return self.resolved.reshape(self.gap.size, -1).mean(1)
 
 
 def token_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "wmrl": "the main job: RL in the world model from the BC policy, BC vs RL success in ManiSkill",
     "calibrate": "measure a bundle's world-model success threshold on its demos and write it into the bundle",
     "bench": "side-by-side benchmark report: world model vs ManiSkill speed, fidelity, policy ranking",
+    "play": "drive the world model and ManiSkill side by side from a local web page (keys, sliders, policies)",
 }
 
 
@@ -38,6 +39,8 @@ def load_command(name: str) -> ModuleType:
         from rla_gym.commands import bench as module
     elif name == "calibrate":
         from rla_gym.commands import calibrate as module
+    elif name == "play":
+        from rla_gym.commands import play as module
     else:
         raise ValueError(f"unknown command {name!r}; commands: {', '.join(COMMANDS)}")
     return module

@@ -1,5 +1,5 @@
 """The package's ladder: every import points down (specs -> data -> models | sim -> args -> envs -> agents -> eval ->
-train -> commands -> cli); `models` and `sim` stand beside each other and import neither the other. `args` (the
+train -> play -> commands -> cli); `models` and `sim` stand beside each other and import neither the other. `args` (the
 argparse value types) sits just above `models`, whose device check its `device` type asks, so that the scripts above
 the package can parse arguments the way the commands do. The recipes in `agents/` and the scripts in `benchmarks/`
 sit above the package: they may import any rung but not the command line (`rla_gym.commands`, `rla_gym.cli`), and
@@ -27,8 +27,9 @@ RUNG = {
     "agents": 5,
     "eval": 6,
     "train": 7,
-    "commands": 8,
-    "cli": 9,
+    "play": 8,
+    "commands": 9,
+    "cli": 10,
 }
 COMMAND_LINE = ("commands", "cli")  # rungs the folders above the package must not import
 

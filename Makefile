@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 export MS_SKIP_ASSET_DOWNLOAD_PROMPT := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup sim-setup test test-quick demo tour lint format bench clean
+.PHONY: setup sim-setup browser-setup test test-quick demo tour lint format bench clean
 
 setup: $(STAMP)
 
@@ -28,7 +28,11 @@ sim-setup: setup
 	@bash scripts/setup_vulkan.sh
 	@bash scripts/setup_assets.sh "$(SHARED_ASSETS)"
 
-test: sim-setup
+# Headless Chromium (Debian's packages, as root) for the play page's browser test; elsewhere that test skips and says why.
+browser-setup:
+	@bash scripts/setup_browser.sh
+
+test: sim-setup browser-setup
 	source scripts/sim_env.sh && $(BIN)/python -m pytest -q tests
 
 # The development lane: everything but the tests marked slow or sim (`make test` runs those too).

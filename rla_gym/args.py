@@ -64,6 +64,20 @@ def int_at_least(minimum: int, why: str = ""):
     return parse
 
 
+def int_between(minimum: int, maximum: int, why: str = ""):
+    """An argparse type for an integer in [`minimum`, `maximum`]; `why` says where the bounds come from."""
+    expected = f"an integer in [{minimum}, {maximum}]" + (f" ({why})" if why else "")
+
+    def parse(text: str) -> int:
+        value = _int(text, expected)
+        if not minimum <= value <= maximum:
+            raise _fail(expected, text)
+        return value
+
+    parse.__name__ = f"int_between_{minimum}_{maximum}"
+    return parse
+
+
 def even_int_at_least(minimum: int, unit: str = "", why: str = ""):
     """An argparse type for an even integer >= `minimum` (video frame sizes)."""
     expected = f"an even number{f' of {unit}' if unit else ''} >= {minimum}" + (f" ({why})" if why else "")

@@ -3,6 +3,8 @@ side-by-side mp4, the learning curve and the peft checkpoint; bad input gives on
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from agents_support import one_thread, tiny_bc
@@ -49,6 +51,16 @@ def test_wmrl_tiny_preset_writes_table_video_plot_and_checkpoint(shipped, tmp_pa
     assert [v.name for v in videos] == ["bc_seed42.mp4", "rl_it2_seed42.mp4"]
     assert (out / "best" / "adapter_model.safetensors").is_file() and (out / "best" / "bc_policy.json").is_file()
     assert len((out / "curve.csv").read_text().strip().splitlines()) == 1 + 2, "a header and one row per update"
+    # the protocol: the checkpoint is also scored inside the world model, and BC and the chosen checkpoints are
+    # scored on report seeds, each RL policy against BC seed by seed
+    header, row = (out / "sim_eval.csv").read_text().strip().splitlines()
+    assert header.split(",")[-2:] == ["wm_success", "wm_return"] and "nan" not in row
+    assert "report seeds 3000000-3000001 (2 scenes that chose nothing)" in printed
+    assert "RL chosen on the ManiSkill seeds (iteration 2)" in printed and "exact McNemar" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert [r["name"] for r in report["rl"]] == ["RL chosen on the ManiSkill seeds", "RL chosen by the world model"]
+    assert [e["seed"] for e in report["bc"]["episodes"]] == [3_000_000, 3_000_001]
+    assert all(0 <= r["p_value"] <= 1 for r in report["rl"])
 
 
 def test_wmrl_bad_input_is_one_clear_error(shipped, tmp_path, capsys):
@@ -85,6 +97,7 @@ def test_wmrl_resumes_from_its_latest_complete_checkpoint(shipped, tmp_path, cap
     assert [i for i, _ in list_checkpoints(out)] == [1, 2]
     (out / "checkpoints" / "iter_000002" / TRAINER_STATE).unlink()  # as if killed while writing iteration 2
     bc_eval = (out / "bc_eval.json").stat().st_mtime_ns
+    bc_report = (out / "bc_report.json").stat().st_mtime_ns
     at_one = LoRAActorCritic.from_pretrained(out / "checkpoints" / "iter_000001").state_dict()
     capsys.readouterr()
 
@@ -92,6 +105,7 @@ def test_wmrl_resumes_from_its_latest_complete_checkpoint(shipped, tmp_path, cap
     printed = capsys.readouterr().out
     assert [i for i, _ in list_checkpoints(out)] == [1, 2, 3]
     assert (out / "bc_eval.json").stat().st_mtime_ns == bc_eval, "BC is not evaluated again on resume"
+    assert (out / "bc_report.json").stat().st_mtime_ns == bc_report, "nor on the report seeds"
     rows = (out / "curve.csv").read_text().strip().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"], "rows after the checkpoint are written again"
     resumed = LoRAActorCritic.from_pretrained(out / "checkpoints" / "iter_000003").state_dict()

@@ -194,6 +194,8 @@ WMRL = [
     (["--eval-every", "0"], "--eval-every", "expected an integer >= 1"),
     (["--eval-max-steps", "0"], "--eval-max-steps", "expected an integer >= 1"),
     (["--videos", "-1"], "--videos", "expected an integer >= 0"),
+    (["--report-episodes", "2000"], "--report-episodes", "expected an integer in [0, 1500] (the report seeds)"),
+    (["--wm-select-worlds", "-1"], "--wm-select-worlds", "expected an integer >= 0"),
     (["--eval-seeds", "5", "3"], "--eval-seeds", "expected FIRST <= LAST; got 5 3"),
     (["--eval-seeds", "-5", "3"], "--eval-seeds", "expected an integer >= 0"),
     (["--bundle", "{missing}"], "--bundle", "does not exist"),

@@ -18,14 +18,22 @@ from rla_gym.args import (
     device,
     existing_dir,
     fresh_out,
+    int_between,
     non_negative_int,
     out_dir,
     positive_int,
 )
 from rla_gym.specs import ROBOTS, TASKS
-from rla_gym.specs.seeds import SELECTION_SEEDS
+from rla_gym.specs.seeds import REPORT_SEEDS, SELECTION_SEEDS
 
-RUN_FILES = ("checkpoints", "curve.csv", "bc_eval.json", "results.txt")  # what tells a wmrl run folder
+RUN_FILES = (
+    "checkpoints",
+    "curve.csv",
+    "bc_eval.json",
+    "bc_report.json",
+    "report.json",
+    "results.txt",
+)  # what tells a wmrl run folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +72,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--eval-max-steps", type=positive_int, default=None, help="env steps per evaluation episode")
     parser.add_argument(
+        "--report-episodes",
+        type=int_between(0, len(REPORT_SEEDS), "the report seeds"),
+        default=None,
+        help=f"score BC and the chosen checkpoints on this many report seeds ({REPORT_SEEDS[0]}+, which choose "
+        "nothing), each against BC seed by seed (0: no report stage)",
+    )
+    parser.add_argument(
+        "--wm-select-worlds",
+        type=non_negative_int,
+        default=None,
+        help="world-model episodes per checkpoint for choosing one without the simulator (0: off)",
+    )
+    parser.add_argument(
         "--videos", type=non_negative_int, default=None, help="side-by-side videos for the first N seeds"
     )
     parser.add_argument(
@@ -93,7 +114,13 @@ def config_from_args(args: argparse.Namespace):
         }.items()
         if v is not None
     }
-    top = {"eval_every": args.eval_every, "eval_max_steps": args.eval_max_steps, "videos": args.videos}
+    top = {
+        "eval_every": args.eval_every,
+        "eval_max_steps": args.eval_max_steps,
+        "videos": args.videos,
+        "report_episodes": args.report_episodes,
+        "wm_select_worlds": args.wm_select_worlds,
+    }
     top = {k: v for k, v in top.items() if v is not None}
     if args.eval_seeds is not None:
         first, last = args.eval_seeds
@@ -123,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
     if result.bc is None:  # a non-zero torchrun rank: rank 0 reports
         return 0
     print(result.table())
+    if result.report:
+        print(result.report)
     print(result.time_split())
     for path in [*result.videos, result.curve, result.out / "best"]:
         print(f"wrote {path}")

@@ -10,9 +10,14 @@
    ManiSkill on the same seeds and the best checkpoint is kept (as the paper selects its RL* policy).
 3. A table (success, 95 % Wilson interval, episodes) for BC and the best RL checkpoint, a learning curve, and
    side-by-side videos: what the simulator did | what the world model predicts for the same action chunks.
+4. The protocol (`rla_gym.eval.protocol`): each evaluated checkpoint is also scored inside the world model alone
+   (`wm_select_worlds` fixed episodes, no simulator), and BC, the checkpoint chosen on the ManiSkill seeds and the
+   one the world model chooses are scored on `report_episodes` report seeds that chose nothing, each RL policy
+   against BC seed by seed (exact McNemar).
 
 Under `torchrun --nproc_per_node N` the RL loop is distributed (rla_gym.agents.ppo); rank 0 evaluates and writes.
-The RL checkpoint is selected on the seeds it is reported on, as in the paper's Fig. 6; the table says so.
+The first table's RL checkpoint is selected on the seeds it is reported on, as in the paper's Fig. 6 (it says so);
+the report table is the evidence.
 
 `run_wmrl` reads top to bottom as its steps (`_set_up`, `_evaluate_bc`, `_world_model_envs`, then per iteration
 `_rl_iteration` and `_evaluate_and_checkpoint`, last `_finish`). What it measures and keeps lives in `rla_gym.eval`
@@ -22,6 +27,7 @@ and is re-exported here: the evaluation records (`eval.records`), the checkpoint
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -41,6 +47,7 @@ from rla_gym.agents.ppo import (
     ppo_update,
     wrap_ddp,
 )
+from rla_gym.eval import protocol
 from rla_gym.eval.checkpoints import (
     CHECKPOINTS,
     TRAINER_STATE,
@@ -85,6 +92,9 @@ log = logging.getLogger(__name__)
 PAPER_EVAL_SEEDS = tuple(SELECTION_SEEDS)  # 42-91
 BC_SUFFIX = "-bc"  # the BC policy shipped beside a bundle folder: <bundle>-bc/
 BC_EVAL = "bc_eval.json"  # BC's ManiSkill evaluation in a run folder (`rla_gym.eval.records`)
+BC_REPORT = "bc_report.json"  # BC's evaluation on the report seeds (kept for a resumed run)
+REPORT = "report.json"  # the report-seed evaluations of the chosen checkpoints and their paired tests
+WORLD_MODEL_SELECTION_SEED = 777  # the world-model resets every checkpoint is scored on (not a ManiSkill seed)
 
 
 @dataclass
@@ -103,6 +113,8 @@ class WMRLConfig:
     eval_max_steps: int | None = None  # None: the task's episode length
     sim_size: int = 128  # ManiSkill camera pixels
     videos: int = 2  # side-by-side videos for the first this many evaluation seeds
+    wm_select_worlds: int = 32  # world-model episodes per checkpoint for the simulator-free selection (0: off)
+    report_episodes: int = 500  # report seeds for BC and the chosen checkpoints (0: no report stage)
     euler_steps: int | None = None  # None: the bundle's
     device: str = "auto"
     progress: bool = True
@@ -114,6 +126,10 @@ class WMRLConfig:
             raise ValueError("eval_seeds is empty: BC and RL are compared on at least one ManiSkill seed")
         if self.eval_every < 1 or self.videos < 0:
             raise ValueError(f"eval_every must be >= 1 and videos >= 0; got {self.eval_every}, {self.videos}")
+        if self.wm_select_worlds < 0:
+            raise ValueError(f"wm_select_worlds must be >= 0 (0: off); got {self.wm_select_worlds}")
+        if self.report_episodes:
+            protocol.report_seeds(self.report_episodes)  # raises on a count outside the report range
         if self.eval_max_steps is not None and self.eval_max_steps < 1:
             raise ValueError(f"eval_max_steps must be >= 1 (or None: the task's length); got {self.eval_max_steps}")
         self.out = Path(self.out)
@@ -125,13 +141,27 @@ def wmrl_preset(name: str, **overrides: Any) -> WMRLConfig:
     if name == "paper":
         config = WMRLConfig()
     elif name == "demo":
-        # the card's run (16 worlds, minibatch 32) cut to 50 iterations and 20 seeds: ~10 min on 2 CPU cores
+        # the card's run (16 worlds, minibatch 32) cut to 50 iterations, 20 selection and 20 report seeds: ~12 min
         ppo = PPOConfig(num_envs=16, num_steps=4, iterations=50, minibatch_size=32)
-        config = WMRLConfig(ppo=ppo, eval_every=25, eval_seeds=tuple(SELECTION_SEEDS[:20]), videos=2)
+        config = WMRLConfig(
+            ppo=ppo,
+            eval_every=25,
+            eval_seeds=tuple(SELECTION_SEEDS[:20]),
+            videos=2,
+            wm_select_worlds=16,
+            report_episodes=20,
+        )
     elif name == "tiny":
         ppo = PPOConfig(num_envs=2, num_steps=2, iterations=2, minibatch_size=2, update_epochs=1)
         config = WMRLConfig(
-            ppo=ppo, eval_every=2, eval_seeds=tuple(SELECTION_SEEDS[:2]), eval_max_steps=16, sim_size=64, videos=1
+            ppo=ppo,
+            eval_every=2,
+            eval_seeds=tuple(SELECTION_SEEDS[:2]),
+            eval_max_steps=16,
+            sim_size=64,
+            videos=1,
+            wm_select_worlds=2,
+            report_episodes=2,
         )
     else:
         raise ValueError(f"unknown wmrl preset {name!r}; valid: paper, demo, tiny")
@@ -164,6 +194,7 @@ class WMRLResult:
     curve: Path | None
     out: Path
     components: dict[str, float] = field(default_factory=dict)  # ms per vector-env step (models.profile)
+    report: str = ""  # the report-seed table (`rla_gym.eval.protocol.report_table`); "" without a report stage
 
     def table(self) -> str:
         rows = [("BC", self.bc), (f"RL (best, iteration {self.best_iteration})", self.rl)]
@@ -274,7 +305,8 @@ def run_wmrl(config: WMRLConfig) -> WMRLResult:
     bar.close()
     envs.close()
     run.timings |= collector.timings
-    return _finish(run, bc_result)
+    report = _report(run, bc_result)
+    return _finish(run, bc_result, report)
 
 
 def _set_up(config: WMRLConfig) -> _Run:
@@ -323,17 +355,20 @@ def _set_up(config: WMRLConfig) -> _Run:
     return run
 
 
-def _sim_eval(run: _Run, label: str, policy: SimPolicy, record: bool) -> EvalResult:
-    """Score `policy` in ManiSkill on the evaluation seeds, seeing frames through the neural preprocessing; with
-    `record`, a side-by-side video (ManiSkill | the world model on the same chunks) for each of the first `videos`
-    seeds, so one can watch where the world model and the simulator part."""
+def _sim_eval(
+    run: _Run, label: str, policy: SimPolicy, record: bool, seeds: tuple[int, ...] | None = None
+) -> EvalResult:
+    """Score `policy` in ManiSkill on the evaluation seeds (or `seeds`), seeing frames through the neural
+    preprocessing; with `record`, a side-by-side video (ManiSkill | the world model on the same chunks) for each of
+    the first `videos` seeds, so one can watch where the world model and the simulator part."""
     config, start = run.config, time.perf_counter()
-    recorder = EpisodeRecorder(policy, run.preprocess, set(config.eval_seeds[: config.videos]) if record else set())
+    seeds = config.eval_seeds if seeds is None else seeds
+    recorder = EpisodeRecorder(policy, run.preprocess, set(seeds[: config.videos]) if record else set())
     result = evaluate(
         recorder,
         config.robot,
         run.task.name,
-        seeds=config.eval_seeds,
+        seeds=seeds,
         neural_preprocess=recorder.preprocess,
         max_steps=config.eval_max_steps,
         env=run.sim_env,
@@ -420,10 +455,17 @@ def _evaluate_and_checkpoint(run: _Run, iteration: int) -> None:
         config, out, agent = run.config, run.config.out, run.agent
         agent.eval()
         result = _sim_eval(run, f"rl_it{iteration}", agent.sim_policy(), record=iteration == config.ppo.iterations)
+        wm = _world_model_score(run, agent)
         agent.train()
         append_csv(
             out / "sim_eval.csv",
-            {"iteration": iteration, "wm_steps": run.wm_steps(iteration), "success": result.success_rate},
+            {
+                "iteration": iteration,
+                "wm_steps": run.wm_steps(iteration),
+                "success": result.success_rate,
+                "wm_success": wm["success_rate"],
+                "wm_return": wm["mean_return"],
+            },
         )
         log.info("RL iteration %d: %s", iteration, result.summary())
         run.progress.iteration = iteration
@@ -433,7 +475,65 @@ def _evaluate_and_checkpoint(run: _Run, iteration: int) -> None:
         torch.distributed.barrier()
 
 
-def _finish(run: _Run, bc_result: EvalResult | None) -> WMRLResult:
+def _world_model_score(run: _Run, agent: LoRAActorCritic) -> dict[str, float]:
+    """The deterministic agent's success and return inside the world model alone, on the same fixed world-model
+    episodes at every checkpoint (NaN when `wm_select_worlds` is 0): the simulator-free selection's score."""
+    from rla_gym.eval.policies import Policy
+    from rla_gym.eval.ranking import world_model_scores
+
+    if not run.config.wm_select_worlds:
+        return {"success_rate": float("nan"), "mean_return": float("nan")}
+    policy = Policy(lambda frames: agent.act(frames, deterministic=True), agent.k, True)
+    return world_model_scores(
+        run.bundle,
+        policy,
+        seeds=[WORLD_MODEL_SELECTION_SEED],
+        num_envs=run.config.wm_select_worlds,
+        device=run.device,
+        euler_steps=run.config.euler_steps,
+    )
+
+
+def _report(run: _Run, bc_result: EvalResult | None) -> str:
+    """Rank 0: BC and the checkpoints chosen on the ManiSkill seeds and by the world model, scored on the report
+    seeds (none of them chose anything), each RL policy against BC seed by seed; written to report.json. BC's report
+    evaluation is kept for a resumed run."""
+    from rla_gym.eval.records import eval_to_dict
+
+    config, out = run.config, run.config.out
+    if not run.main or not config.report_episodes:
+        return ""
+    seeds = protocol.report_seeds(config.report_episodes)
+    if (out / BC_REPORT).is_file() and [e.seed for e in load_eval(out / BC_REPORT).episodes] == list(seeds):
+        bc = load_eval(out / BC_REPORT)
+    else:
+        bc = _sim_eval(run, "bc_report", SimPolicy(run.bc.act, config.robot, run.device), False, seeds)
+        save_eval(out / BC_REPORT, bc)
+    chosen = {"RL chosen on the ManiSkill seeds": run.progress.best_iteration}
+    by_wm = protocol.select_by_world_model(read_csv(out / "sim_eval.csv"))
+    if by_wm is not None:
+        chosen["RL chosen by the world model"] = by_wm
+    scored: dict[int, EvalResult] = {}
+    for it in sorted(set(chosen.values())):
+        agent = LoRAActorCritic.from_pretrained(checkpoint_dir(out, it), robot=config.robot, device=run.device)
+        scored[it] = _sim_eval(run, f"rl_it{it}_report", agent.sim_policy(), False, seeds)
+    comparisons = protocol.compare_with_bc(bc, {name: (it, scored[it]) for name, it in chosen.items()}, seeds)
+    table = protocol.report_table(bc, comparisons, seeds)
+    record = {
+        "seeds": [seeds[0], seeds[-1]],
+        "bc": eval_to_dict(bc),
+        "rl": [
+            {"name": c.name, "iteration": c.iteration, "eval": eval_to_dict(c.result), "p_value": c.paired.p_value,
+             "rl_only": c.paired.a_better, "bc_only": c.paired.b_better}
+            for c in comparisons
+        ],
+    }  # fmt: skip
+    (out / REPORT).write_text(json.dumps(record, indent=1) + "\n")
+    log.info("report:\n%s", table)
+    return table
+
+
+def _finish(run: _Run, bc_result: EvalResult | None, report: str = "") -> WMRLResult:
     """The BC-vs-RL table, where the time went, the learning curve and results.txt (rank 0). One world-model step is
     timed again, split into its models, after training, so that timing it does not slow the rollouts."""
     config, out = run.config, run.config.out
@@ -456,10 +556,12 @@ def _finish(run: _Run, bc_result: EvalResult | None) -> WMRLResult:
         curve=plot_curve(out, bc_result.success_rate) if run.main else None,
         out=out,
         components=components,
+        report=report,
     )
     if run.main:
         run.sim_env.close()
-        (out / "results.txt").write_text(result.table() + "\n" + result.time_split() + "\n")
+        text = result.table() + "\n" + (report + "\n" if report else "") + result.time_split() + "\n"
+        (out / "results.txt").write_text(text)
     return result
 
 

@@ -1,0 +1,84 @@
+"""The policy protocol (issue 17): choose an RL checkpoint on one set of seeds, report it on another.
+
+Checkpoints are chosen two ways, both reported: on ManiSkill's selection seeds (the paper's Fig. 6 practice) and by
+the world model alone, with no simulator (the paper's "evaluated inside the world model for free"): the checkpoint
+whose deterministic policy succeeds most often in the same fixed world-model episodes, ties broken by return, then
+by the earlier checkpoint. The chosen policies and BC are then scored on the report seeds (`specs.seeds.REPORT_SEEDS`),
+which chose nothing, and each RL policy is compared with BC seed by seed: an exact McNemar test on the same scenes,
+Wilson intervals beside it, and "no evidence" where the p-value says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rla_gym.eval.paired import PairedResult, mcnemar_exact
+from rla_gym.sim.evaluate import EvalResult
+from rla_gym.specs.seeds import REPORT_SEEDS
+
+
+def report_seeds(episodes: int) -> tuple[int, ...]:
+    """The first `episodes` report seeds: scenes that neither trained nor selected any policy."""
+    if not 1 <= episodes <= len(REPORT_SEEDS):
+        raise ValueError(f"report episodes must be in [1, {len(REPORT_SEEDS)}]; got {episodes}")
+    return tuple(REPORT_SEEDS[:episodes])
+
+
+def select_by_world_model(rows: list[dict]) -> int | None:
+    """The iteration of the checkpoint the world model prefers: highest `wm_success`, then `wm_return`, then the
+    earliest. `rows`: one dict per evaluated checkpoint with `iteration`, `wm_success`, `wm_return` (rows without a
+    world-model score are skipped); None when no row has one."""
+    scored = [r for r in rows if np.isfinite(r.get("wm_success", np.nan))]
+    if not scored:
+        return None
+    best = max(scored, key=lambda r: (r["wm_success"], r["wm_return"], -r["iteration"]))
+    return int(best["iteration"])
+
+
+def per_seed_success(result: EvalResult, seeds: tuple[int, ...]) -> np.ndarray:
+    """Success on `seeds`, in that order; refuses an evaluation that did not run exactly those seeds."""
+    by_seed = {e.seed: e.success for e in result.episodes}
+    if sorted(by_seed) != sorted(seeds):
+        raise ValueError(f"the evaluation ran seeds {sorted(by_seed)[:3]}...; the comparison needs the same seeds")
+    return np.array([by_seed[s] for s in seeds], dtype=bool)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One RL policy against BC on the same report seeds."""
+
+    name: str
+    iteration: int
+    result: EvalResult
+    paired: PairedResult  # McNemar: A = this RL policy, B = BC
+
+
+def compare_with_bc(
+    bc: EvalResult, candidates: dict[str, tuple[int, EvalResult]], seeds: tuple[int, ...]
+) -> list[Comparison]:
+    """Each candidate (name -> (iteration, its evaluation on `seeds`)) against BC on the same seeds."""
+    base = per_seed_success(bc, seeds)
+    return [
+        Comparison(name, it, result, mcnemar_exact(per_seed_success(result, seeds), base))
+        for name, (it, result) in candidates.items()
+    ]
+
+
+def report_table(bc: EvalResult, comparisons: list[Comparison], seeds: tuple[int, ...]) -> str:
+    """The report-seed table: success with its 95 % Wilson interval per policy, and the paired test against BC."""
+    rows = [("BC", bc, "")]
+    rows += [(f"{c.name} (iteration {c.iteration})", c.result, c.paired.verdict(a="RL", b="BC")) for c in comparisons]
+    width = max(len(name) for name, _, _ in rows)
+    lines = [
+        f"report seeds {seeds[0]}-{seeds[-1]} ({len(seeds)} scenes that chose nothing):",
+        f"{'policy':<{width}}  success  95 % CI        episodes  against BC, same seeds",
+    ]
+    for name, res, verdict in rows:
+        lo, hi = res.ci95
+        lines.append(
+            f"{name:<{width}}  {100 * res.success_rate:5.1f} %  {100 * lo:5.1f}-{100 * hi:5.1f} %  "
+            f"{len(res.episodes):>8}  {verdict}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""The policy protocol: checkpoints chosen on selection seeds or by the world model alone, reported on seeds that
+chose nothing, each RL policy against BC seed by seed."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rla_gym.eval.protocol import (
+    compare_with_bc,
+    per_seed_success,
+    report_seeds,
+    report_table,
+    select_by_world_model,
+)
+from rla_gym.sim.evaluate import EvalResult, SeedResult
+from rla_gym.specs.seeds import SELECTION_SEEDS, TRAIN_SEED_BASE
+
+
+def _result(successes: list[bool], seeds: tuple[int, ...]) -> EvalResult:
+    return EvalResult("ur10e", "RollBall", [SeedResult(s, ok, 10, float(ok)) for s, ok in zip(seeds, successes)])
+
+
+def test_report_seeds_choose_nothing_and_train_nothing():
+    seeds = report_seeds(500)
+    assert len(seeds) == len(set(seeds)) == 500
+    assert not set(seeds) & set(SELECTION_SEEDS)
+    assert min(seeds) > TRAIN_SEED_BASE + 100_000  # far from any training collection of a sane size
+    with pytest.raises(ValueError, match="report episodes"):
+        report_seeds(0)
+    with pytest.raises(ValueError, match="report episodes"):
+        report_seeds(10**6)
+
+
+def test_the_world_model_chooses_by_success_then_return_then_the_earlier_checkpoint():
+    rows = [
+        {"iteration": 25, "wm_success": 0.5, "wm_return": 3.0},
+        {"iteration": 50, "wm_success": 0.75, "wm_return": 1.0},
+        {"iteration": 75, "wm_success": 0.75, "wm_return": 2.0},
+        {"iteration": 100, "wm_success": 0.75, "wm_return": 2.0},
+    ]
+    assert select_by_world_model(rows) == 75
+    assert select_by_world_model([{"iteration": 25, "wm_success": math.nan, "wm_return": math.nan}]) is None
+    assert select_by_world_model([]) is None
+
+
+def test_a_policy_that_wins_on_the_same_seeds_is_better_and_a_copy_shows_no_evidence():
+    seeds = report_seeds(40)
+    bc = _result([i % 2 == 0 for i in range(40)], seeds)  # 50 %
+    rl = _result([True] * 40, seeds)  # wins the 20 seeds BC lost, loses none
+    [better, same] = compare_with_bc(bc, {"RL": (25, rl), "copy": (50, bc)}, seeds)
+    assert (better.paired.a_better, better.paired.b_better) == (20, 0) and better.paired.p_value < 1e-5
+    assert "RL is better" in better.paired.verdict(a="RL", b="BC")
+    assert same.paired.p_value == 1.0 and "no evidence" in same.paired.verdict(a="RL", b="BC")
+    table = report_table(bc, [better, same], seeds)
+    assert f"report seeds {seeds[0]}-{seeds[-1]} (40 scenes" in table
+    rows = {line.split("  ")[0]: line for line in table.splitlines()[2:]}
+    assert "100.0 %" in rows["RL (iteration 25)"] and "RL is better (p = " in rows["RL (iteration 25)"]
+    assert " 50.0 %" in rows["BC"] and "35.2- 64.8 %" in rows["BC"]  # the Wilson interval of 20/40
+
+
+def test_a_comparison_refuses_evaluations_of_other_seeds():
+    seeds = report_seeds(4)
+    other = _result([True] * 4, tuple(SELECTION_SEEDS[:4]))
+    with pytest.raises(ValueError, match="needs the same seeds"):
+        per_seed_success(other, seeds)
+    shuffled = _result([True, False, False, False], seeds[::-1])
+    assert per_seed_success(shuffled, seeds).tolist() == [False, False, False, True], "matched by seed, not order"

@@ -10,30 +10,15 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from dynamics_support import moving_regression, save_regression_bundle
 
 import rla_gym  # noqa: F401  (registers the env)
 from rla_gym.models.bundle import BundleError, load_bundle
-from rla_gym.models.random_bundle import make_random_bundle
-from rla_gym.models.regression import RegressionConfig, RegressionWorldModel
-
-
-def _moving_regression(config) -> RegressionWorldModel:
-    """A random baseline whose output moves with the tokens and the action (not the zero-init identity)."""
-    torch.manual_seed(0)
-    model = RegressionWorldModel(RegressionConfig.matching(config))
-    torch.nn.init.normal_(model.out_proj.weight, std=0.05)
-    for block in model.blocks:
-        block.modulation[-1].reset_parameters()  # open the adaLN gates: the action enters
-    return model.eval()
 
 
 @pytest.fixture(scope="module")
 def regression_bundle_dir(tmp_path_factory):
-    bundle = make_random_bundle("ur10e", "tiny", episodes=4, length=24, seed=0)
-    bundle.regression = _moving_regression(bundle.config)
-    path = tmp_path_factory.mktemp("bundles") / "ur10e-tiny-regression"
-    bundle.save_pretrained(path)
-    return path
+    return save_regression_bundle(tmp_path_factory.mktemp("bundles") / "ur10e-tiny-regression")
 
 
 def _vec(bundle, num_envs=2, **kwargs):
@@ -46,7 +31,7 @@ def test_regression_is_a_bundle_component_saved_listed_and_loaded(regression_bun
     manifest = json.loads((regression_bundle_dir / "manifest.json").read_text())
     assert {"regression.safetensors", "regression.json"} <= set(manifest["files"])
     bundle = load_bundle(regression_bundle_dir, verify=True)
-    expected = _moving_regression(bundle.config).state_dict()
+    expected = moving_regression(bundle.config).state_dict()
     assert bundle.regression is not None
     for key, value in bundle.regression.state_dict().items():
         assert torch.equal(value, expected[key]), key

@@ -10,6 +10,7 @@ from rla_gym.envs.reward import REWARD_MODES
 from rla_gym.specs.robots import CHUNK_SIZE
 
 OBS_MODES = ("rgb", "dict")
+UNCERTAINTY_MODES = ("draws", "regression")  # envs/uncertainty.py
 PAPER_SUCCESS_THRESHOLD = 0.032  # goal-token L1 on DINOv3-L tokens (paper A.2)
 
 
@@ -38,6 +39,10 @@ class WorldModelEnvConfig:
     obs_mode: str = "rgb"  # "dict" adds the predicted tokens and the commanded qpos
     precision: str | None = None  # None: the device's (bf16 autocast on CUDA, fp32 on CPU); "float32"; "bfloat16"
     dynamics: str = "rla-wm"  # the step: "rla-wm" (the paper's), "regression" (the bundle's baseline), "copy"
+    # info["uncertainty"]: token L1 between the step and a second opinion, "draws" (another flow-noise draw) or
+    # "regression" (the bundle's baseline); None: off (no extra model step). See envs/uncertainty.py.
+    uncertainty: str | None = None
+    uncertainty_penalty: float = 0.0  # reward -= this x info["uncertainty"] (needs `uncertainty`)
 
     def __post_init__(self) -> None:
         if self.reward_mode is not None and self.reward_mode not in REWARD_MODES:
@@ -66,5 +71,15 @@ class WorldModelEnvConfig:
         x = self.success_threshold
         if x is not None:
             _check_number("success_threshold", x, "a number >= 0", isinstance(x, numbers.Real) and x >= 0)
+        if self.uncertainty is not None and self.uncertainty not in UNCERTAINTY_MODES:
+            raise ValueError(f"uncertainty {self.uncertainty!r}; valid: {', '.join(UNCERTAINTY_MODES)} (None: off)")
+        x = self.uncertainty_penalty
+        _check_number(
+            "uncertainty_penalty", x, "a finite number >= 0", isinstance(x, numbers.Real) and 0 <= x < math.inf
+        )
+        if x > 0 and self.uncertainty is None:
+            raise ValueError(
+                "uncertainty_penalty > 0 needs a signal to penalise: set uncertainty='draws' or 'regression'"
+            )
         x = self.p_initial_frame
         _check_number("p_initial_frame", x, "a number in [0, 1]", isinstance(x, numbers.Real) and 0 <= x <= 1)

@@ -26,7 +26,8 @@ from rla_gym.envs.bundles import resolve_bundle
 from rla_gym.envs.config import WorldModelEnvConfig, check_int
 from rla_gym.envs.demo_reference import DemoReference, calibrated_threshold
 from rla_gym.envs.reset_sampler import ResetSampler
-from rla_gym.envs.seeding import FLOW_NOISE, env_rng
+from rla_gym.envs.seeding import FLOW_NOISE, UNCERTAINTY_NOISE, env_rng
+from rla_gym.envs.uncertainty import Disagreement
 from rla_gym.models.bundle import Bundle, BundleError
 from rla_gym.models.device import resolve_device
 from rla_gym.specs import TASKS, RobotSpec, SimTask, check_pair, get_robot
@@ -34,7 +35,14 @@ from rla_gym.specs import TASKS, RobotSpec, SimTask, check_pair, get_robot
 AUTORESET_MODES = tuple(mode.value for mode in AutoresetMode)
 DEFAULT_REWARD_MODE = "aligned"  # for a bundle that names no task
 RESET_OPTIONS = ("demo", "frame", "reset_mask", "env_mask")
-STEP_ONLY_INFO = ("reward_l1", "goal_l1", "success", "clipped", "chunk_step")  # describe a transition, not a state
+STEP_ONLY_INFO = (
+    "reward_l1",
+    "goal_l1",
+    "success",
+    "clipped",
+    "chunk_step",
+    "uncertainty",
+)  # describe a transition, not a state
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +112,11 @@ class RLAWorldModelVectorEnv(VectorEnv):
         )
         self.euler_steps: int = self.cfg.euler_steps
         self.dynamics = self.bundle.dynamics(self.cfg.dynamics, self.euler_steps).to(self.device)  # one step
+        self.disagreement = (
+            None
+            if self.cfg.uncertainty is None
+            else Disagreement(self.cfg.uncertainty, self.bundle, self.dynamics, self.cfg.dynamics, self.euler_steps)
+        )
         k = self.cfg.chunk_size
         if k > self.stack.config.world_model.max_horizon:
             raise ValueError(
@@ -316,6 +329,11 @@ class RLAWorldModelVectorEnv(VectorEnv):
         rgb = self._render(pred)
 
         reward, err, goal_err = self.reference.reward(pred, self._episode, self._frame)
+        uncertainty = None
+        if self.disagreement is not None:
+            second_noise = self._noise(UNCERTAINTY_NOISE) if self.disagreement.needs_noise else None
+            uncertainty = self.disagreement(self._tokens, actions, pred, second_noise, self.cfg.precision)
+            reward = reward - self.cfg.uncertainty_penalty * uncertainty
         new_frame = self.reference.advance(self._episode, self._frame)
         terminated = self.reference.runs_out(self._episode, self._frame) & stepping
         chunk_step = self._chunk_step + stepping.long()
@@ -341,6 +359,8 @@ class RLAWorldModelVectorEnv(VectorEnv):
             "demo": self._episode.clone(),
             "frame": self._frame.clone(),
         }
+        if uncertainty is not None:
+            info["uncertainty"] = uncertainty
         if bool(resetting.any()):
             self._autoreset(resetting)
             info = self._new_episode_info(info, resetting)
@@ -361,17 +381,18 @@ class RLAWorldModelVectorEnv(VectorEnv):
         """Worlds in `reset` began a new episode within this step: the top level shows that episode's
         state (demo, frame) and masks out the transition keys, which belonged to the one before."""
         out = dict(info)
-        for key in STEP_ONLY_INFO:
+        for key in (k for k in STEP_ONLY_INFO if k in info):
             out[key] = torch.where(reset, torch.zeros_like(info[key]), info[key])
             out[f"_{key}"] = ~reset
         out["demo"], out["frame"] = self._episode.clone(), self._frame.clone()
         return out
 
-    def _noise(self) -> torch.Tensor:
-        """Flow noise per world from (seed, stream 5, global env index, flow-step counter)."""
+    def _noise(self, stream: int = FLOW_NOISE) -> torch.Tensor:
+        """Flow noise per world from (seed, stream (5; 6 for the uncertainty's second draw), global env index,
+        flow-step counter)."""
         shape = self.dynamics.noise_shape
         draws = [
-            env_rng(self._seed, FLOW_NOISE, self.global_env_offset + i, int(self._flow_count[i])).standard_normal(
+            env_rng(self._seed, stream, self.global_env_offset + i, int(self._flow_count[i])).standard_normal(
                 shape, dtype=np.float32
             )
             for i in range(self.num_envs)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Rebuild the embedded default bundle models/ur10e-RollBall-cpu from nothing, one command after another.
 # Every step is resumable: run the script again after an interruption and finished work is kept.
-# On the 2-core machine of this project: about 15 min of collection, 20 min for the encoder, then two training
-# phases of 30-45 min, two runs at a time. WORK holds data and checkpoints (outside git).
+# On the 2-core machine of this project: about 40 min of collection, 20 min for the encoder, two training phases of
+# 30-45 min (two runs at a time), 45 min of object-faithful fine-tunes, 30 min of BC, 40 min of the main job.
+# WORK holds data and checkpoints (outside git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/sim_env.sh
@@ -44,23 +45,47 @@ $RG train regression $D --out "$WORK/runs/regression" --steps 2400 --warmup-step
   --eval-every 600 $T $(resume "$WORK/runs/regression") &
 wait
 
-# 5. Assemble (fp16 weights, 16 success demos), add the baseline, calibrate the success threshold on the demos,
-#    measure on the held-out episodes.
-$RG make-bundle --from-runs --init "$WORK/init-b" --unet "$WORK/runs/unet" --rla "$WORK/runs/rla" \
-  --wm "$WORK/runs/wm" --demos "$WORK/data/train" --num-demos 16 --task RollBall --fp16 --euler-steps 1 --out "$OUT" \
-  --regression "$WORK/runs/regression"
+# 5. Assemble the base stack (fp16 weights, 16 success demos) with its regression baseline.
+BASE=$WORK/base-bundle
+[ -f "$BASE/manifest.json" ] || $RG make-bundle --from-runs --init "$WORK/init-b" --unet "$WORK/runs/unet" \
+  --rla "$WORK/runs/rla" --wm "$WORK/runs/wm" --demos "$WORK/data/train" --num-demos 16 --task RollBall --fp16 \
+  --euler-steps 1 --out "$BASE" --regression "$WORK/runs/regression"
+
+# 6. The object-faithful fine-tunes (issue 16; the card's "Does it see the task?"), each from the base stack: the
+#    UNet with the segmented ball and goal pixels weighing 31x; the RLA autoencoder with motion-weighted token losses;
+#    RLA-WM on the new RLA latents (the base latent scale kept). One thread each, the first two side by side.
+skip() { [ -f "$1/final/$2.safetensors" ]; }
+F="--init $BASE --data $WORK/data/train --heldout $WORK/data/heldout --finetune --batch-size 32"
+skip "$WORK/runs/unet-obj30" image_decoder || $RG train unet $F --object-weight 30 --out "$WORK/runs/unet-obj30" \
+  --steps 800 --checkpoint-every 100 --eval-every 200 $T $(resume "$WORK/runs/unet-obj30") &
+skip "$WORK/runs/rla-motion8" rla_decoder || $RG train rla $F --motion-weight 8 --out "$WORK/runs/rla-motion8" \
+  --steps 800 --warmup-steps 50 --checkpoint-every 100 --eval-every 400 $T $(resume "$WORK/runs/rla-motion8") &
+wait
+skip "$WORK/runs/wm-motion8" world_model || $RG train wm $F --rla "$WORK/runs/rla-motion8" \
+  --out "$WORK/runs/wm-motion8" --steps 800 --warmup-steps 50 --checkpoint-every 100 --eval-every 400 $T \
+  $(resume "$WORK/runs/wm-motion8")
+
+# 7. Assemble the shipped bundle (the base encoder and regression baseline, the fine-tuned UNet, RLA and RLA-WM),
+#    calibrate the success threshold on the demos, measure on the held-out episodes.
+$RG make-bundle --from-runs --init "$BASE" --unet "$WORK/runs/unet-obj30" --rla "$WORK/runs/rla-motion8" \
+  --wm "$WORK/runs/wm-motion8" --demos "$WORK/data/train" --num-demos 16 --task RollBall --fp16 --euler-steps 1 \
+  --out "$OUT" --regression "$WORK/runs/regression"
 $RG calibrate --bundle "$OUT"  # the world-model success threshold, measured on the demos
 .venv/bin/python -m benchmarks.prediction_quality --bundle "$OUT" --data "$WORK/data/heldout" \
   --out "$WORK/prediction_quality" --max-starts 128
+.venv/bin/python -m benchmarks.object_fidelity --bundle "$OUT" --heldout "$WORK/data/heldout" \
+  --train "$WORK/data/train" --threads 1 --probe-episodes 100 --out "$WORK/objfid/shipped"
 
-# 6. The BC policy shipped beside the bundle (<bundle>-bc/): ResNet-18 at 64 px on the successful training
+# 8. The BC policy shipped beside the bundle (<bundle>-bc/): ResNet-18 at 64 px on the successful training
 #    episodes, rendered through the bundle's encoder and UNet; stored in fp16.
 $RG train bc --bundle "$OUT" --data "$WORK/data/train" --heldout "$WORK/data/heldout" --out "$WORK/runs/bc" \
   --policy-preset cpu --batch-size 64 --epochs 10 $T $(resume "$WORK/runs/bc")
 .venv/bin/python -c "import sys, torch; from rla_gym.agents.bc import BCPolicy; \
 BCPolicy.from_pretrained(sys.argv[1]).save_pretrained(sys.argv[2], torch.float16)" "$WORK/runs/bc/final" "$OUT-bc"
 
-# 7. The card's policy results: BC and world-model RL, both scored in ManiSkill on seeds 42-91.
+# 9. The card's policy results: BC and world-model RL, checkpoints chosen on ManiSkill seeds 42-91 and by the world
+#    model alone, then BC and both chosen checkpoints on 200 report seeds (3 000 000+), paired against BC.
 source scripts/sim_env.sh
 $RG wmrl --robot ur10e --task RollBall --bundle "$OUT" --out "$WORK/wmrl" --num-envs 16 --num-steps 4 \
-  --minibatch-size 32 --iterations 100 --eval-every 25 --eval-seeds 42 91 --no-progress $(resume "$WORK/wmrl")
+  --minibatch-size 32 --iterations 100 --eval-every 25 --eval-seeds 42 91 --wm-select-worlds 32 \
+  --report-episodes 200 --no-progress $(resume "$WORK/wmrl")

@@ -10,6 +10,16 @@ import pytest
 from test_cli_errors import assert_refused
 
 
+@pytest.fixture(autouse=True)
+def keep_threads():
+    """`rla-gym play` sets torch's threads (--threads, default 1): give the other tests theirs back."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def panda_bundle(tmp_path_factory):
     from rla_gym.models.random_bundle import make_random_bundle

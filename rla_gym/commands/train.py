@@ -68,6 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--bc-failures", action="store_true", help="bc: imitate failed episodes too (default: successes only)"
     )
     parser.add_argument(
+        "--bc-fraction",
+        type=float,
+        default=1.0,
+        help="bc: imitate only the first this fraction of the successful training episodes (nested subsets: "
+        "headroom variants for world-model RL)",
+    )
+    parser.add_argument(
         "--object-weight",
         type=float,
         default=0.0,
@@ -131,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             policy_preset=args.policy_preset,
             bc_failures=args.bc_failures,
+            bc_fraction=args.bc_fraction,
             object_weight=args.object_weight,
             motion_weight=args.motion_weight,
             token_weight=args.token_weight,

@@ -42,6 +42,7 @@ class TaskOptions:
     progress: bool = True
     policy_preset: str = "paper"  # bc: network size ("paper": ResNet-18 at 128 px, "cpu": at 64 px, "tiny": tests)
     bc_failures: bool = False  # bc: also imitate failed episodes (off: successes only, as the reference)
+    bc_fraction: float = 1.0  # bc: imitate the first this fraction of the (successful) training episodes
     object_weight: float = 0.0  # unet: task-object pixels weigh 1 + this in the L1 (recorded segmentation)
     motion_weight: float = (
         0.0  # rla, regression, wm (with token_weight): tokens weigh 1 + this x (change / mean change)
@@ -63,6 +64,10 @@ class TaskOptions:
             )
         if self.motion_weight > 0 and self.model == "wm" and self.token_weight <= 0:
             raise ValueError("--motion-weight on wm weighs its decoded-token loss: give --token-weight > 0 too")
+        if not 0 < self.bc_fraction <= 1:
+            raise ValueError(f"--bc-fraction: expected a number in (0, 1]; got {self.bc_fraction}")
+        if self.bc_fraction < 1 and self.model != "bc":
+            raise ValueError(f"--bc-fraction picks BC's demonstrations: it applies to bc, not {self.model}")
         if self.finetune and self.model == "bc":
             raise ValueError("--finetune starts from a bundle's world-model weights; BC starts from ImageNet-free init")
 
@@ -129,6 +134,8 @@ def build_task(opts: TaskOptions):
         held = load_training_data(opts.heldout, enc, size, **load) if opts.heldout else None
         if not opts.bc_failures:
             train, held = train.successes(), held.successes() if held is not None else None
+        if opts.bc_fraction < 1:
+            train = train.first(opts.bc_fraction)
         return build_bc_task(bundle.stack, train, held, opts.policy_preset)
     # fresh modules from the bundle's config (zero-init output layers as the authors train them); only the
     # encoder's weights come from the bundle

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,17 @@ class TrainingData:
         keep = [i for i, s in enumerate(self.success) if s]
         if not keep:
             raise ValueError(f"none of the {len(self)} episodes succeeded: BC needs successful demonstrations")
+        return self.subset(keep)
+
+    def first(self, fraction: float) -> TrainingData:
+        """The first ceil(fraction x N) episodes in key order (at least one): nested subsets, so BC on 10 % of the
+        demos saw a part of what BC on 25 % saw (issue 17's headroom variants)."""
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1]; got {fraction}")
+        return self.subset(list(range(max(1, math.ceil(fraction * len(self))))))
+
+    def subset(self, keep: list[int]) -> TrainingData:
+        """The episodes at `keep`, every per-episode array alike."""
         pick = lambda xs: None if xs is None else [xs[i] for i in keep]  # noqa: E731
         return TrainingData(
             pick(self.keys),

@@ -51,13 +51,15 @@ class FakeSim:
         self.closed = True
 
 
-def make_session(bundle: Path, out: Path, sim: FakeSim | None = None, **policies):
+def make_session(bundle: Path, out: Path, sim: FakeSim | None = None, **env_kwargs):
     """A started session on the tiny ur10e bundle (demo 0, frame 0, seed 0), world-model only when `sim` is None."""
     from rla_gym.envs.vector import RLAWorldModelVectorEnv
     from rla_gym.play.session import PlaySession
 
-    env = RLAWorldModelVectorEnv(num_envs=1, robot="ur10e", bundle=bundle, device="cpu", autoreset_mode="Disabled")
-    session = PlaySession(env, sim, None if sim else "no simulator in this test", policies=policies, out=out)
+    env = RLAWorldModelVectorEnv(
+        num_envs=1, robot="ur10e", bundle=bundle, device="cpu", autoreset_mode="Disabled", **env_kwargs
+    )
+    session = PlaySession(env, sim, None if sim else "no simulator in this test", out=out)
     session.reset()
     return session
 

@@ -1,7 +1,8 @@
 """`rla-gym play` in a real browser: headless Chromium (Debian's `chromium` and `chromium-driver`, driven by Selenium)
 loads the page served by the command on the embedded default bundle, drives the arm with a key and the demo's chunk,
-and sees the predicted frame, the reward and, where ManiSkill runs, the simulator's frame change; a typed
-out-of-range target and a second tab get their messages; the video is saved; a screenshot goes to tmp.
+and sees the predicted frame, the reward and, where ManiSkill runs, the simulator's frame change, and the env's
+uncertainty shown; a typed out-of-range target and a second tab get their messages; the video is saved; a screenshot
+goes to tmp.
 
 `scripts/setup_browser.sh` (run by `make test`) installs Chromium as root on Debian. The test skips only where
 Chromium or Selenium is missing, and says why; under `RLA_GYM_REQUIRE_BROWSER=1` (CI) it fails instead. Where the
@@ -151,6 +152,7 @@ def test_the_page_drives_both_worlds_and_saves_a_video(browser, server, tmp_path
     assert wm1 != wm0, "the predicted frame did not change"
     assert re.fullmatch(r"-?\d+\.\d{4}", reward1), f"no reward after the key press: {reward1!r}"
     assert "world model" in text("m-ms"), text("m-ms")
+    assert re.fullmatch(r"\d+\.\d{4}", text("m-unc")), f"no uncertainty (--uncertainty draws): {text('m-unc')!r}"
     if both:
         assert sim1 != sim0, "ManiSkill's frame did not change"
         assert "simulator" in text("m-ms")

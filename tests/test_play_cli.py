@@ -1,5 +1,6 @@
 """`rla-gym play` refuses what it cannot serve with one line on stderr naming the argument, exit code 2: a port in use
-(before any model loads), a bad port, a bundle of another robot, a task the robot does not run, a broken --rl."""
+(before any model loads), a bad port, a bundle of another robot, a task the robot does not run, a broken --rl, an
+uncertainty the bundle cannot give."""
 
 from __future__ import annotations
 
@@ -59,3 +60,8 @@ def test_a_task_of_another_robot_is_refused(capsys):
 def test_a_folder_that_is_no_rl_checkpoint_is_refused(random_bundle_dir, tmp_path, capsys):
     argv = ["play", "--bundle", str(random_bundle_dir), "--rl", str(tmp_path), "--port", "0", "--no-sim"]
     assert_refused(argv, "--rl", capsys, words="agent.json missing")
+
+
+def test_an_uncertainty_the_bundle_cannot_give_is_refused(random_bundle_dir, capsys):
+    argv = ["play", "--bundle", str(random_bundle_dir), "--uncertainty", "regression", "--port", "0", "--no-sim"]
+    assert_refused(argv, "--uncertainty", capsys, words="ships no regression baseline")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from play_support import session, wm_only
+from play_support import FakeSim, make_session, session, wm_only
 
 from rla_gym.data.video import count_frames, resize_frames
 from rla_gym.play.session import PlayError, TabLock, targets_from_qpos
@@ -179,6 +179,25 @@ def test_a_scene_start_starts_the_world_model_from_the_simulators_frame(session)
     np.testing.assert_allclose(session.targets, session.sim_frame.qpos[: UR10E.action_dim])
     session.act("demo")  # the reward reference is demo 1's next chunk
     assert session.reference == (1, 8)
+
+
+def test_the_envs_uncertainty_is_shown_where_the_env_offers_it(random_bundle_dir, tmp_path):
+    from rla_gym.envs.vector import RLAWorldModelVectorEnv
+
+    with_it = make_session(random_bundle_dir, tmp_path, FakeSim(), uncertainty="draws")
+    targets = with_it.targets.copy()
+    targets[0] += 0.5
+    outcome = with_it.step(targets.tolist())
+    assert outcome.uncertainty is not None and outcome.uncertainty > 0
+    assert with_it.summary()["last"]["uncertainty"] == outcome.uncertainty
+    twin = RLAWorldModelVectorEnv(
+        num_envs=1, bundle=random_bundle_dir, device="cpu", autoreset_mode="Disabled", uncertainty="draws"
+    )
+    twin.reset(seed=0, options={"demo": 0, "frame": 0})
+    info = twin.step(torch.from_numpy(np.tile(targets, (with_it.k, 1)))[None])[4]
+    assert outcome.uncertainty == pytest.approx(float(info["uncertainty"][0]))
+    twin.close()
+    with_it.close()
 
 
 def test_world_model_only_steps_and_shows_the_demo_frame(wm_only):

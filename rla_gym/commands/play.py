@@ -47,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: this machine only)")
     parser.add_argument("--port", type=port, default=8000, help="0: any free port")
+    parser.add_argument(
+        "--uncertainty",
+        choices=("draws", "regression", "off"),
+        default="draws",
+        help="the env's info['uncertainty'] shown on the page: a second flow-noise draw, the regression baseline, or off",
+    )
     parser.add_argument("--no-sim", action="store_true", help="world model only, even where ManiSkill runs")
     parser.add_argument("--sim-size", type=even_int_at_least(16, "pixels"), default=128, help="ManiSkill camera size")
     parser.add_argument("--out", type=out_dir, default=Path("out/play"), help="where saved videos go")
@@ -105,8 +111,14 @@ def open_session(args: argparse.Namespace):
             bundle=args.bundle,
             device=args.device,
             autoreset_mode="Disabled",
+            uncertainty=None if args.uncertainty == "off" else args.uncertainty,
         )
     except (ValueError, OSError) as err:  # BundleError is a ValueError: another robot's bundle, a broken one
+        second = args.uncertainty == "regression" and "no regression baseline" in str(err)
+        if second or str(err).startswith("uncertainty="):  # a second opinion the bundle or the dynamics cannot give
+            raise ArgumentError(
+                "--uncertainty", "a second opinion this bundle has", f"{args.uncertainty} ({err})"
+            ) from None
         got = f"{args.bundle or 'the embedded default'} ({err})"
         raise ArgumentError("--bundle", f"a bundle for robot {args.robot}", got) from None
     sim, note = None, "--no-sim" if args.no_sim else simulator_problem()

@@ -112,3 +112,15 @@ def test_wmrl_resumes_from_its_latest_complete_checkpoint(shipped, tmp_path, cap
     assert any(not torch.equal(at_one[k], resumed[k]) for k in at_one), "training went on after the resume"
     assert "BC " in printed and "world model" in printed
     assert main([*args, "--iterations", "3", "--resume"]) == 2, "a finished run has nothing left to do"
+
+
+def test_the_long_cpu_preset_gives_16x_the_demo_s_world_model_transitions_and_the_full_protocol():
+    from rla_gym.train.wmrl import WMRL_PRESETS, wmrl_preset
+
+    demo, long = wmrl_preset("demo"), wmrl_preset("cpu-long")
+    transitions = [c.ppo.num_envs * c.ppo.num_steps * c.ppo.iterations for c in (demo, long)]
+    assert transitions == [3_200, 102_400]
+    assert long.report_episodes >= 500 and long.wm_select_worlds > 0 and long.eval_seeds == tuple(range(42, 92))
+    assert set(WMRL_PRESETS) == {"demo", "cpu-long", "paper", "tiny"}
+    with pytest.raises(ValueError, match="valid: demo, cpu-long, paper, tiny"):
+        wmrl_preset("huge")

@@ -1,4 +1,5 @@
-"""info["uncertainty"]: the disagreement of a second prediction with the env's step, and its optional penalty."""
+"""info["uncertainty"]: the disagreement of a second prediction with the env's step, and its optional penalty;
+`reward_draws`: the reward averaged over several flow-noise draws of the step."""
 
 from __future__ import annotations
 
@@ -50,6 +51,18 @@ def test_the_second_draw_has_its_own_noise_and_leaves_the_step_alone(make_vec_en
         torch.testing.assert_close(i0["reward_l1"], i1["reward_l1"])
 
 
+def test_reward_draws_average_the_reward_of_other_draws_and_leave_the_world_alone(make_vec_env):
+    one = _steps(make_vec_env(2, uncertainty="draws"))
+    two = _steps(make_vec_env(2, uncertainty="draws", reward_draws=2))
+    for (_, _, _, i1), (_, _, _, i2) in zip(one, two):
+        torch.testing.assert_close(i1["goal_l1"], i2["goal_l1"])  # the world's own next state: the first draw
+        torch.testing.assert_close(i1["uncertainty"], i2["uncertainty"])
+        second = 2 * i2["reward_l1"] - i1["reward_l1"]  # the other draw's reward L1, solved out of the mean
+        assert bool((second - i1["reward_l1"]).abs().max() > 0), "the average took a different draw in"
+        # |L1(a, ref) - L1(b, ref)| <= L1(a, b): the draw averaged in is the one the uncertainty measured
+        assert bool(((second - i1["reward_l1"]).abs() <= i1["uncertainty"] + 1e-5).all())
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -58,6 +71,8 @@ def test_the_second_draw_has_its_own_noise_and_leaves_the_step_alone(make_vec_en
         ({"uncertainty_penalty": 1.0}, "needs a signal to penalise"),
         ({"uncertainty": "ensemble"}, "valid: draws, regression"),
         ({"uncertainty": "draws", "uncertainty_penalty": -1.0}, "a finite number >= 0"),
+        ({"reward_draws": 3, "dynamics": "regression"}, "deterministic: every draw is the same"),
+        ({"reward_draws": 0}, "reward_draws must be an integer >= 1"),
     ],
 )
 def test_a_second_opinion_that_cannot_disagree_is_refused(make_vec_env, regression_bundle_dir, kwargs, message):

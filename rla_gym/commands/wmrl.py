@@ -2,7 +2,8 @@
 
 Prints the BC-vs-RL table (success, 95 % interval, episodes) and writes side-by-side videos (simulator | world
 model for the same actions), a learning curve, the best and last RL checkpoints (peft adapters) into --out.
-`--preset demo` fits a 2-core CPU; `--preset paper` is the paper's run; single settings override a preset.
+`--preset demo` fits a 2-core CPU; `--preset cpu-long` runs for hours there in the background (`--resume` continues
+it); `--preset paper` is the paper's run; single settings override a preset.
 Runs under `torchrun --nproc_per_node N` unchanged."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rla_gym.args import (
     existing_dir,
     fresh_out,
     int_between,
+    non_negative_float,
     non_negative_int,
     out_dir,
     positive_int,
@@ -48,7 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=out_dir, default=Path("out/wmrl"), help="folder for the table, videos, plot, checkpoints"
     )
-    parser.add_argument("--preset", default="demo", choices=("demo", "paper", "tiny"), help="settings to start from")
+    parser.add_argument(
+        "--preset",
+        default="demo",
+        choices=("demo", "cpu-long", "paper", "tiny"),
+        help="settings to start from (demo ~15 min on 2 cores; cpu-long ~3 h there, resumable; paper: a GPU)",
+    )
     parser.add_argument("--iterations", type=positive_int, default=None, help="PPO iterations (rollout + update)")
     parser.add_argument(
         "--num-envs", type=positive_int, default=None, help="world-model envs over all ranks (paper 112)"
@@ -77,6 +84,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"score BC and the chosen checkpoints on this many report seeds ({REPORT_SEEDS[0]}+, which choose "
         "nothing), each against BC seed by seed (0: no report stage)",
+    )
+    parser.add_argument(
+        "--reward-draws",
+        type=positive_int,
+        default=None,
+        help="average the world-model reward over N flow-noise draws (less model noise in the signal; N x the "
+        "dynamics cost)",
+    )
+    parser.add_argument(
+        "--uncertainty",
+        choices=("draws", "regression"),
+        default=None,
+        help="info['uncertainty'] in the world-model env: a second flow draw or the regression baseline",
+    )
+    parser.add_argument(
+        "--uncertainty-penalty",
+        type=non_negative_float,
+        default=None,
+        help="reward -= this x info['uncertainty'] (needs --uncertainty): a guard against exploiting the model",
     )
     parser.add_argument(
         "--wm-select-worlds",
@@ -120,6 +146,9 @@ def config_from_args(args: argparse.Namespace):
         "videos": args.videos,
         "report_episodes": args.report_episodes,
         "wm_select_worlds": args.wm_select_worlds,
+        "reward_draws": args.reward_draws,
+        "uncertainty": args.uncertainty,
+        "uncertainty_penalty": args.uncertainty_penalty,
     }
     top = {k: v for k, v in top.items() if v is not None}
     if args.eval_seeds is not None:

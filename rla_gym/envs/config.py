@@ -43,6 +43,9 @@ class WorldModelEnvConfig:
     # "regression" (the bundle's baseline); None: off (no extra model step). See envs/uncertainty.py.
     uncertainty: str | None = None
     uncertainty_penalty: float = 0.0  # reward -= this x info["uncertainty"] (needs `uncertainty`)
+    # the reward (and info["reward_l1"]) averaged over this many flow-noise draws of the step; the observation and
+    # the world's next state stay the first draw's. > 1 lowers the model's sampling noise in the reward signal.
+    reward_draws: int = 1
 
     def __post_init__(self) -> None:
         if self.reward_mode is not None and self.reward_mode not in REWARD_MODES:
@@ -59,6 +62,7 @@ class WorldModelEnvConfig:
             raise ValueError(f"dynamics {self.dynamics!r}; valid: {', '.join(DYNAMICS)}")
         check_int("chunk_size", self.chunk_size, 1)
         check_int("max_chunk_steps", self.max_chunk_steps, 1)
+        check_int("reward_draws", self.reward_draws, 1)
         if self.euler_steps is not None:
             try:
                 check_int("euler_steps", self.euler_steps, 1)

@@ -12,7 +12,7 @@ MASK64 = (1 << 64) - 1
 # stream ids (reference 7.1)
 RESET_SAMPLE = 1
 FLOW_NOISE = 5
-UNCERTAINTY_NOISE = 6  # the second flow draw of uncertainty='draws' (not in the reference)
+EXTRA_DRAWS = 6  # extra flow draw i (reward averaging, uncertainty='draws') uses stream 6 + i (not in the reference)
 
 
 def _splitmix64(v: int) -> int:

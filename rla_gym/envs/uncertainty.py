@@ -36,14 +36,11 @@ class Disagreement:
         self.mode = mode
         self.second = dynamics if mode == "draws" else bundle.dynamics("regression", euler_steps)
 
-    @property
-    def needs_noise(self) -> bool:
-        return self.mode == "draws"
-
     def __call__(
-        self, tokens: torch.Tensor, targets: torch.Tensor, pred: torch.Tensor, noise: torch.Tensor | None,
+        self, tokens: torch.Tensor, targets: torch.Tensor, pred: torch.Tensor, draws: list[torch.Tensor],
         precision: str | None = None,
     ) -> torch.Tensor:  # fmt: skip
-        """(N,) mean |pred - second opinion| over tokens and channels."""
-        other = self.second(tokens, targets, noise, precision=precision)
+        """(N,) mean |pred - second opinion| over tokens and channels; "draws" takes the env's first extra draw
+        (`draws[0]`, also used for reward averaging), "regression" steps the baseline."""
+        other = draws[0] if self.mode == "draws" else self.second(tokens, targets, None, precision=precision)
         return (pred.float() - other.float()).abs().mean(dim=(-2, -1))

@@ -26,7 +26,7 @@ from rla_gym.envs.bundles import resolve_bundle
 from rla_gym.envs.config import WorldModelEnvConfig, check_int
 from rla_gym.envs.demo_reference import DemoReference, calibrated_threshold
 from rla_gym.envs.reset_sampler import ResetSampler
-from rla_gym.envs.seeding import FLOW_NOISE, UNCERTAINTY_NOISE, env_rng
+from rla_gym.envs.seeding import EXTRA_DRAWS, FLOW_NOISE, env_rng
 from rla_gym.envs.uncertainty import Disagreement
 from rla_gym.models.bundle import Bundle, BundleError
 from rla_gym.models.device import resolve_device
@@ -112,6 +112,11 @@ class RLAWorldModelVectorEnv(VectorEnv):
         )
         self.euler_steps: int = self.cfg.euler_steps
         self.dynamics = self.bundle.dynamics(self.cfg.dynamics, self.euler_steps).to(self.device)  # one step
+        if self.cfg.reward_draws > 1 and self.dynamics.noise_shape is None:
+            raise ValueError(
+                f"reward_draws={self.cfg.reward_draws} averages flow-noise draws; dynamics={self.cfg.dynamics!r} is "
+                "deterministic: every draw is the same"
+            )
         self.disagreement = (
             None
             if self.cfg.uncertainty is None
@@ -329,10 +334,14 @@ class RLAWorldModelVectorEnv(VectorEnv):
         rgb = self._render(pred)
 
         reward, err, goal_err = self.reference.reward(pred, self._episode, self._frame)
+        draws = self._extra_draws(actions)
+        if self.cfg.reward_draws > 1:  # the reward of each draw, averaged; goal and success stay the world's own
+            scored = [self.reference.reward(d, self._episode, self._frame) for d in draws[: self.cfg.reward_draws - 1]]
+            reward = torch.stack([reward, *(r for r, _, _ in scored)]).mean(0)
+            err = torch.stack([err, *(e for _, e, _ in scored)]).mean(0)
         uncertainty = None
         if self.disagreement is not None:
-            second_noise = self._noise(UNCERTAINTY_NOISE) if self.disagreement.needs_noise else None
-            uncertainty = self.disagreement(self._tokens, actions, pred, second_noise, self.cfg.precision)
+            uncertainty = self.disagreement(self._tokens, actions, pred, draws, self.cfg.precision)
             reward = reward - self.cfg.uncertainty_penalty * uncertainty
         new_frame = self.reference.advance(self._episode, self._frame)
         terminated = self.reference.runs_out(self._episode, self._frame) & stepping
@@ -387,8 +396,16 @@ class RLAWorldModelVectorEnv(VectorEnv):
         out["demo"], out["frame"] = self._episode.clone(), self._frame.clone()
         return out
 
+    def _extra_draws(self, actions: torch.Tensor) -> list[torch.Tensor]:
+        """Extra flow draws of this step (reward averaging, uncertainty='draws'), draw i from noise stream 6 + i."""
+        count = max(self.cfg.reward_draws - 1, int(self.cfg.uncertainty == "draws"))
+        return [
+            self.dynamics(self._tokens, actions, self._noise(EXTRA_DRAWS + i), precision=self.cfg.precision)
+            for i in range(count)
+        ]
+
     def _noise(self, stream: int = FLOW_NOISE) -> torch.Tensor:
-        """Flow noise per world from (seed, stream (5; 6 for the uncertainty's second draw), global env index,
+        """Flow noise per world from (seed, stream (5; 6 + i for extra draw i), global env index,
         flow-step counter)."""
         shape = self.dynamics.noise_shape
         draws = [

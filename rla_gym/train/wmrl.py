@@ -115,6 +115,9 @@ class WMRLConfig:
     videos: int = 2  # side-by-side videos for the first this many evaluation seeds
     wm_select_worlds: int = 32  # world-model episodes per checkpoint for the simulator-free selection (0: off)
     report_episodes: int = 500  # report seeds for BC and the chosen checkpoints (0: no report stage)
+    reward_draws: int = 1  # the env's reward averaged over this many flow-noise draws (rla_gym.envs.config)
+    uncertainty: str | None = None  # the env's second opinion, "draws" or "regression" (None: off)
+    uncertainty_penalty: float = 0.0  # reward -= this x info["uncertainty"]
     euler_steps: int | None = None  # None: the bundle's
     device: str = "auto"
     progress: bool = True
@@ -126,6 +129,11 @@ class WMRLConfig:
             raise ValueError("eval_seeds is empty: BC and RL are compared on at least one ManiSkill seed")
         if self.eval_every < 1 or self.videos < 0:
             raise ValueError(f"eval_every must be >= 1 and videos >= 0; got {self.eval_every}, {self.videos}")
+        from rla_gym.envs.config import WorldModelEnvConfig  # the env's own checks, before anything loads
+
+        WorldModelEnvConfig(
+            reward_draws=self.reward_draws, uncertainty=self.uncertainty, uncertainty_penalty=self.uncertainty_penalty
+        )
         if self.wm_select_worlds < 0:
             raise ValueError(f"wm_select_worlds must be >= 0 (0: off); got {self.wm_select_worlds}")
         if self.report_episodes:
@@ -136,10 +144,18 @@ class WMRLConfig:
         self.eval_seeds = tuple(int(s) for s in self.eval_seeds)
 
 
+WMRL_PRESETS = ("demo", "cpu-long", "paper", "tiny")
+
+
 def wmrl_preset(name: str, **overrides: Any) -> WMRLConfig:
-    """ "paper": 112 envs, 300 iterations, seeds 42-91; "demo": a run for a 2-core CPU; "tiny": tests (2 updates)."""
+    """ "paper": 112 envs, 300 iterations, seeds 42-91; "demo": a run for a 2-core CPU (~15 min); "cpu-long": a
+    run of about three hours on 2 CPU cores, resumable, for the background (32 worlds x 8 chunk steps per iteration,
+    400 iterations: 102 400 world-model transitions, 16x the demo's); "tiny": tests (2 updates)."""
     if name == "paper":
         config = WMRLConfig()
+    elif name == "cpu-long":
+        ppo = PPOConfig(num_envs=32, num_steps=8, iterations=400, minibatch_size=64)
+        config = WMRLConfig(ppo=ppo, eval_every=50, wm_select_worlds=32, report_episodes=500)
     elif name == "demo":
         # the card's run (16 worlds, minibatch 32) cut to 50 iterations, 20 selection and 20 report seeds: ~12 min
         ppo = PPOConfig(num_envs=16, num_steps=4, iterations=50, minibatch_size=32)
@@ -164,7 +180,7 @@ def wmrl_preset(name: str, **overrides: Any) -> WMRLConfig:
             report_episodes=2,
         )
     else:
-        raise ValueError(f"unknown wmrl preset {name!r}; valid: paper, demo, tiny")
+        raise ValueError(f"unknown wmrl preset {name!r}; valid: {', '.join(WMRL_PRESETS)}")
     return replace(config, **overrides)
 
 
@@ -421,6 +437,9 @@ def _world_model_envs(run: _Run) -> tuple[Any, RolloutCollector]:
         euler_steps=config.euler_steps,
         reward_scale=config.ppo.reward_scale,
         reward_mode=run.task.wm_reward,
+        reward_draws=config.reward_draws,
+        uncertainty=config.uncertainty,
+        uncertainty_penalty=config.uncertainty_penalty,
     )
     env_seed = config.ppo.seed + 1_000_003 * run.start
     return envs, RolloutCollector(envs, run.agent, config.ppo.num_steps, config.ppo.gamma, seed=env_seed)

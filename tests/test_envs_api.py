@@ -109,3 +109,17 @@ def test_episodes_end_and_autoreset_with_final_obs(make_vec_env):
 def _same_render(a: torch.Tensor, b: torch.Tensor) -> bool:
     """The same render up to one grey level: the UNet's CPU kernels round differently with the batch's size."""
     return bool((a.int() - b.int()).abs().max() <= 1)
+
+
+def test_a_reset_can_start_from_camera_frames_still_rewarded_against_the_demo(make_vec_env):
+    env = make_vec_env(2)
+    frames = np.random.default_rng(0).integers(0, 256, (2, 96, 96, 3), dtype=np.uint8)  # e.g. ManiSkill at 96 px
+    obs, info = env.reset(seed=0, options={"demo": [1, 2], "frame": [0, 3], "start_frames": frames})
+    seen = env.stack.view(frames)
+    assert _same_render(obs[0], seen[0]) and _same_render(obs[1], seen[1])
+    assert not _same_render(obs[0], env.demo_renders()[0]), "not the demo frame's render"
+    assert info["demo"].tolist() == [1, 2] and info["frame"].tolist() == [0, 3], "the reference stays the demo's"
+    before = env._tokens.clone()
+    with pytest.raises(ValueError, match=r"start_frames: expected uint8 \(1, H, W, 3\)"):
+        env.reset(options={"reset_mask": np.array([True, False]), "start_frames": frames})
+    assert torch.equal(env._tokens, before), "the refused reset changed nothing"

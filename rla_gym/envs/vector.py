@@ -22,6 +22,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from rla_gym.data.video import resize_frames
 from rla_gym.envs.bundles import resolve_bundle
 from rla_gym.envs.config import WorldModelEnvConfig, check_int
 from rla_gym.envs.demo_reference import DemoReference, calibrated_threshold
@@ -34,7 +35,7 @@ from rla_gym.specs import TASKS, RobotSpec, SimTask, check_pair, get_robot
 
 AUTORESET_MODES = tuple(mode.value for mode in AutoresetMode)
 DEFAULT_REWARD_MODE = "aligned"  # for a bundle that names no task
-RESET_OPTIONS = ("demo", "frame", "reset_mask", "env_mask")
+RESET_OPTIONS = ("demo", "frame", "reset_mask", "env_mask", "start_frames")
 STEP_ONLY_INFO = (
     "reward_l1",
     "goal_l1",
@@ -186,8 +187,11 @@ class RLAWorldModelVectorEnv(VectorEnv):
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Reset every world, or those in `options["reset_mask"]` (bool per env; `env_mask` is the old
-        name). `seed` fixes all draws; `options` may pin `demo` and `frame` (int or one per env).
-        Everything is validated first: a reset that raises leaves the env as it was."""
+        name). `seed` fixes all draws; `options` may pin `demo` and `frame` (int or one per env), and
+        `start_frames` ((worlds reset, H, W, 3) uint8 camera frames at any size) starts those worlds from these
+        frames instead of the demo frame (encoded and rendered as `WorldModelStack.view`: a ManiSkill scene, a
+        planner's start), still rewarded against the drawn or pinned demo. Everything is validated first: a reset
+        that raises leaves the env as it was."""
         self._check_open()
         options = dict(options or {})
         unknown = set(options) - set(RESET_OPTIONS)
@@ -205,6 +209,7 @@ class RLAWorldModelVectorEnv(VectorEnv):
         counts = np.zeros_like(self._reset_count) if reseed else self._reset_count
         idx = np.flatnonzero(mask)
         episodes, frames = self._draw(idx, new_seed, counts, demo, frame)  # raises on a bad pin, changes nothing
+        starts = self._start_frames(options.get("start_frames"), idx.size)
 
         super().reset(seed=seed)
         if reseed:
@@ -212,7 +217,23 @@ class RLAWorldModelVectorEnv(VectorEnv):
             self._reset_count[:] = 0
             self._flow_count[:] = 0
         self._apply_reset(idx, episodes, frames)
+        if starts is not None:
+            ids = torch.as_tensor(idx, device=self.device)
+            self._tokens[ids] = self.stack.encode(torch.from_numpy(starts))
+            self._rgb[ids] = self._render(self._tokens[ids])
         return self._observation(), self._reset_info()
+
+    def _start_frames(self, value: Any, count: int) -> np.ndarray | None:
+        """`start_frames` as (count, S, S, 3) uint8 at the stack's size, resized as the training data; None if absent."""
+        if value is None:
+            return None
+        frames = _as_numpy(value)
+        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[0] != count or frames.shape[-1] != 3:
+            raise ValueError(
+                f"start_frames: expected uint8 ({count}, H, W, 3), one camera frame per world reset; got "
+                f"{frames.dtype} {tuple(frames.shape)}"
+            )
+        return np.ascontiguousarray(resize_frames(frames, self.stack.image_size))
 
     def _reset_mask(self, name: str, value: Any) -> np.ndarray:
         if value is None:

@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from rla_gym.data.video import resize_frames
 from rla_gym.envs.vector import RLAWorldModelVectorEnv
 from rla_gym.eval.policies import Policy, make_policy
 from rla_gym.eval.recording import write_side_by_side
@@ -168,13 +167,10 @@ class PlaySession:
             sim = self.sim.reset(seed, ref.targets[first : first + frame].cpu().numpy()) if self.sim else None
             wm = obs[0].cpu().numpy()
             qpos = ref.qpos[first + frame].cpu().numpy()
-        else:
+        else:  # the same reset again, the world starting from ManiSkill's frame (a render, as every other)
             sim = self.sim.reset(seed)
-            stack = self.env.stack
-            tokens = stack.encode(torch.from_numpy(resize_frames(sim.seen[None], stack.image_size)))  # (1, L, C)
-            rgb = stack.render(tokens, self.env.cfg.precision)  # (1, S, S, 3): frame 0 is a render, as every other
-            _place(self.env, tokens, rgb)
-            wm, qpos = rgb[0].cpu().numpy(), sim.qpos
+            obs, _ = self.env.reset(seed=seed, options={**options, "start_frames": sim.seen[None]})
+            wm, qpos = obs[0].cpu().numpy(), sim.qpos
         self.start_options = {"kind": kind, "demo": demo, "frame": frame, "seed": seed}
         self.reference = (demo, options["frame"])
         self.targets = np.clip(targets_from_qpos(self.spec, qpos), self.low, self.high)
@@ -384,14 +380,6 @@ def targets_from_qpos(spec: RobotSpec, qpos: np.ndarray) -> np.ndarray:
     if spec.action_dim > spec.arm_dof:
         targets.append(qpos[spec.arm_dof] / spec.gripper_mimic[0])
     return np.asarray(targets, np.float32)
-
-
-def _place(env: RLAWorldModelVectorEnv, tokens: torch.Tensor, rgb: torch.Tensor) -> None:
-    """Put the env's one world at `tokens` (1, L, C) showing `rgb` (1, S, S, 3), after a reset chose its reference
-    demo. The env has no reset option for a start state of the caller's yet; this is the one place that reaches
-    into it for one."""
-    env._tokens[:] = tokens.to(env._tokens.device)
-    env._rgb[:] = rgb.to(env._rgb.device)
 
 
 def _count(name: str, value: Any) -> int:

@@ -7,21 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from agents_support import one_thread
 from play_support import FakeSim, make_session, session, wm_only
 
 from rla_gym.data.video import count_frames, resize_frames
 from rla_gym.play.session import PlayError, TabLock, targets_from_qpos
 from rla_gym.specs import PANDA, UR10E, XARM6_ROBOTIQ
 
-__all__ = ["session", "wm_only"]  # the fixtures, imported
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+__all__ = ["one_thread", "session", "wm_only"]  # the fixtures, imported
 
 
 def snapshot(s) -> tuple:

@@ -152,20 +152,10 @@ class RLAWorldModel(nn.Module):
             x = x - v.to(x.dtype) / steps
         return x
 
-    def flow_matching_loss(
-        self,
-        tokens: torch.Tensor,
-        qpos: torch.Tensor,
-        lengths: torch.Tensor,
-        robot: str | int,
-        x0: torch.Tensor,
-        sigma_min: float = 1e-5,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """MSE + L1 on the velocity (1 - sigma_min) eps - x0, t ~ logit-normal(0, 1) (reference 4.4).
-
-        x0 is the normalised target latent z / latent_scale, (B, Nz, token_dim)."""
-        return self.flow_matching_terms(tokens, qpos, lengths, robot, x0, sigma_min, generator)[0]
+    def flow_matching_loss(self, *args, **kwargs) -> torch.Tensor:
+        """MSE + L1 on the velocity (1 - sigma_min) eps - x0, t ~ logit-normal(0, 1) (reference 4.4): the loss of
+        `flow_matching_terms`, same arguments. x0 is the normalised target latent z / latent_scale, (B, Nz, token_dim)."""
+        return self.flow_matching_terms(*args, **kwargs)[0]
 
     def flow_matching_terms(
         self,

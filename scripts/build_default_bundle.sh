@@ -2,7 +2,7 @@
 # Rebuild the embedded default bundle models/ur10e-RollBall-cpu from nothing, one command after another.
 # Every step is resumable: run the script again after an interruption and finished work is kept.
 # On the 2-core machine of this project: about 40 min of collection, 20 min for the encoder, two training phases of
-# 30-45 min (two runs at a time), 45 min of object-faithful fine-tunes, 30 min of BC, 40 min of the main job.
+# 30-45 min (two runs at a time), ~2 h of object-faithful fine-tunes, 30 min of BC, 40 min of the main job.
 # WORK holds data and checkpoints (outside git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,22 +53,32 @@ BASE=$WORK/base-bundle
 
 # 6. The object-faithful fine-tunes (issue 16; the card's "Does it see the task?"), each from the base stack: the
 #    UNet with the segmented ball and goal pixels weighing 31x; the RLA autoencoder with motion-weighted token losses;
-#    RLA-WM on the new RLA latents (the base latent scale kept). One thread each, the first two side by side.
+#    RLA-WM on the new RLA latents (the base latent scale kept); then RLA-WM further, from the stack of those three,
+#    with the decoded-token term (`--token-weight 4 --motion-weight 8`). One thread each, the first two side by side.
 skip() { [ -f "$1/final/$2.safetensors" ]; }
-F="--init $BASE --data $WORK/data/train --heldout $WORK/data/heldout --finetune --batch-size 32"
-skip "$WORK/runs/unet-obj30" image_decoder || $RG train unet $F --object-weight 30 --out "$WORK/runs/unet-obj30" \
-  --steps 800 --checkpoint-every 100 --eval-every 200 $T $(resume "$WORK/runs/unet-obj30") &
-skip "$WORK/runs/rla-motion8" rla_decoder || $RG train rla $F --motion-weight 8 --out "$WORK/runs/rla-motion8" \
-  --steps 800 --warmup-steps 50 --checkpoint-every 100 --eval-every 400 $T $(resume "$WORK/runs/rla-motion8") &
+F="--data $WORK/data/train --heldout $WORK/data/heldout --finetune --batch-size 32"
+skip "$WORK/runs/unet-obj30" image_decoder || $RG train unet --init "$BASE" $F --object-weight 30 \
+  --out "$WORK/runs/unet-obj30" --steps 800 --checkpoint-every 100 --eval-every 200 $T \
+  $(resume "$WORK/runs/unet-obj30") &
+skip "$WORK/runs/rla-motion8" rla_decoder || $RG train rla --init "$BASE" $F --motion-weight 8 \
+  --out "$WORK/runs/rla-motion8" --steps 800 --warmup-steps 50 --checkpoint-every 100 --eval-every 400 $T \
+  $(resume "$WORK/runs/rla-motion8") &
 wait
-skip "$WORK/runs/wm-motion8" world_model || $RG train wm $F --rla "$WORK/runs/rla-motion8" \
+skip "$WORK/runs/wm-motion8" world_model || $RG train wm --init "$BASE" $F --rla "$WORK/runs/rla-motion8" \
   --out "$WORK/runs/wm-motion8" --steps 800 --warmup-steps 50 --checkpoint-every 100 --eval-every 400 $T \
   $(resume "$WORK/runs/wm-motion8")
+C=$WORK/cand-combined
+[ -f "$C/manifest.json" ] || $RG make-bundle --from-runs --init "$BASE" --unet "$WORK/runs/unet-obj30" \
+  --rla "$WORK/runs/rla-motion8" --wm "$WORK/runs/wm-motion8" --demos "$WORK/data/train" --num-demos 16 \
+  --task RollBall --fp16 --euler-steps 1 --out "$C"
+skip "$WORK/runs/wm-token4" world_model || $RG train wm --init "$C" $F --rla "$WORK/runs/rla-motion8" \
+  --token-weight 4 --motion-weight 8 --out "$WORK/runs/wm-token4" --steps 2400 --warmup-steps 100 \
+  --checkpoint-every 200 --eval-every 800 $T $(resume "$WORK/runs/wm-token4")
 
 # 7. Assemble the shipped bundle (the base encoder and regression baseline, the fine-tuned UNet, RLA and RLA-WM),
 #    calibrate the success threshold on the demos, measure on the held-out episodes.
 $RG make-bundle --from-runs --init "$BASE" --unet "$WORK/runs/unet-obj30" --rla "$WORK/runs/rla-motion8" \
-  --wm "$WORK/runs/wm-motion8" --demos "$WORK/data/train" --num-demos 16 --task RollBall --fp16 --euler-steps 1 \
+  --wm "$WORK/runs/wm-token4" --demos "$WORK/data/train" --num-demos 16 --task RollBall --fp16 --euler-steps 1 \
   --out "$OUT" --regression "$WORK/runs/regression"
 $RG calibrate --bundle "$OUT"  # the world-model success threshold, measured on the demos
 .venv/bin/python -m benchmarks.prediction_quality --bundle "$OUT" --data "$WORK/data/heldout" \

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "collect": "collect scripted ManiSkill demonstrations in the paper authors' layout (resumable, parallel)",
     "train": "train one model of the stack (unet, rla, wm, regression) or the BC policy: resumable, CPU, GPUs",
     "wmrl": "the main job: RL in the world model from the BC policy, BC vs RL success in ManiSkill",
+    "wmrl-summary": "several RL seeds of the main job in one table, pooled against BC on the report seeds",
     "calibrate": "measure a bundle's world-model success threshold on its demos and write it into the bundle",
     "bench": "side-by-side benchmark report: world model vs ManiSkill speed, fidelity, policy ranking",
     "play": "drive the world model and ManiSkill side by side from a local web page (keys, sliders, policies)",
@@ -35,6 +36,8 @@ def load_command(name: str) -> ModuleType:
         from rla_gym.commands import train as module
     elif name == "wmrl":
         from rla_gym.commands import wmrl as module
+    elif name == "wmrl-summary":
+        from rla_gym.commands import wmrl_summary as module
     elif name == "bench":
         from rla_gym.commands import bench as module
     elif name == "calibrate":

@@ -67,3 +67,39 @@ def test_a_comparison_refuses_evaluations_of_other_seeds():
         per_seed_success(other, seeds)
     shuffled = _result([True, False, False, False], seeds[::-1])
     assert per_seed_success(shuffled, seeds).tolist() == [False, False, False, True], "matched by seed, not order"
+
+
+def _report(rl_seed: int, bc: list[bool], rl: list[bool], seeds: tuple[int, ...]) -> dict:
+    from rla_gym.eval.records import eval_to_dict
+
+    runs = [{"name": "RL chosen on the ManiSkill seeds", "iteration": 25, "eval": eval_to_dict(_result(rl, seeds))}]
+    return {"rl_seed": rl_seed, "seeds": [seeds[0], seeds[-1]], "bc": eval_to_dict(_result(bc, seeds)), "rl": runs}
+
+
+def test_rl_seeds_are_pooled_per_report_seed_against_bc(tmp_path, capsys):
+    import json
+
+    from rla_gym.cli import main
+
+    seeds = report_seeds(30)
+    bc = [i % 3 != 0 for i in range(30)]  # 20/30
+    runs = []
+    for k in range(3):  # each RL seed wins 8 of BC's 10 failures, a different 8
+        rl = [ok or (i % 3 == 0 and (i // 3 + k) % 5 != 0) for i, ok in enumerate(bc)]
+        folder = tmp_path / f"wmrl-s{k}"
+        folder.mkdir()
+        (folder / "report.json").write_text(json.dumps(_report(k, bc, rl, seeds)))
+        runs.append(str(folder))
+    assert main(["wmrl-summary", *runs]) == 0
+    out = capsys.readouterr().out
+    assert "3 RL runs (RL seeds 0, 1, 2); report seeds 3000000-3000029 (30 scenes)" in out
+    assert "BC: 66.7 % (20/30)" in out
+    assert "93.3 % over the runs (per run: 93.3, 93.3, 93.3 %)" in out and "RL is better (p = " in out
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "report.json").write_text(json.dumps(_report(9, [True] * 30, [True] * 30, seeds)))
+    assert main(["wmrl-summary", runs[0], str(other)]) == 2
+    assert "the runs' BC evaluations differ" in capsys.readouterr().err
+    assert main(["wmrl-summary", str(tmp_path)]) == 2  # no report.json in it
+    assert "argument runs: expected wmrl run folders that reached the report stage" in capsys.readouterr().err

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rla_gym.eval.paired import PairedResult, mcnemar_exact
+from rla_gym.eval.paired import PairedResult, mcnemar_exact, paired_signed_rank
+from rla_gym.eval.records import eval_from_dict
 from rla_gym.sim.evaluate import EvalResult
 from rla_gym.specs.seeds import REPORT_SEEDS
 
@@ -80,5 +81,38 @@ def report_table(bc: EvalResult, comparisons: list[Comparison], seeds: tuple[int
         lines.append(
             f"{name:<{width}}  {100 * res.success_rate:5.1f} %  {100 * lo:5.1f}-{100 * hi:5.1f} %  "
             f"{len(res.episodes):>8}  {verdict}"
+        )
+    return "\n".join(lines)
+
+
+def summarize_runs(reports: list[dict]) -> str:
+    """Several RL seeds' `report.json` (one main-job run each, the same BC and report seeds) as one table: per
+    selection rule, success per run and its mean, and a pooled paired test against BC: per report seed, the mean
+    success over the runs against BC's (Wilcoxon signed-rank over the seeds where they differ)."""
+    if not reports:
+        raise ValueError("no report.json to summarize")
+    bc = eval_from_dict(reports[0]["bc"])
+    seeds = tuple(e.seed for e in bc.episodes)
+    base = per_seed_success(bc, seeds)
+    for r in reports[1:]:
+        if not np.array_equal(per_seed_success(eval_from_dict(r["bc"]), seeds), base):
+            raise ValueError("the runs' BC evaluations differ: summarize runs of the same BC on the same report seeds")
+    names = [c["name"] for c in reports[0]["rl"]]
+    rl_seeds = ", ".join(str(r.get("rl_seed", "?")) for r in reports)
+    lines = [
+        f"{len(reports)} RL runs (RL seeds {rl_seeds}); report seeds {seeds[0]}-{seeds[-1]} ({len(seeds)} scenes)",
+        f"BC: {100 * bc.success_rate:.1f} % ({bc.successes}/{len(seeds)})",
+    ]
+    for name in names:
+        runs = [next((c for c in r["rl"] if c["name"] == name), None) for r in reports]
+        if any(c is None for c in runs):
+            lines.append(f"{name}: not in every run")
+            continue
+        wins = np.stack([per_seed_success(eval_from_dict(c["eval"]), seeds) for c in runs])  # (runs, seeds)
+        rates = ", ".join(f"{100 * w.mean():.1f}" for w in wins)
+        pooled = paired_signed_rank(wins.mean(0), base.astype(float))
+        lines.append(
+            f"{name}: {100 * wins.mean():.1f} % over the runs (per run: {rates} %); against BC, pooled over the "
+            f"runs per report seed: " + pooled.verdict(a="RL", b="BC")
         )
     return "\n".join(lines)

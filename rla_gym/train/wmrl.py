@@ -539,6 +539,7 @@ def _report(run: _Run, bc_result: EvalResult | None) -> str:
     comparisons = protocol.compare_with_bc(bc, {name: (it, scored[it]) for name, it in chosen.items()}, seeds)
     table = protocol.report_table(bc, comparisons, seeds)
     record = {
+        "rl_seed": config.ppo.seed,
         "seeds": [seeds[0], seeds[-1]],
         "bc": eval_to_dict(bc),
         "rl": [

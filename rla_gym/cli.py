@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "train": "train one model of the stack (unet, rla, wm, regression) or the BC policy: resumable, CPU, GPUs",
     "wmrl": "the main job: RL in the world model from the BC policy, BC vs RL success in ManiSkill",
     "wmrl-summary": "several RL seeds of the main job in one table, pooled against BC on the report seeds",
+    "select-bc": "choose a BC run's best epoch on ManiSkill's selection seeds and write it as a BC policy",
     "calibrate": "measure a bundle's world-model success threshold on its demos and write it into the bundle",
     "bench": "side-by-side benchmark report: world model vs ManiSkill speed, fidelity, policy ranking",
     "play": "drive the world model and ManiSkill side by side from a local web page (keys, sliders, policies)",
@@ -40,6 +41,8 @@ def load_command(name: str) -> ModuleType:
         from rla_gym.commands import wmrl_summary as module
     elif name == "bench":
         from rla_gym.commands import bench as module
+    elif name == "select-bc":
+        from rla_gym.commands import select_bc as module
     elif name == "calibrate":
         from rla_gym.commands import calibrate as module
     elif name == "play":

@@ -126,6 +126,7 @@ TRAIN = [
     (["--lr", "nan"], "--lr", "expected a finite number > 0"),
     (["--warmup-steps", "-1"], "--warmup-steps", "expected an integer >= 0"),
     (["--checkpoint-every", "0"], "--checkpoint-every", "expected an integer >= 1"),
+    (["--keep-checkpoints", "0"], "--keep-checkpoints", "expected an integer >= 1"),
     (["--eval-every", "-1"], "--eval-every", "expected an integer >= 0"),
     (["--seed", "-1"], "--seed", "expected an integer >= 0"),
     (["--threads", "-1"], "--threads", "expected an integer >= 0"),

@@ -68,6 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--bc-failures", action="store_true", help="bc: imitate failed episodes too (default: successes only)"
     )
     parser.add_argument(
+        "--keep-checkpoints",
+        type=positive_int,
+        default=2,
+        help="checkpoints kept (the latest N; bc: one per epoch, so a large N keeps every epoch for "
+        "`rla-gym select-bc`)",
+    )
+    parser.add_argument(
         "--bc-fraction",
         type=float,
         default=1.0,
@@ -121,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
             checkpoint_every=args.checkpoint_every,
             eval_every=args.eval_every,
             seed=args.seed,
+            keep_checkpoints=args.keep_checkpoints,
             mixed_precision=args.mixed_precision,
             cpu=args.cpu,
         )

@@ -97,7 +97,13 @@ def server(tmp_path_factory):
     yield {"url": url, "worlds": worlds, "out": out, "log": seen}
     proc.send_signal(signal.SIGINT)  # Ctrl-C: the command closes ManiSkill and exits 0
     try:
-        assert proc.wait(EXIT_S) == 0, "rla-gym play did not exit cleanly on Ctrl-C"
+        try:
+            code = proc.wait(EXIT_S)
+        except subprocess.TimeoutExpired:
+            code = None
+        while not lines.empty():
+            seen.append(lines.get())
+        assert code == 0, f"rla-gym play did not exit cleanly on Ctrl-C:\n{''.join(seen)[-3000:]}"
     finally:
         if proc.poll() is None:
             proc.kill()

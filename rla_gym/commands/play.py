@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import errno
+import faulthandler
 import logging
+import os
+import sys
 from pathlib import Path
 
 from rla_gym.args import (
@@ -35,6 +38,9 @@ def port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}")
     return value
+
+
+CLOSE_S = 30.0  # seconds Ctrl-C waits for the session (ManiSkill, the env) to close
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +93,10 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server.close()
+        if not server.close(timeout=CLOSE_S):  # Ctrl-C must stop the page even if ManiSkill's teardown hangs
+            print(f"rla-gym play: the session did not close in {CLOSE_S:.0f} s; exiting", file=sys.stderr, flush=True)
+            faulthandler.dump_traceback(all_threads=True)  # where it hung, for a bug report
+            os._exit(0)
     return 0
 
 

@@ -18,6 +18,7 @@ import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
@@ -74,11 +75,18 @@ class PlayServer(ThreadingHTTPServer):
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.worker.submit(fn, *args).result()
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> bool:
+        """Close the session on its worker thread, then the server; False if the session did not close within
+        `timeout` s (its worker is then left behind: the caller exits the process)."""
+        closed = True
         if self.session is not None:
-            self.call(self.session.close)
-        self.worker.shutdown()
+            try:
+                self.worker.submit(self.session.close).result(timeout)
+            except FutureTimeout:
+                closed = False
+        self.worker.shutdown(wait=closed, cancel_futures=True)
         self.server_close()
+        return closed
 
 
 class PlayHandler(BaseHTTPRequestHandler):

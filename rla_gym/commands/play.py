@@ -11,6 +11,7 @@ import errno
 import faulthandler
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -87,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
     worlds = (
         f"world model + {session.sim.label}" if session.sim is not None else f"world model only: {session.sim_note}"
     )
+    # Ctrl-C stops the page even where the parent process ignored SIGINT (an ignored signal is inherited, and Python
+    # then installs no KeyboardInterrupt handler): seen when a test suite starts the command
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(f"rla-gym play: serving {server.url} ({worlds}); Ctrl-C stops", flush=True)
     try:
         server.serve_forever()

@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import torch
 
-from rla_gym.envs.config import UNCERTAINTY_MODES
 from rla_gym.models.bundle import Bundle
 from rla_gym.models.dynamics import Dynamics
 
 
 class Disagreement:
-    """`second(tokens, targets, noise) -> tokens` beside the env's dynamics; `score(pred, other)` -> (N,) token L1."""
+    """The second opinion beside the env's dynamics (`mode`: one of `envs.config.UNCERTAINTY_MODES`, checked there);
+    calling it gives the (N,) token L1 between the step's prediction and that opinion."""
 
     def __init__(self, mode: str, bundle: Bundle, dynamics: Dynamics, dynamics_name: str, euler_steps: int) -> None:
-        if mode not in UNCERTAINTY_MODES:
-            raise ValueError(f"uncertainty {mode!r}; valid: {', '.join(UNCERTAINTY_MODES)} (None: off)")
         if mode == "draws" and dynamics.noise_shape is None:
             raise ValueError(
                 f"uncertainty='draws' needs a sampling dynamics (rla-wm); {dynamics_name!r} is deterministic, so two "
@@ -34,7 +32,7 @@ class Disagreement:
             raise ValueError("uncertainty='regression' compares the env's step with the regression baseline; the env "
                              "already steps the baseline (dynamics='regression'): use dynamics='rla-wm'")  # fmt: skip
         self.mode = mode
-        self.second = dynamics if mode == "draws" else bundle.dynamics("regression", euler_steps)
+        self.baseline = None if mode == "draws" else bundle.dynamics("regression", euler_steps)
 
     def __call__(
         self, tokens: torch.Tensor, targets: torch.Tensor, pred: torch.Tensor, draws: list[torch.Tensor],
@@ -42,5 +40,5 @@ class Disagreement:
     ) -> torch.Tensor:  # fmt: skip
         """(N,) mean |pred - second opinion| over tokens and channels; "draws" takes the env's first extra draw
         (`draws[0]`, also used for reward averaging), "regression" steps the baseline."""
-        other = draws[0] if self.mode == "draws" else self.second(tokens, targets, None, precision=precision)
+        other = draws[0] if self.baseline is None else self.baseline(tokens, targets, None, precision=precision)
         return (pred.float() - other.float()).abs().mean(dim=(-2, -1))

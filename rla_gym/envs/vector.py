@@ -22,7 +22,6 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from rla_gym.data.video import resize_frames
 from rla_gym.envs.bundles import resolve_bundle
 from rla_gym.envs.config import WorldModelEnvConfig, check_int
 from rla_gym.envs.demo_reference import DemoReference, calibrated_threshold
@@ -209,22 +208,19 @@ class RLAWorldModelVectorEnv(VectorEnv):
         counts = np.zeros_like(self._reset_count) if reseed else self._reset_count
         idx = np.flatnonzero(mask)
         episodes, frames = self._draw(idx, new_seed, counts, demo, frame)  # raises on a bad pin, changes nothing
-        starts = self._start_frames(options.get("start_frames"), idx.size)
+        starts = self._start_frames(options.get("start_frames"), idx.size)  # checked before anything changes
 
         super().reset(seed=seed)
         if reseed:
             self._seed = new_seed
             self._reset_count[:] = 0
             self._flow_count[:] = 0
-        self._apply_reset(idx, episodes, frames)
-        if starts is not None:
-            ids = torch.as_tensor(idx, device=self.device)
-            self._tokens[ids] = self.stack.encode(torch.from_numpy(starts))
-            self._rgb[ids] = self._render(self._tokens[ids])
+        start_tokens = None if starts is None else self.stack.encode_camera(starts)
+        self._apply_reset(idx, episodes, frames, start_tokens)
         return self._observation(), self._reset_info()
 
     def _start_frames(self, value: Any, count: int) -> np.ndarray | None:
-        """`start_frames` as (count, S, S, 3) uint8 at the stack's size, resized as the training data; None if absent."""
+        """`start_frames` as a checked (count, H, W, 3) uint8 array; None if absent."""
         if value is None:
             return None
         frames = _as_numpy(value)
@@ -233,7 +229,7 @@ class RLAWorldModelVectorEnv(VectorEnv):
                 f"start_frames: expected uint8 ({count}, H, W, 3), one camera frame per world reset; got "
                 f"{frames.dtype} {tuple(frames.shape)}"
             )
-        return np.ascontiguousarray(resize_frames(frames, self.stack.image_size))
+        return frames
 
     def _reset_mask(self, name: str, value: Any) -> np.ndarray:
         if value is None:
@@ -274,7 +270,10 @@ class RLAWorldModelVectorEnv(VectorEnv):
             episodes[j], frames[j] = ep, t0
         return episodes, frames
 
-    def _apply_reset(self, idx: np.ndarray, episodes: np.ndarray, frames: np.ndarray) -> None:
+    def _apply_reset(
+        self, idx: np.ndarray, episodes: np.ndarray, frames: np.ndarray, start_tokens: torch.Tensor | None = None
+    ) -> None:
+        """Worlds `idx` start at (episode, frame) of the demos, from that frame's tokens or from `start_tokens`."""
         if idx.size == 0:
             return
         self._reset_count[idx] += 1
@@ -285,8 +284,8 @@ class RLAWorldModelVectorEnv(VectorEnv):
         self._episode[ids] = ep_t
         self._frame[ids] = fr_t
         self._chunk_step[ids] = 0
-        self._tokens[ids] = ref.tokens[row]
-        self._rgb[ids] = self._render(ref.tokens[row])  # a render, like every observation
+        self._tokens[ids] = ref.tokens[row] if start_tokens is None else start_tokens.to(self.device)
+        self._rgb[ids] = self._render(self._tokens[ids])  # a render, like every observation
         self._qpos[ids] = ref.qpos[row]
         self._needs_reset[ids] = False
 

@@ -115,10 +115,16 @@ class WorldModelStack(nn.Module):
         return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
 
     @torch.no_grad()
+    def encode_camera(self, frames: np.ndarray) -> torch.Tensor:
+        """Camera frames (B, H, W, 3) uint8 at any size -> DINO tokens, resized first as the training data is
+        (antialiased, `resize_frames`): the one way a frame from outside enters the stack."""
+        small = resize_frames(np.ascontiguousarray(frames), self.image_size)
+        return self.encode(torch.from_numpy(np.ascontiguousarray(small)))
+
+    @torch.no_grad()
     def view(self, frames: np.ndarray) -> torch.Tensor:
         """Camera frames (B, H, W, 3) uint8 at any size -> what a policy sees, (B, S, S, 3) uint8 at the stack's
-        size: resized as the training data is (antialiased, `resize_frames`), encoded, rendered by the UNet.
-        BC trains on these renders and the env renders every observation the same way, so ManiSkill evaluation
-        goes through here too: one image pipeline, no resize after the render."""
-        small = resize_frames(np.ascontiguousarray(frames), self.image_size)
-        return self.render(self.encode(torch.from_numpy(small)))
+        size: `encode_camera`, then the UNet render. BC trains on these renders and the env renders every
+        observation the same way, so ManiSkill evaluation goes through here too: one image pipeline, no resize
+        after the render."""
+        return self.render(self.encode_camera(frames))

@@ -1,8 +1,12 @@
 """Can the world model rank policies? A table and a plot around `rla_gym.eval.ranking` (world-model return and
-success per policy, ManiSkill success with Wilson intervals, Spearman's rank correlation with an exact permutation
-p-value); the policies are `rla_gym.eval.policies`' (BC, the RL checkpoints along `rla-gym wmrl`, random).
+success per policy, ManiSkill success with Wilson intervals, Spearman's and Kendall's rank correlations with p-values
+and bootstrap intervals, the random policy apart); the policies are `rla_gym.eval.policies`' (by default BC, the RL
+checkpoints along `rla-gym wmrl` and random; `--policies list.json` names any others, e.g. the issue-17 ranking's
+BC variants, noisy BC and the scripted expert: `scripts/rank_policies.sh`).
 
     python -m benchmarks.policy_ranking --bc BC_DIR --wmrl-out out/wmrl --out DIR
+    python -m benchmarks.policy_ranking --policies policies.json --sim-seeds 4000000 4000099 --wm-seeds 8 \\
+        --wm-envs 16 --out DIR
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import json
 from pathlib import Path
 
 from rla_gym.eval import figures
-from rla_gym.eval.policies import find_policies
+from rla_gym.eval.policies import PolicyEntry, find_policies
 from rla_gym.eval.ranking import rank_policies
 from rla_gym.specs.seeds import SELECTION_SEEDS
 
@@ -29,7 +33,15 @@ def _pct(rate: dict) -> tuple[str, str]:
 def describe(corr: dict) -> str:
     if corr["rho"] is None:
         return f"not defined ({corr['note']})"
-    return f"rho = {corr['rho']:+.2f}, p = {corr['p_value']:.3f} ({corr['method']}, {corr['n']} policies)"
+    text = f"rho = {corr['rho']:+.2f}, p = {corr['p_value']:.3f} ({corr['method']}, {corr['n']} policies)"
+    tau = corr.get("kendall") or {}
+    if tau.get("tau") is not None:
+        text += f"; Kendall tau = {tau['tau']:+.2f}, p = {tau['p_value']:.3f}"
+    boot = corr.get("bootstrap") or {}
+    if boot.get("rho_ci95"):
+        (a, b), (c, d) = boot["rho_ci95"], boot["tau_ci95"]
+        text += f"; bootstrap 95 % CI rho [{a:+.2f}, {b:+.2f}], tau [{c:+.2f}, {d:+.2f}] ({boot['draws']} draws)"
+    return text
 
 
 def table(results: dict) -> str:
@@ -37,10 +49,12 @@ def table(results: dict) -> str:
         "| policy | ManiSkill success | 95 % CI | world-model return | world-model success | 95 % CI |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for r in results["policies"]:
+    rows = sorted(results["policies"], key=lambda r: r["kind"] == "random")  # random last, apart
+    for r in rows:
         sim, sim_ci = _pct(r["sim"])
         wm, wm_ci = _pct(r["wm"])
-        lines.append(f"| {r['name']} | {sim} | {sim_ci} | {r['wm']['mean_return']:.3f} | {wm} | {wm_ci} |")
+        name = f"{r['name']} (apart)" if r["kind"] == "random" and "with_random" in results else r["name"]
+        lines.append(f"| {name} | {sim} | {sim_ci} | {r['wm']['mean_return']:.3f} | {wm} | {wm_ci} |")
     s = results["spearman"]
     seeds = results["sim_seeds"]
     lines += [
@@ -48,9 +62,12 @@ def table(results: dict) -> str:
         f"ManiSkill: seeds {seeds[0]}-{seeds[-1]}, at most {results['sim_max_steps']} env steps; world model: "
         f"{results['wm_num_envs']} worlds x seeds {results['wm_seeds']}, one episode each, deterministic actions.",
         "",
-        f"Spearman rank correlation with ManiSkill success: world-model return {describe(s['wm_return'])}; "
-        f"world-model success {describe(s['wm_success'])}.",
+        f"Rank correlation with ManiSkill success{' (the random policy apart)' if 'with_random' in results else ''}: "
+        f"world-model return {describe(s['wm_return'])}; world-model success {describe(s['wm_success'])}.",
     ]
+    if "with_random" in results:
+        w = results["with_random"]
+        lines += ["", f"With the random policy: world-model return {describe(w['wm_return'])}."]
     return "\n".join(lines) + "\n"
 
 
@@ -75,6 +92,25 @@ def plot(results: dict, path: Path) -> Path:
     return figures.save(fig, path)
 
 
+def read_policy_list(path: Path) -> list[PolicyEntry]:
+    """A JSON list of `{"name", "kind", "path"?, "noise"?}`; relative paths are relative to the file."""
+    items = json.loads(Path(path).read_text())
+    if not isinstance(items, list) or not items:
+        raise SystemExit(f"{path}: expected a non-empty JSON list of policies")
+    entries = []
+    for item in items:
+        try:
+            entry = PolicyEntry.from_dict(item)
+        except (TypeError, ValueError) as err:
+            raise SystemExit(f"{path}: {err}") from None
+        if entry.path is not None and not Path(entry.path).is_absolute():
+            entry = PolicyEntry(entry.name, entry.kind, str(Path(path).parent / entry.path), entry.noise)
+        if entry.path is not None and not Path(entry.path).exists():
+            raise SystemExit(f"{path}: policy {entry.name!r}: {entry.path} does not exist")
+        entries.append(entry)
+    return entries
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bundle", default=None, help="bundle folder (default: the embedded default)")
@@ -84,6 +120,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sim-seeds", type=int, nargs=2, default=(quick[0], quick[-1]), metavar=("FIRST", "LAST"))
     parser.add_argument("--wm-seeds", type=int, default=2, help="reset seeds 0..N-1 in the world model")
     parser.add_argument("--wm-envs", type=int, default=8)
+    parser.add_argument(
+        "--policies",
+        type=Path,
+        default=None,
+        help="a JSON list of policies ({name, kind, path, noise}; kinds: bc, rl, bc-checkpoint, random, expert); "
+        "default: BC, the RL checkpoints of --wmrl-out and random",
+    )
+    parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap draws for the correlations' intervals")
     parser.add_argument("--out", type=Path, default=Path("out/policy_ranking"))
     args = parser.parse_args(argv)
 
@@ -99,10 +143,19 @@ def main(argv: list[str] | None = None) -> dict:
             bc = default_bc_path(path)
         except FileNotFoundError:
             bc = None
-    entries, notes = find_policies(bc, args.wmrl_out)
+    if args.policies is not None:
+        entries, notes = read_policy_list(args.policies), []
+    else:
+        entries, notes = find_policies(bc, args.wmrl_out)
     first, last = args.sim_seeds
     results = rank_policies(
-        bundle, entries, list(range(first, last + 1)), list(range(args.wm_seeds)), args.wm_envs, progress=True
+        bundle,
+        entries,
+        list(range(first, last + 1)),
+        list(range(args.wm_seeds)),
+        args.wm_envs,
+        progress=True,
+        bootstrap_draws=args.bootstrap,
     )
     results["notes"] = notes
     args.out.mkdir(parents=True, exist_ok=True)

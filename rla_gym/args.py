@@ -42,6 +42,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_int_or_all(text: str) -> int | None:
+    """An integer >= 1, or `all` (None: no limit)."""
+    if text.strip().lower() == "all":
+        return None
+    value = _int(text, "an integer >= 1 or 'all'")
+    if value < 1:
+        raise _fail("an integer >= 1 or 'all'", text)
+    return value
+
+
 def non_negative_int(text: str) -> int:
     """An integer >= 0 (seeds, 'every N' where 0 means never, thread counts where 0 means the default)."""
     value = _int(text, "an integer >= 0")

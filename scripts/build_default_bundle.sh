@@ -78,7 +78,7 @@ skip "$WORK/runs/wm-token4" world_model || $RG train wm --init "$C" $F --rla "$W
 # 7. Assemble the shipped bundle (the base encoder and regression baseline, the fine-tuned UNet, RLA and RLA-WM),
 #    calibrate the success threshold on the demos, measure on the held-out episodes.
 $RG make-bundle --from-runs --init "$BASE" --unet "$WORK/runs/unet-obj30" --rla "$WORK/runs/rla-motion8" \
-  --wm "$WORK/runs/wm-token4" --demos "$WORK/data/train" --num-demos 16 --task RollBall --fp16 --euler-steps 1 \
+  --wm "$WORK/runs/wm-token4" --demos "$WORK/data/train" --num-demos all --task RollBall --fp16 --euler-steps 1 \
   --out "$OUT" --regression "$WORK/runs/regression"
 $RG calibrate --bundle "$OUT"  # the world-model success threshold, measured on the demos
 .venv/bin/python -m benchmarks.prediction_quality --bundle "$OUT" --data "$WORK/data/heldout" \

@@ -367,7 +367,7 @@ def test_the_library_refuses_the_same_values(train_inputs):
 
     with pytest.raises(ValueError, match="episodes and length: expected integers >= 1; got episodes=0"):
         make_random_bundle("ur10e", "tiny", episodes=0)
-    with pytest.raises(ValueError, match="num_episodes: expected an integer >= 1; got -2"):
+    with pytest.raises(ValueError, match=r"num_episodes: expected an integer >= 1 or None \(every episode\); got -2"):
         demo_set(Path(train_inputs["ur10e"]), 32, -2)
     with pytest.raises(ValueError, match="euler_steps: expected an integer >= 1"):
         assemble_bundle(train_inputs["bundle"], Runs(unet=None, rla=None, wm=None), None, "RollBall", euler_steps=0)

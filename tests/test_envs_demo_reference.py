@@ -114,3 +114,18 @@ def test_a_bundle_s_calibrated_threshold_is_the_default(bundle):
 def test_an_unknown_reward_mode_lists_the_valid_ones(bundle):
     with pytest.raises(ValueError, match="valid: aligned, goal"):
         DemoReference.from_bundle(bundle, chunk_size=K, reward_mode="dense")
+
+
+def test_a_demo_is_encoded_when_a_world_first_reaches_it_and_the_same_whatever_the_order(bundle, make_vec_env):
+    ref = DemoReference.from_bundle(bundle, chunk_size=K)
+    assert ref.encoded.tolist() == [True, False, False, False]  # demo 0 at once: a broken encoder fails at make
+    tokens = ref.frame_tokens([2], [5])
+    assert ref.encoded.tolist() == [True, False, True, False]
+    start = int(bundle.demos.episode_starts[2])
+    eager = bundle.stack.encode(bundle.demos.frames[start : start + 24])  # the demo in one batch
+    assert torch.equal(tokens[0], eager[5])
+    other = DemoReference.from_bundle(bundle, chunk_size=K)
+    assert torch.equal(other.tokens[start + 5], tokens[0])  # every demo at once: the same tokens
+    env = make_vec_env(2)
+    env.reset(seed=0, options={"demo": [3, 1], "frame": [0, 0]})
+    assert env.unwrapped.reference.encoded.tolist() == [True, True, False, True]

@@ -11,11 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from agents_support import one_thread
+from agents_support import one_thread, tiny_bc
 from policies_support import policies
 
 from rla_gym.eval import policies as pol
-from rla_gym.eval.ranking import rank_policies, spearman, world_model_scores
+from rla_gym.eval.ranking import (
+    bootstrap_correlations,
+    correlations,
+    kendall,
+    rank_policies,
+    spearman,
+    world_model_scores,
+)
 
 __all__ = ["one_thread", "policies"]  # the fixtures, imported
 
@@ -119,4 +126,79 @@ def test_rank_policies_scores_each_policy_in_both_worlds(bundle, policies):
     assert [r["name"] for r in results["policies"]] == ["BC", "RL iter 000001", "random"]
     for row in results["policies"]:
         assert row["sim"]["episodes"] == 1 and row["wm"]["episodes"] == 2
-    assert results["spearman"]["wm_return"]["n"] == 3
+    assert results["spearman"]["wm_return"]["n"] == 2  # the headline leaves the random policy out
+    assert results["with_random"]["wm_return"]["n"] == 3
+
+
+def test_noise_is_seeded_gaussian_on_every_target_and_only_for_image_policies(bundle, policies):
+    frames = torch.zeros(64, 32, 32, 3, dtype=torch.uint8)
+    clean = pol.load_policy(pol.PolicyEntry("BC", "bc", str(policies / "bc")), bundle, torch.device("cpu"))
+    noisy_entry = pol.PolicyEntry("BC noise 0.2", "bc", str(policies / "bc"), noise=0.2)
+    noisy = pol.load_policy(noisy_entry, bundle, torch.device("cpu"))
+    diff = noisy.act(frames) - clean.act(frames)
+    assert diff.std().item() == pytest.approx(0.2, rel=0.1) and abs(diff.mean().item()) < 0.02
+    assert torch.equal(pol.load_policy(noisy_entry, bundle, torch.device("cpu")).act(frames), clean.act(frames) + diff)
+    with pytest.raises(ValueError, match="noise applies to policies that act from images"):
+        pol.load_policy(pol.PolicyEntry("expert", "expert", noise=0.1), bundle, torch.device("cpu"))
+    with pytest.raises(ValueError, match="name, kind and optionally path and noise"):
+        pol.PolicyEntry.from_dict({"name": "x", "kind": "bc", "sigma": 0.1})
+
+
+def test_the_expert_replays_each_world_s_demo_inside_the_world_model_and_scripts_in_maniskill(bundle, make_vec_env):
+    from rla_gym.sim.scripted import ScriptedPolicy
+
+    expert = pol.load_policy(pol.PolicyEntry("expert", "expert"), bundle, torch.device("cpu"))
+    assert isinstance(expert.sim_policy, ScriptedPolicy) and not expert.preprocess
+    with pytest.raises(TypeError, match="reads the simulator's state"):
+        expert.act(torch.zeros(1, 32, 32, 3, dtype=torch.uint8))
+    env = make_vec_env(2, bundle=bundle)
+    obs, info = env.reset(seed=0, options={"demo": [1, 2], "frame": [0, 3]})
+    assert torch.equal(expert.wm_act(env, obs), env.demo_actions())
+    start = bundle.demos.episode_starts
+    assert torch.equal(expert.wm_act(env, obs)[1, 0], bundle.demos.targets[int(start[2]) + 3])
+    scores = world_model_scores(bundle, expert, [0], num_envs=2)
+    assert scores == world_model_scores(bundle, expert, [0], num_envs=2) and len(scores["returns"]) == 2
+
+
+def test_a_bc_checkpoint_is_the_policy_after_that_epoch(bundle, tmp_path):
+    from test_eval_bc_selection import _bc_run
+
+    run = _bc_run(tmp_path / "bc")
+    frames = torch.randint(0, 255, (2, 32, 32, 3), dtype=torch.uint8)
+    first = pol.load_policy(
+        pol.PolicyEntry("BC ep 1", "bc-checkpoint", str(run / "checkpoints" / "step_0000010")), bundle, "cpu"
+    )
+    second = pol.load_policy(
+        pol.PolicyEntry("BC ep 2", "bc-checkpoint", str(run / "checkpoints" / "step_0000020")), bundle, "cpu"
+    )
+    assert first.preprocess and not torch.equal(first.act(frames), second.act(frames))
+    assert torch.equal(second.act(frames), tiny_bc(1).act(frames))  # that checkpoint's own weights
+
+
+def _rows(sim_rates, wm_means, n_sim=100, n_wm=128, spread=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p, m in zip(sim_rates, wm_means):
+        flags = (np.arange(n_sim) < round(p * n_sim)).tolist()
+        returns = (m + spread * rng.standard_normal(n_wm)).tolist()
+        wm_flags = (np.asarray(returns) > -1.0).tolist()
+        rows.append({"kind": "bc", "sim": {"success_rate": float(np.mean(flags)), "success_flags": flags},
+                     "wm": {"mean_return": float(np.mean(returns)), "returns": returns,
+                            "success_rate": float(np.mean(wm_flags)), "success_flags": wm_flags}})  # fmt: skip
+    return rows
+
+
+def test_kendall_and_bootstrap_intervals_follow_the_evidence():
+    from scipy.stats import kendalltau
+
+    x, y = [0.1, 0.4, 0.2, 0.9, 0.5], [0.0, 0.5, 0.3, 0.7, 1.0]
+    assert kendall(x, y)["tau"] == pytest.approx(kendalltau(x, y).statistic)
+    assert kendall([1.0, 1.0, 1.0], [0.1, 0.2, 0.3])["tau"] is None
+    clear = bootstrap_correlations(_rows([0.1, 0.4, 0.7, 0.95], [-2.0, -1.5, -1.0, -0.5]), "mean_return", 400)
+    assert clear["rho_ci95"][0] > 0.7 and clear["tau_ci95"][0] > 0.5, "well-separated policies: a tight interval"
+    muddled = bootstrap_correlations(
+        _rows([0.5, 0.52, 0.48, 0.5], [-1.0, -1.01, -0.99, -1.0], spread=0.3), "mean_return", 400
+    )
+    assert muddled["rho_ci95"][0] < 0 < muddled["rho_ci95"][1], "policies the evaluations cannot tell apart"
+    both = correlations(_rows([0.1, 0.4, 0.7, 0.95], [-2.0, -1.5, -1.0, -0.5]), draws=50)
+    assert both["wm_return"]["rho"] == pytest.approx(1.0) and both["wm_return"]["kendall"]["tau"] == pytest.approx(1.0)

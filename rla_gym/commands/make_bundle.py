@@ -13,6 +13,7 @@ from rla_gym.args import (
     int_at_least,
     non_negative_int,
     positive_int,
+    positive_int_or_all,
 )
 from rla_gym.models.configs import PRESETS
 from rla_gym.specs.robots import CHUNK_SIZE, ROBOTS
@@ -47,7 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     runs.add_argument("--rla", type=existing_dir, help="RLA autoencoder run folder")
     runs.add_argument("--wm", type=existing_dir, help="RLA-WM run folder")
     runs.add_argument("--demos", type=existing_dir, help="episodes for the demo set (success episodes are used)")
-    runs.add_argument("--num-demos", type=positive_int, default=16, help="demo episodes to ship")
+    runs.add_argument(
+        "--num-demos",
+        type=positive_int_or_all,
+        default=16,
+        help="success episodes to ship as demos, or 'all' (resets and references from every one; mp4 episodes are "
+        "stored as their H.264 streams, ~10 KB each)",
+    )
     runs.add_argument("--task", default=None, help="the task the demos show (default: the robot's first)")
     runs.add_argument("--mask", action="store_true", help="the runs were trained on masked frames")
     runs.add_argument("--euler-steps", type=positive_int, default=None, help="the bundle's default Euler steps")

@@ -34,14 +34,15 @@ def calibrated_threshold(bundle: Bundle) -> float:
 
 
 class DemoReference:
-    """A bundle's demo set, resized to the stack's image size and encoded once, on `device`.
+    """A bundle's demo set, resized to the stack's image size and encoded a demo at a time, on `device`.
 
     Positions are (demo, frame): an episode of the demo set and a frame within it, one per world (long tensors or
     ints, broadcast against each other). After one action chunk of `chunk_size` rows a world's time-synced frame is
     `frame + chunk_size`, held at the demo's last frame (its goal); the demo runs out when that reaches the last frame.
 
     Tensors (F = frames of all demos, E = demos, L x C = tokens): `frames` (F, S, S, 3) uint8 at the stack's size S,
-    `tokens` (F, L, C) float32, `targets` (F, A) joint targets, `qpos` (F, J), `starts` and `lengths` (E,) long.
+    `tokens` (F, L, C) float32 (every demo encoded; `frame_tokens` encodes only the demos asked for), `targets`
+    (F, A) joint targets, `qpos` (F, J), `starts` and `lengths` (E,) long.
 
     Reward (paper 4.3): `-reward_scale * mean|next_tokens - reference|`, the reference being the time-synced demo
     frame (`reward_mode="aligned"`) or the demo's last frame (`"goal"`). A finished episode succeeds when its
@@ -81,16 +82,51 @@ class DemoReference:
         self.starts = demos.episode_starts.to(self.device)  # (E,)
         self.lengths = demos.episode_lengths.to(self.device)  # (E,)
         self.episode_lengths: np.ndarray = demos.episode_lengths.cpu().numpy()  # (E,), for the reset sampler
-        self.tokens = torch.cat([stack.encode(f) for f in self.frames.split(64)])  # (F, L, C), encoded once
-        if not bool(torch.isfinite(self.tokens).all()):
-            from rla_gym.models.diagnose import weights_problem
+        self._stack = stack
+        self._source = source
+        self._tokens: torch.Tensor | None = None  # (F, L, C), filled a demo at a time as worlds reach it
+        self._encoded = torch.zeros(self.num_episodes, dtype=torch.bool, device=self.device)
+        self.encode_demos(0)  # now, not at the first reset: a broken encoder fails where the env is made
 
-            path = None if source is None else Path(source)
-            problem = weights_problem("encoder", stack.encoder, path)
-            raise BundleError(
-                "encoding the bundle's demo frames gave NaN or inf tokens: "
-                + (problem or f"the encoder's weights are finite (bundle {source}); is the file damaged?")
-            )
+    @torch.no_grad()
+    def encode_demos(self, demo: Index) -> None:
+        """Encode the demos in `demo` that are not yet, each whole and in fixed blocks of frames.
+
+        Why lazily: every successful demo is ~9k frames at CPU scale, ~30 s of encoding; a world needs only its own
+        demo's frames (start, time-synced and goal frames are all in it), so the env pays as worlds first reach a
+        demo. Why whole demos in fixed blocks: a frame's tokens then never depend on which worlds asked first."""
+        demo = self._long(demo)
+        todo = torch.unique(demo[~self._encoded[demo]])
+        for e in todo.tolist():
+            first, n = int(self.starts[e]), int(self.lengths[e])
+            tokens = torch.cat([self._stack.encode(f) for f in self.frames[first : first + n].split(64)])
+            if not bool(torch.isfinite(tokens).all()):
+                from rla_gym.models.diagnose import weights_problem
+
+                path = None if self._source is None else Path(self._source)
+                problem = weights_problem("encoder", self._stack.encoder, path)
+                raise BundleError(
+                    f"encoding the bundle's demo {e} gave NaN or inf tokens: "
+                    + (problem or f"the encoder's weights are finite (bundle {self._source}); is the file damaged?")
+                )
+            if self._tokens is None:
+                self._tokens = torch.empty((self.frames.shape[0], *tokens.shape[1:]), dtype=tokens.dtype)
+                self._tokens = self._tokens.to(self.device)
+            self._tokens[first : first + n] = tokens
+        if todo.numel():
+            self._encoded[todo] = True
+
+    @property
+    def encoded(self) -> torch.Tensor:
+        """Which demos are encoded so far, (E,) bool (a copy)."""
+        return self._encoded.clone()
+
+    @property
+    def tokens(self) -> torch.Tensor:
+        """Tokens of every demo frame, (F, L, C): encodes the demos not yet encoded (all of them, for analysis; the
+        env asks `frame_tokens`, `synced_tokens` and `goal_tokens`, which encode only the demos they touch)."""
+        self.encode_demos(torch.arange(self.num_episodes, device=self.device))
+        return self._tokens
 
     @classmethod
     def from_bundle(
@@ -151,13 +187,18 @@ class DemoReference:
         return self.targets[self.starts[demo][:, None] + rows]
 
     # ------------------------------------------------------------------ reference tokens
+    def frame_tokens(self, demo: Index, frame: Index) -> torch.Tensor:
+        """Tokens of (demo, frame): (N, L, C)."""
+        self.encode_demos(demo)
+        return self._tokens[self.index(demo, frame)]
+
     def synced_tokens(self, demo: Index, frame: Index) -> torch.Tensor:
         """Tokens of the time-synced frame one chunk after `frame`: (N, L, C)."""
-        return self.tokens[self.index(demo, self.advance(demo, frame))]
+        return self.frame_tokens(demo, self.advance(demo, frame))
 
     def goal_tokens(self, demo: Index) -> torch.Tensor:
         """Tokens of the demo's last frame: (N, L, C)."""
-        return self.tokens[self.index(demo, self.last_frame(demo))]
+        return self.frame_tokens(demo, self.last_frame(demo))
 
     def reward(
         self, next_tokens: torch.Tensor, demo: Index, frame: Index

@@ -128,7 +128,7 @@ class RLAWorldModelVectorEnv(VectorEnv):
                 f"chunk_size {k} exceeds the world model's max_horizon {self.stack.config.world_model.max_horizon}"
             )
 
-        self.reference = DemoReference.from_bundle(  # the demos, encoded once, and the reward a planner uses too
+        self.reference = DemoReference.from_bundle(  # the demos, encoded as reached, and the reward a planner uses too
             self.bundle,
             chunk_size=k,
             reward_mode=self.cfg.reward_mode,
@@ -284,7 +284,7 @@ class RLAWorldModelVectorEnv(VectorEnv):
         self._episode[ids] = ep_t
         self._frame[ids] = fr_t
         self._chunk_step[ids] = 0
-        self._tokens[ids] = ref.tokens[row] if start_tokens is None else start_tokens.to(self.device)
+        self._tokens[ids] = ref.frame_tokens(ep_t, fr_t) if start_tokens is None else start_tokens.to(self.device)
         self._rgb[ids] = self._render(self._tokens[ids])  # a render, like every observation
         self._qpos[ids] = ref.qpos[row]
         self._needs_reset[ids] = False
@@ -454,7 +454,7 @@ class RLAWorldModelVectorEnv(VectorEnv):
         """The UNet render of every world's time-synced demo frame, (N, H, W, 3) uint8: what a world observes right
         after a reset (one image pipeline: the first observation is a render like every other)."""
         self._check_open()
-        return self._render(self.reference.tokens[self.reference.index(self._episode, self._frame)])
+        return self._render(self.reference.frame_tokens(self._episode, self._frame))
 
     def _render(self, tokens: torch.Tensor) -> torch.Tensor:
         try:

@@ -7,7 +7,13 @@ ManiSkill it then sees sim frames through encoder -> UNet, `rla_gym.sim.evaluate
 Registered kinds (`make_policy(kind, **kw)`):
 - `bc`: a BC folder (`BCPolicy.from_pretrained`), `path`, `robot`, `device`;
 - `rl`: a LoRA-PPO checkpoint of `rla-gym wmrl` (`LoRAActorCritic.from_pretrained`, the mean action), same keywords;
-- `random`: uniform joint targets within the bundle's demo range, `bundle`, `chunk`, `seed`.
+- `bc-checkpoint`: one checkpoint of a finished BC run (`run/checkpoints/step_N`, kept with `--keep-checkpoints`),
+  `path`, `robot`, `device`: BC after a given epoch;
+- `random`: uniform joint targets within the bundle's demo range, `bundle`, `chunk`, `seed`;
+- `expert`: the task's scripted controller in ManiSkill (it reads the simulator's state, `sim_policy`) and, inside
+  the world model, each world's reference demo's own recorded chunk (`wm_act`): it cannot act from images.
+A `PolicyEntry` with `noise` > 0 adds seeded Gaussian noise of that standard deviation (radians) to every joint
+target its policy commands, a simple way to spread policies over a range of success.
 A new agent (a planner, say) registers itself: `register_policy("planner", factory)` where
 `factory(**kw) -> Policy`; `make_policy("planner", ...)` then builds it and every ranking can list it.
 """
@@ -15,8 +21,9 @@ A new agent (a planner, say) registers itself: `register_policy("planner", facto
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,11 +37,15 @@ PolicyFactory = Callable[..., "Policy"]
 
 @dataclass
 class Policy:
-    """What an evaluation needs of a policy: its action function, chunk length and the images it was trained on."""
+    """What an evaluation needs of a policy: its action function, chunk length and the images it was trained on.
+    A policy that does not act from images alone brings its own ManiSkill policy (`sim_policy`, an
+    `rla_gym.sim.evaluate` policy) and world-model action function (`wm_act(env, obs) -> (N, K, A)`)."""
 
     act: Act
     chunk: int  # K: rows per decision (the world model's chunk)
     preprocess: bool  # trained on world-model images: sees sim frames through encoder -> UNet in ManiSkill
+    sim_policy: Any = None
+    wm_act: Callable[[Any, Any], torch.Tensor] | None = None
 
 
 _REGISTRY: dict[str, PolicyFactory] = {}
@@ -90,9 +101,50 @@ def _random(bundle: Bundle, chunk: int = CHUNK_SIZE, seed: int = 0, **_) -> Poli
     return Policy(policy.act, chunk, False)
 
 
+def _bc_checkpoint(path: str | Path, robot: str, device: torch.device | str = "cpu", **_) -> Policy:
+    from rla_gym.eval.bc_selection import load_checkpoint_policy
+
+    checkpoint = Path(path)
+    bc = load_checkpoint_policy(checkpoint.parent.parent, checkpoint, device)
+    if bc.robot != robot:
+        raise ValueError(f"BC checkpoint {checkpoint} was trained for {bc.robot}, not {robot}")
+    return Policy(bc.act, bc.config.n_action_steps, True)
+
+
+def _cannot_see(frames: torch.Tensor) -> torch.Tensor:
+    raise TypeError("the scripted expert reads the simulator's state, not images: use its sim_policy or wm_act")
+
+
+def _expert(bundle: Bundle, chunk: int = CHUNK_SIZE, **_) -> Policy:
+    from rla_gym.sim.scripted import ScriptedPolicy
+
+    if bundle.task is None:
+        raise ValueError("the scripted expert needs the bundle's task (its controller is per task)")
+    return Policy(
+        _cannot_see, chunk, False, sim_policy=ScriptedPolicy(bundle.task), wm_act=lambda env, obs: env.demo_actions()
+    )
+
+
 register_policy("bc", _bc)
 register_policy("rl", _rl)
+register_policy("bc-checkpoint", _bc_checkpoint)
 register_policy("random", _random)
+register_policy("expert", _expert)
+
+
+class NoisyAct:
+    """`act` plus seeded Gaussian noise of standard deviation `sigma` on every joint target."""
+
+    def __init__(self, act: Act, sigma: float, seed: int = 0) -> None:
+        if not sigma >= 0:
+            raise ValueError(f"noise must be a standard deviation >= 0; got {sigma}")
+        self.act, self.sigma = act, float(sigma)
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        actions = self.act(frames)
+        noise = torch.randn(actions.shape, generator=self.gen) * self.sigma
+        return actions + noise.to(actions.device, actions.dtype)
 
 
 # ---------------------------------------------------------------------------------------------- saved policies
@@ -101,8 +153,16 @@ class PolicyEntry:
     """A policy to evaluate, by name: its registered kind and the folder it loads from (None: built, not loaded)."""
 
     name: str  # "BC", "RL iter 000025", "random"
-    kind: str  # a registered kind: "bc" | "rl" | "random" | ...
+    kind: str  # a registered kind: "bc" | "rl" | "bc-checkpoint" | "random" | "expert" | ...
     path: str | None = None
+    noise: float = 0.0  # Gaussian noise (radians) added to every joint target the policy commands
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PolicyEntry:
+        unknown = set(d) - {"name", "kind", "path", "noise"}
+        if unknown or not {"name", "kind"} <= set(d):
+            raise ValueError(f"a policy entry has name, kind and optionally path and noise; got {sorted(d)}")
+        return cls(str(d["name"]), str(d["kind"]), d.get("path"), float(d.get("noise", 0.0)))
 
 
 def load_policy(
@@ -111,7 +171,12 @@ def load_policy(
     """`make_policy(entry.kind, ...)` with the bundle's robot, the device, `chunk` and `seed` (each kind takes what
     it needs)."""
     kw = {"path": entry.path, "robot": bundle.robot, "bundle": bundle, "device": device, "chunk": chunk, "seed": seed}
-    return make_policy(entry.kind, **kw)
+    policy = make_policy(entry.kind, **kw)
+    if entry.noise > 0:
+        if policy.sim_policy is not None or policy.wm_act is not None:
+            raise ValueError(f"{entry.name}: noise applies to policies that act from images, not to {entry.kind!r}")
+        policy = replace(policy, act=NoisyAct(policy.act, entry.noise, seed))
+    return policy
 
 
 def policy_entries(

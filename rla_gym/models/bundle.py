@@ -425,7 +425,7 @@ def load_bundle(
     stack.eval()
     demos = None
     if (path / "demos.safetensors").is_file():
-        demos = DemoSet.from_tensors(_load_safetensors(path / "demos.safetensors"))
+        demos = _load_demos(path / "demos.safetensors", stack.image_size)
     regression = _load_regression(path, manifest, dev)
     random = bool(manifest.get("random", meta.get("random", False)))
     if random:
@@ -438,6 +438,16 @@ def load_bundle(
     return Bundle(
         stack=stack, demos=demos, random=random, task=meta.get("task"), path=path, metadata=extra, regression=regression
     )
+
+
+def _load_demos(file: Path, image_size: int) -> DemoSet:
+    """The demo set; a stored video is decoded and resized to the stack's image size, as the training data was."""
+    from rla_gym.data.video import VideoReadError
+
+    try:
+        return DemoSet.from_tensors(_load_safetensors(file), image_size=image_size)
+    except (KeyError, ValueError, VideoReadError) as err:
+        raise BundleError(f"{file}: not a valid demo set ({err})") from err
 
 
 def _load_regression(path: Path, manifest: dict[str, Any], device: torch.device) -> RegressionWorldModel | None:

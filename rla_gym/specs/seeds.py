@@ -6,6 +6,7 @@ of policy comparisons"). Collection episode i runs ManiSkill seed `seed + i`, so
 
 - `SELECTION_SEEDS` (42-91): the paper's evaluation seeds; here they pick checkpoints and compare quickly.
 - `REPORT_SEEDS`: final numbers of a chosen policy (>= 500 episodes), never used to choose anything.
+- `RANKING_SEEDS`: the policy-ranking benchmark's ManiSkill scenes (`scripts/rank_policies.sh`), apart from the rest.
 - `TRAIN_SEED_BASE`: training demos (world model, BC) start here.
 - `HELDOUT_SEED_BASE`: held-out demos for prediction benchmarks (never trained on, never used for policies).
 """
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 SELECTION_SEEDS: range = range(42, 92)
 REPORT_SEEDS: range = range(3_000_000, 3_001_500)  # far from every collection, old ones (100 000+) included
+RANKING_SEEDS: range = range(4_000_000, 4_000_500)
 TRAIN_SEED_BASE: int = 1_000_000
 HELDOUT_SEED_BASE: int = 2_000_000
 
-EVAL_RANGES: dict[str, range] = {"selection": SELECTION_SEEDS, "report": REPORT_SEEDS}
+EVAL_RANGES: dict[str, range] = {"selection": SELECTION_SEEDS, "report": REPORT_SEEDS, "ranking": RANKING_SEEDS}
 
 
 def eval_overlap(start: int, count: int) -> dict[str, range]:

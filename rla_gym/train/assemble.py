@@ -12,7 +12,8 @@ import torch
 
 from rla_gym.data.dataset import EpisodeDataset
 from rla_gym.data.demo_set import DemoSet
-from rla_gym.data.video import resize_frames
+from rla_gym.data.demo_video import is_h264_file, join_h264
+from rla_gym.data.video import find_rgb_stream, resize_frames
 from rla_gym.models.bundle import Bundle, load_bundle
 from rla_gym.models.state_dicts import load_strict
 from rla_gym.train.build import load_final, load_trained_encoder, read_latent_scale
@@ -32,33 +33,39 @@ class Runs:
 def demo_set(
     root: Path,
     image_size: int,
-    num_episodes: int,
+    num_episodes: int | None,
     *,
     mask: bool = False,
     successes_only: bool = True,
     robot: str | None = None,
 ) -> DemoSet:
-    """The first `num_episodes` (success) episodes under `root`, frames resized (and masked) to the stack's size.
-    `robot`, when given, must be every chosen episode's robot."""
-    if num_episodes < 1:
-        raise ValueError(f"num_episodes: expected an integer >= 1; got {num_episodes}")
+    """The first `num_episodes` (None: every) success episode under `root`, frames resized (and masked) to the
+    stack's size. `robot`, when given, must be every chosen episode's robot. Unmasked mp4 episodes keep their
+    H.264 streams (`DemoSet.video`), which is what a bundle then stores."""
+    if num_episodes is not None and num_episodes < 1:
+        raise ValueError(f"num_episodes: expected an integer >= 1 or None (every episode); got {num_episodes}")
     dataset = EpisodeDataset(root, cache_size=0)
-    frames, targets, qpos = [], [], []
+    frames, targets, qpos, streams, sizes = [], [], [], [], set()
     for i in range(len(dataset)):
-        if successes_only and not dataset.header(i).success:
+        header = dataset.header(i)
+        if successes_only and not header.success:
             continue
-        if robot is not None and dataset.header(i).robot != robot:
-            raise ValueError(f"{root} holds {dataset.header(i).robot} episodes ({dataset.key(i)}); expected {robot}")
+        if robot is not None and header.robot != robot:
+            raise ValueError(f"{root} holds {header.robot} episodes ({dataset.key(i)}); expected {robot}")
         episode = dataset[i]
         f = apply_mask(episode.frames, episode.mask) if mask else episode.frames
         frames.append(torch.from_numpy(np.ascontiguousarray(resize_frames(f, image_size))))
         targets.append(torch.from_numpy(np.asarray(episode.target_qpos, dtype=np.float32)))
         qpos.append(torch.from_numpy(np.asarray(episode.qpos, dtype=np.float32)))
+        streams.append(find_rgb_stream(dataset.paths[i], episode.camera))
+        sizes.add(tuple(episode.frames.shape[1:3]))
         if len(frames) == num_episodes:
             break
     if not frames:
         raise ValueError(f"no {'success ' if successes_only else ''}episode under {root} for the demo set")
-    return DemoSet.from_episodes(frames, targets, qpos)
+    if mask or len(sizes) != 1 or not all(s is not None and is_h264_file(s) for s in streams):
+        return DemoSet.from_episodes(frames, targets, qpos)  # masked or not all mp4: the frames themselves
+    return DemoSet.from_episodes(frames, targets, qpos, video=join_h264(streams), video_size=sizes.pop())
 
 
 def assemble_bundle(

@@ -23,7 +23,13 @@ def test_default_bundle_is_found_with_no_argument_and_matches_its_manifest():
     assert default_bundle_path("ur10e", "RollBall").resolve() == DEFAULT.resolve()
     manifest = verify_manifest(DEFAULT)  # every file, sha256 and size
     assert manifest["random"] is False
-    assert sum(f.stat().st_size for f in DEFAULT.iterdir()) < 50 * 2**20, "the default bundle is at most 50 MB"
+    parts = {DEFAULT, (DEFAULT / "../ur10e-cpu").resolve(), (DEFAULT / "../shared-cpu").resolve()}  # a layered zoo
+    for part in parts:
+        verify_manifest(part)
+    size = sum(f.stat().st_size for part in parts for f in part.iterdir())
+    assert size < 50 * 2**20, "the default bundle (task folder and the parts it names) is at most 50 MB"
+    zoo = sum(f.stat().st_size for f in DEFAULT.parent.rglob("*") if f.is_file())
+    assert zoo < 200 * 2**20, "the whole zoo, BC policies included, is at most 200 MB (issue 20)"
     bundle = load_bundle(DEFAULT)
     assert bundle.robot == "ur10e" and bundle.task == "RollBall" and not bundle.random
     assert bundle.demos.num_episodes >= 8

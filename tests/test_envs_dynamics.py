@@ -104,7 +104,6 @@ def test_env_runs_on_the_regression_baseline_or_copies(regression_bundle_dir):
 
 
 def test_the_default_bundle_ships_its_baseline_and_the_env_runs_on_it():
-    from rla_gym.models.regression import load_regression
     from rla_gym.models.zoo import default_bundle_path
 
     path = default_bundle_path("ur10e", "RollBall")
@@ -113,8 +112,9 @@ def test_the_default_bundle_ships_its_baseline_and_the_env_runs_on_it():
     action = env.unwrapped.vector_env.demo_actions()[0].cpu().numpy()
     nxt, *_ = env.step(action)
     assert env.unwrapped.vector_env.dynamics.name == "regression"
-    qpos = load_bundle(path).stack.robot.to_full_qpos(torch.as_tensor(action)[None])
+    bundle = load_bundle(path)  # a layered zoo: the baseline lives in the robot's dynamics part
+    qpos = bundle.stack.robot.to_full_qpos(torch.as_tensor(action)[None])
     with torch.no_grad():
-        expected = load_regression(path)(torch.as_tensor(obs["tokens"])[None], qpos, torch.full((1,), 8), "2")
+        expected = bundle.regression(torch.as_tensor(obs["tokens"])[None], qpos, torch.full((1,), 8), "2")
     np.testing.assert_array_equal(nxt["tokens"], expected[0].numpy())
     env.close()

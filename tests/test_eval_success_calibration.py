@@ -48,12 +48,25 @@ def test_calibration_on_the_default_bundle_separates_doing_the_task_from_not_doi
     assert demo < calibration.threshold and calibration.demo_accuracy > 0.7
     for negative in ("hold", "random"):
         assert calibration.threshold < np.median(calibration.negative_goal_l1[negative])
-        assert calibration.auc(negative) > 0.8 and calibration.accuracy(negative) > 0.7
-    copy = tmp_path / "default"
-    shutil.copytree(DEFAULT, copy)
-    assert main(["calibrate", "--bundle", str(copy), "--repeats", "1", "--device", "cpu"]) == 0
+        assert calibration.auc(negative) > 0.8
+    # holding still is told apart almost always; random targets end under the cut in ~30 % of replays (measured on
+    # the 279 demos at 4 repeats: 70.3 % counted as failure), which the card reports
+    assert calibration.accuracy("hold") > 0.85 and calibration.accuracy("random") > 0.6
+    zoo = tmp_path / "models"  # the task folder with the shared and per-robot parts it names
+    for part in (DEFAULT, *{(DEFAULT / p).resolve() for p in _parts(DEFAULT)}):
+        shutil.copytree(part, zoo / part.name)
+    assert main(["calibrate", "--bundle", str(zoo / DEFAULT.name), "--repeats", "1", "--device", "cpu"]) == 0
     assert "AUC" in capsys.readouterr().out
+    copy = zoo / DEFAULT.name
     meta = json.loads((copy / "config.json").read_text())
     assert meta["success_threshold"] == pytest.approx(calibration.threshold)
     assert meta["success_calibration"]["replays"] == len(calibration.demo_goal_l1)
     verify_manifest(copy)
+
+
+def _parts(task_folder: Path) -> list[str]:
+    """The part folders a layered task folder names, relative to it (its dynamics part, then the shared part)."""
+
+    dyn = json.loads((task_folder / "config.json").read_text())["parts"]["dynamics"]
+    shared = json.loads((task_folder / dyn / "config.json").read_text())["shared"]
+    return [dyn, f"{dyn}/{shared}"]

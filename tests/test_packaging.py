@@ -39,8 +39,12 @@ def test_installed_wheel_finds_the_embedded_default_bundle(tmp_path, random_bund
         elif (REPO / rel).is_file():
             shutil.copy2(REPO / rel, target)
     for old in (src / "models").glob("*/manifest.json"):
-        shutil.rmtree(old.parent)  # only the tiny test bundle in this copy's zoo
-    shutil.copytree(random_bundle_dir, src / "models" / "ur10e-tiny")
+        shutil.rmtree(old.parent)  # only the tiny test bundle in this copy's zoo, layered as the real zoo is
+    from rla_gym.models.bundle import load_bundle
+    from rla_gym.models.layered import save_layered
+
+    save_layered(load_bundle(random_bundle_dir), src / "models", shared="shared-tiny", dynamics="ur10e-dyn",
+                 task="ur10e-tiny")  # fmt: skip
     pip = [sys.executable, "-m", "pip", "-q"]
     subprocess.run(
         [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)], check=True
@@ -48,7 +52,8 @@ def test_installed_wheel_finds_the_embedded_default_bundle(tmp_path, random_bund
     wheel = next((tmp_path / "dist").glob("rla_gym-*.whl"))
     installed = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(installed), str(wheel)], check=True)
-    assert (installed / "rla_gym" / "zoo" / "ur10e-tiny" / "manifest.json").is_file(), "zoo shipped as package data"
+    for part in ("ur10e-tiny", "ur10e-dyn", "shared-tiny"):
+        assert (installed / "rla_gym" / "zoo" / part / "manifest.json").is_file(), f"{part} shipped as package data"
 
     env = {**os.environ, "PYTHONPATH": str(installed), "HF_HUB_OFFLINE": "1"}
     env.pop("RLA_GYM_MODELS", None)

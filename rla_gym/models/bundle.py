@@ -276,6 +276,12 @@ def copy_bundle(source: str | os.PathLike, dest: str | os.PathLike) -> Path:
     already at `dest` is replaced whole or, if the copy fails, left as it was."""
     src = resolve_bundle_path(source)
     manifest = _read_json(src / "manifest.json")
+    if "parts" in _read_json(src / "config.json"):
+        raise BundleError(
+            f"{src} is the task folder of a layered zoo: its weights live in the parts it names "
+            f"({_read_json(src / 'config.json')['parts']}). Copy the zoo folder with every part, or write a whole "
+            "bundle: `load_bundle(src).save_pretrained(dest, torch.float16)`"
+        )
     out = Path(dest)
     tmp = _staging_folder(out, "copy")
     try:
@@ -333,7 +339,29 @@ def resolve_bundle_path(source: str | os.PathLike, cache_dir: str | os.PathLike 
         raise BundleError(f"hub repo {repo_id!r} has no folder {sub!r}")
     if downloaded:
         verify_manifest(path)
+    if sub:
+        _fetch_parts(repo_id, Path(root), path, cache_dir)
     return path
+
+
+def _fetch_parts(repo_id: str, root: Path, folder: Path, cache_dir: str | os.PathLike | None) -> None:
+    """The parts a layered zoo's folder names (its dynamics part, that part's shared part), from the same hub repo
+    when the cache lacks them; each download verified. A whole bundle names none."""
+    from huggingface_hub import snapshot_download
+
+    meta = _read_json(folder / "config.json")
+    for ref in [*(meta.get("parts") or {}).values(), *([meta["shared"]] if "shared" in meta else [])]:
+        rel = os.path.normpath(os.path.join(folder.relative_to(root), ref))
+        if rel.startswith(".."):
+            raise BundleError(f"{folder / 'config.json'} names a part outside hub repo {repo_id!r}: {ref!r}")
+        part = root / rel
+        if not (part / "manifest.json").is_file():
+            try:
+                snapshot_download(repo_id, allow_patterns=[f"{rel}/*"], cache_dir=cache_dir)
+            except OSError as err:  # huggingface_hub's HTTP and offline errors are OSErrors
+                raise BundleError(f"hub repo {repo_id!r}: cannot download the part {rel!r} ({err})") from err
+            verify_manifest(part)
+        _fetch_parts(repo_id, root, part, cache_dir)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -407,26 +435,41 @@ def load_bundle(
     meta = _read_json(config_file)
     if meta.get("format") != FORMAT:
         raise BundleError(f"{config_file} is not an rla-gym bundle config (format {meta.get('format')!r})")
+    layers = None
+    if "parts" in meta:  # a task folder of a layered zoo: shared and per-robot weights live in other folders
+        from rla_gym.models.layered import resolve_layers
+
+        layers = resolve_layers(path, meta, verify)
     try:
-        cfg = StackConfig.from_dict(meta["stack"])
+        cfg = StackConfig.from_dict(layers.stack if layers else meta["stack"])
     except (KeyError, TypeError, ValueError) as err:
-        raise BundleError(f"{config_file}: its 'stack' entry is not a valid stack config ({err})") from err
+        where = f"{config_file} and its parts {', '.join(map(str, layers.manifests))}" if layers else config_file
+        raise BundleError(f"{where}: not a valid stack config together ({err})") from err
     if robot is not None and cfg.robot != robot:
         raise BundleError(f"bundle {str(source)!r} was made for robot {cfg.robot!r}, not {robot!r}")
     dev = resolve_device(device)
+    from rla_gym.models.layered import SHARED_COMPONENTS, load_shared_state
+
     encoder = DinoEncoder.from_pretrained(cfg.encoder).to(dev) if cfg.encoder.hub_id is not None else None
     with torch.device(dev):  # random init is overwritten below; buffers (RoPE, ImageNet stats) stay right
         stack = WorldModelStack(cfg, encoder=encoder)
     for name, module in stack.components().items():
         if name == "encoder" and encoder is not None:
             continue
-        file = path / f"{name}.safetensors"
-        load_strict(module, _load_safetensors(file, device=str(dev)), source=str(file))
+        file = (layers.folders.get(name, path) if layers else path) / f"{name}.safetensors"
+        if layers and name in SHARED_COMPONENTS:
+            state = load_shared_state(file)  # read once per process, however many robots use it
+        else:
+            state = _load_safetensors(file, device=str(dev))
+        load_strict(module, state, source=str(file))
     stack.eval()
     demos = None
     if (path / "demos.safetensors").is_file():
         demos = _load_demos(path / "demos.safetensors", stack.image_size)
-    regression = _load_regression(path, manifest, dev)
+    if layers:
+        regression = _load_regression(layers.regression, layers.manifests[layers.regression], dev)
+    else:
+        regression = _load_regression(path, manifest, dev)
     random = bool(manifest.get("random", meta.get("random", False)))
     if random:
         log.warning(

@@ -2,7 +2,8 @@
 
 The zoo is the top-level `models/` folder of the repository, shipped inside the package as `rla_gym/zoo` (a link
 to it in the source tree, a copy in an installed wheel), so the embedded default is found from a checkout and from
-`pip install rla-gym` alike. `$RLA_GYM_MODELS` points elsewhere.
+`pip install rla-gym` alike. `$RLA_GYM_MODELS` points elsewhere. A bundle there is a whole folder or the task folder
+of a layered zoo (shared and per-robot parts beside it: `rla_gym.models.layered`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ def models_dir() -> Path:
 
 
 def bundle_robot_task(path: Path) -> tuple[str | None, str | None]:
-    """(robot, task) a bundle folder's config.json names, read without loading any weight; (None, None) if unreadable."""
+    """(robot, task) a bundle folder's config.json names, read without loading any weight; (None, None) if unreadable
+    or not a bundle (a layered zoo's shared and dynamics parts are not: `rla_gym.models.layered`)."""
     try:
         meta = json.loads((path / "config.json").read_text())
-        return meta.get("stack", {}).get("robot"), meta.get("task")
     except (OSError, ValueError):
         return None, None
+    if not isinstance(meta, dict) or meta.get("format") != "rla-gym-bundle":
+        return None, None
+    return meta.get("robot") or (meta.get("stack") or {}).get("robot"), meta.get("task")
 
 
 def default_bundle_path(robot: str, task: str | None) -> Path | None:

@@ -75,11 +75,13 @@ skip "$WORK/runs/wm-token4" world_model || $RG train wm --init "$C" $F --rla "$W
   --token-weight 4 --motion-weight 8 --out "$WORK/runs/wm-token4" --steps 2400 --warmup-steps 100 \
   --checkpoint-every 200 --eval-every 800 $T $(resume "$WORK/runs/wm-token4")
 
-# 7. Assemble the shipped bundle (the base encoder and regression baseline, the fine-tuned UNet, RLA and RLA-WM),
-#    calibrate the success threshold on the demos, measure on the held-out episodes.
+# 7. Assemble the shipped bundle (the base encoder and regression baseline, the fine-tuned UNet, RLA and RLA-WM) as
+#    a layered zoo: models/shared-cpu (encoder, UNet, RLA), models/ur10e-cpu (RLA-WM, regression) and the task folder
+#    $OUT (every successful training demo, the card); parts already there with other weights are refused (remove
+#    them first). Then calibrate the success threshold on the demos and measure on the held-out episodes.
 $RG make-bundle --from-runs --init "$BASE" --unet "$WORK/runs/unet-obj30" --rla "$WORK/runs/rla-motion8" \
   --wm "$WORK/runs/wm-token4" --demos "$WORK/data/train" --num-demos all --task RollBall --fp16 --euler-steps 1 \
-  --out "$OUT" --regression "$WORK/runs/regression"
+  --out "$OUT" --regression "$WORK/runs/regression" --layered shared-cpu ur10e-cpu
 $RG calibrate --bundle "$OUT"  # the world-model success threshold, measured on the demos
 .venv/bin/python -m benchmarks.prediction_quality --bundle "$OUT" --data "$WORK/data/heldout" \
   --out "$WORK/prediction_quality" --max-starts 128

@@ -213,6 +213,18 @@ def test_make_bundle_from_runs_assembles_a_bundle_that_drives_the_env(tiny_data,
     assert obs.shape[0] == 2 and torch.isfinite(torch.as_tensor(reward)).all()
     envs.close()
 
+    # the same runs as a layered zoo: shared and dynamics parts beside the task folder, the same weights
+    zoo = tmp_path / "zoo" / "ur10e-RollBall-tiny"
+    layered = [*args[: args.index("--out")], "--out", str(zoo), "--layered", "shared-tiny", "ur10e-tiny"]
+    assert main(layered) == 0
+    assert sorted(p.name for p in zoo.parent.iterdir()) == ["shared-tiny", "ur10e-RollBall-tiny", "ur10e-tiny"]
+    assert (zoo.parent / "ur10e-tiny" / "regression.safetensors").is_file()
+    parts = load_bundle(zoo, verify=True)
+    for name, module in bundle.stack.components().items():
+        other = parts.stack.components()[name].state_dict()
+        assert all(torch.equal(v, other[k]) for k, v in module.state_dict().items()), name
+    assert parts.regression is not None and parts.demos.num_episodes == 2
+
 
 def test_an_autoencoder_trained_encoder_seeds_an_init_bundle(tiny_data, tmp_path, capsys):
     """Encoder candidate (b): a UNet run with --train-encoder changes the encoder; `make-bundle --random

@@ -60,6 +60,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     runs.add_argument("--euler-steps", type=positive_int, default=None, help="the bundle's default Euler steps")
     runs.add_argument("--regression", type=existing_dir, help="a regression baseline run to ship beside the stack")
     runs.add_argument("--fp16", action="store_true", help="store the weights in fp16 (half the size)")
+    runs.add_argument(
+        "--layered",
+        nargs=2,
+        metavar=("SHARED", "DYNAMICS"),
+        default=None,
+        help="write a layered zoo beside --out: the shared part (encoder, UNet, RLA) in folder SHARED and the "
+        "robot's dynamics (RLA-WM, --regression) in DYNAMICS, both under --out's parent; --out is the task folder "
+        "(demos, card). An existing part with the same weights is kept, one with other weights refused",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -128,6 +137,17 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         weights = {k: stored(v, dtype) for k, v in load_file(final / "regression.safetensors").items()}
         extra = {"regression.safetensors": save(weights), "regression.json": final / "regression.json"}
+    if args.layered is not None:
+        from rla_gym.models.layered import save_layered
+
+        if args.regression is not None:
+            from rla_gym.models.regression import load_regression
+
+            bundle.regression = load_regression(args.regression)
+        shared, dynamics = args.layered
+        path = save_layered(bundle, args.out.parent, shared=shared, dynamics=dynamics, task=args.out.name, dtype=dtype)
+        print(f"wrote {task} task folder {path} with parts {shared}, {dynamics} ({demos.num_episodes} demo episodes)")
+        return 0
     path = save_bundle(bundle, args.out, dtype=dtype, extra=extra)
     print(f"wrote {task} bundle for {bundle.robot} to {path} ({demos.num_episodes} demo episodes)")
     return 0

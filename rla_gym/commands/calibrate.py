@@ -16,6 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--bundle", type=bundle_source, required=True, help="a saved bundle folder (its config.json gets the threshold)"
     )
     parser.add_argument("--repeats", type=positive_int, default=4, help="replays of each demo (different flow noise)")
+    parser.add_argument(
+        "--max-demos",
+        type=positive_int,
+        default=None,
+        help="calibrate on the first N demos only (faster; default: every demo, one world each)",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--device", type=device, default="auto", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--dry-run", action="store_true", help="print the calibration, write nothing")
@@ -31,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
     except (BundleError, FileNotFoundError) as err:
         print(f"rla-gym calibrate: {err}", file=sys.stderr)
         return 2
-    calibration = calibrate_success(bundle, repeats=args.repeats, seed=args.seed, device=resolve_device(args.device))
+    calibration = calibrate_success(
+        bundle, repeats=args.repeats, seed=args.seed, device=resolve_device(args.device), max_demos=args.max_demos
+    )
     print(calibration.describe())
     if not args.dry_run:
         values = {"success_threshold": calibration.threshold, "success_calibration": calibration.to_metadata()}

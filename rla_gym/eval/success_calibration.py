@@ -124,17 +124,18 @@ def calibrate_success(
     repeats: int = 4,
     seed: int = 0,
     device: str | torch.device = "cpu",
+    max_demos: int | None = None,
 ) -> SuccessCalibration:
-    """Replay every demo `repeats` times (different flow noise) with its own targets, holding still and at random;
-    the cut maximises balanced accuracy between the demo replays and all the others (each negative policy has as
-    many replays as the demos, so each weighs the same)."""
+    """Replay every demo (or the first `max_demos`) `repeats` times (different flow noise) with its own targets,
+    holding still and at random; the cut maximises balanced accuracy between the demo replays and all the others
+    (each negative policy has as many replays as the demos, so each weighs the same)."""
     config = config or WorldModelEnvConfig()
-    n = bundle.demos.num_episodes
+    n = bundle.demos.num_episodes if max_demos is None else min(int(max_demos), bundle.demos.num_episodes)
     env = RLAWorldModelVectorEnv(
         num_envs=n, robot=bundle.robot, bundle=bundle, device=device, config=config, autoreset_mode="NextStep"
     )
     try:
-        lengths = to_numpy(bundle.demos.episode_lengths)
+        lengths = to_numpy(bundle.demos.episode_lengths)[:n]
         span = config.chunk_size * config.max_chunk_steps
         starts = np.maximum(lengths - 1 - span, 0)  # the episode ends at the demo's last frame
 

@@ -30,13 +30,17 @@ def _pct(rate: dict) -> tuple[str, str]:
     )
 
 
+def _p(p: float) -> str:
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
 def describe(corr: dict) -> str:
     if corr["rho"] is None:
         return f"not defined ({corr['note']})"
-    text = f"rho = {corr['rho']:+.2f}, p = {corr['p_value']:.3f} ({corr['method']}, {corr['n']} policies)"
+    text = f"rho = {corr['rho']:+.2f}, p = {_p(corr['p_value'])} ({corr['method']}, {corr['n']} policies)"
     tau = corr.get("kendall") or {}
     if tau.get("tau") is not None:
-        text += f"; Kendall tau = {tau['tau']:+.2f}, p = {tau['p_value']:.3f}"
+        text += f"; Kendall tau = {tau['tau']:+.2f}, p = {_p(tau['p_value'])}"
     boot = corr.get("bootstrap") or {}
     if boot.get("rho_ci95"):
         (a, b), (c, d) = boot["rho_ci95"], boot["tau_ci95"]
@@ -87,7 +91,7 @@ def plot(results: dict, path: Path) -> Path:
     s = results["spearman"]
     for ax, corr in zip(axes, (s["wm_return"], s["wm_success"])):
         ax.set_title(
-            "Spearman " + (f"rho {corr['rho']:+.2f}, p {corr['p_value']:.3f}" if corr["rho"] is not None else "n/a")
+            "Spearman " + (f"rho {corr['rho']:+.2f}, p {_p(corr['p_value'])}" if corr["rho"] is not None else "n/a")
         )
     return figures.save(fig, path)
 

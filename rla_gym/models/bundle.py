@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,10 +157,17 @@ def save_bundle(
     `add_to_bundle`. Written into a hidden sibling folder, then renamed into place: an existing bundle at `path`
     is replaced whole, or (if the write fails or is killed) left as it was. An existing folder that is not a
     bundle is refused."""
-    out = Path(path)
+    return write_folder(Path(path), lambda tmp: _write_bundle(bundle, tmp, dtype), extra)
+
+
+def write_folder(
+    out: Path, fill: Callable[[Path], None], extra: dict[str, str | os.PathLike | bytes] | None = None
+) -> Path:
+    """`fill(tmp)` a hidden sibling of `out` (it writes the files and their manifest), add `extra` files, then
+    rename it into place; on any failure the staging folder goes and `out` is left as it was."""
     tmp = _staging_folder(out, "write")
     try:
-        _write_bundle(bundle, tmp, dtype)
+        fill(tmp)
         if extra:
             add_to_bundle(tmp, extra)
         _replace_folder(tmp, out)

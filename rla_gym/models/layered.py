@@ -135,7 +135,7 @@ def _write_part(
     replace: bool = False,
     extra: dict[str, str | os.PathLike | bytes] | None = None,
 ) -> None:
-    from rla_gym.models.bundle import BundleError, _replace_folder, _staging_folder, add_to_bundle, sha256_file
+    from rla_gym.models.bundle import BundleError, add_to_bundle, sha256_file, write_folder
 
     if out.is_dir() and not replace:
         old = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").is_file() else {}
@@ -148,17 +148,13 @@ def _write_part(
             f"{out} exists with other weights: a shared part is relied on by every bundle that names it. Write the "
             "new parts under other names, or remove the old part first"
         )
-    tmp = _staging_folder(out, "write")
-    try:
+
+    def fill(tmp: Path) -> None:
         for f in files:
             shutil.copyfile(staged / f, tmp / f)
         (tmp / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
         manifest = {"format": meta["format"], "random": meta.get("random", False), "files": {}}
         (tmp / "manifest.json").write_text(json.dumps(manifest) + "\n")
         add_to_bundle(tmp, {f: tmp / f for f in [*files, "config.json"]})
-        if extra:
-            add_to_bundle(tmp, extra)
-        _replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    write_folder(out, fill, extra)

@@ -90,11 +90,16 @@ def test_rl_seeds_are_pooled_per_report_seed_against_bc(tmp_path, capsys):
         folder.mkdir()
         (folder / "report.json").write_text(json.dumps(_report(k, bc, rl, seeds)))
         runs.append(str(folder))
+    gaps = "iteration,wm_steps,success,wm_success,wm_return\n25,1600,0.8,0.5,-1.9\n100,6400,0.6,0.75,-1.7\n"
+    (tmp_path / "wmrl-s0" / "sim_eval.csv").write_text(gaps)
     assert main(["wmrl-summary", *runs]) == 0
     out = capsys.readouterr().out
     assert "3 RL runs (RL seeds 0, 1, 2); report seeds 3000000-3000029 (30 scenes)" in out
     assert "BC: 66.7 % (20/30)" in out
     assert "93.3 % over the runs (per run: 93.3, 93.3, 93.3 %)" in out and "RL is better (p = " in out
+    # the gap between the two worlds along a run: the model exploited as RL goes on (the guard's measure)
+    assert "wmrl-s0: ManiSkill / world-model success % (gap) it. 25: 80 / 50 (-30), it. 100: 60 / 75 (+15)" in out
+    assert "mean gap -7.5" in out and "wmrl-s1:" not in out  # no sim_eval.csv there
 
     other = tmp_path / "other"
     other.mkdir()

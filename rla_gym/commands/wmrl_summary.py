@@ -31,4 +31,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"rla-gym wmrl-summary: {err}", file=sys.stderr)
         return 2
+    from rla_gym.eval.protocol import model_gap
+    from rla_gym.train.loop import read_csv
+
+    print("checkpoints on the selection seeds, in ManiSkill and inside the world model:")
+    for r in args.runs:
+        if (Path(r) / "sim_eval.csv").is_file():
+            print("  " + model_gap(Path(r).name, read_csv(Path(r) / "sim_eval.csv")))
     return 0

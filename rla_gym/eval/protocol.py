@@ -116,3 +116,23 @@ def summarize_runs(reports: list[dict]) -> str:
             f"runs per report seed: " + pooled.verdict(a="RL", b="BC")
         )
     return "\n".join(lines)
+
+
+def model_gap(name: str, rows: list[dict]) -> str:
+    """One run's checkpoints (`sim_eval.csv` rows): ManiSkill success beside success inside the world model, and the
+    gap between them (world model - ManiSkill, points). A policy that exploits the model widens it as RL goes on: the
+    measure of a reward-hacking guard (`--uncertainty-penalty`)."""
+    rows = [r for r in rows if np.isfinite(r.get("wm_success", np.nan))]
+    if not rows:
+        return f"{name}: no checkpoint scored inside the world model"
+    parts = [
+        f"it. {int(r['iteration'])}: {100 * r['success']:.0f} / {100 * r['wm_success']:.0f} "
+        f"({100 * (r['wm_success'] - r['success']):+.0f})"
+        for r in rows
+    ]
+    gaps = [r["wm_success"] - r["success"] for r in rows]
+    return (
+        f"{name}: ManiSkill / world-model success % (gap) "
+        + ", ".join(parts)
+        + f"; mean gap {100 * np.mean(gaps):+.1f}"
+    )

@@ -54,6 +54,38 @@ def test_the_best_is_the_most_successful_then_the_highest_return_then_the_earlie
     assert best_checkpoint(results) == 30
 
 
+def test_scores_are_kept_per_checkpoint_and_a_rerun_scores_only_what_changed(tmp_path, monkeypatch):
+    """A stop in the middle of an hour of scoring loses one checkpoint, not all; another bundle or other seeds rescore."""
+    from rla_gym.eval import bc_selection
+    from rla_gym.models.random_bundle import make_random_bundle
+
+    run = _bc_run(tmp_path / "bc")
+    calls = []
+
+    def fake_evaluate(policy, robot, task, seeds, **kw):
+        calls.append(tuple(seeds))
+        frames = torch.zeros(1, 16, 16, 3, dtype=torch.uint8).numpy()
+        ok = float(policy(frames[0], torch.zeros(6).numpy()).sum()) > 0  # depends on the checkpoint's weights
+        return _result([ok] * len(seeds), [float(len(calls))] * len(seeds))
+
+    monkeypatch.setattr(bc_selection, "evaluate", fake_evaluate)
+    bundle = make_random_bundle("ur10e", "tiny", task="RollBall", seed=0)
+    first = bc_selection.score_checkpoints(run, bundle, (42, 43), size=64)
+    assert len(calls) == 2 and sorted(p.name for p in (run / "selection").iterdir()) == [
+        "step_0000010.json", "step_0000020.json"]  # fmt: skip
+    (run / "selection" / "step_0000020.json").unlink()  # as if stopped while scoring the second
+    again = bc_selection.score_checkpoints(run, bundle, (42, 43), size=64)
+    assert len(calls) == 3, "only the missing checkpoint is scored again"
+    assert [(s, r.episodes) for s, r in again][0] == [(s, r.episodes) for s, r in first][0]
+    bc_selection.score_checkpoints(run, bundle, (42, 44), size=64)
+    assert len(calls) == 5, "other seeds: everything rescored"
+    other = make_random_bundle("ur10e", "tiny", task="RollBall", seed=1)
+    bc_selection.score_checkpoints(run, other, (42, 44), size=64)
+    assert len(calls) == 7, "another encoder/UNet: everything rescored"
+    bc_selection.score_checkpoints(run, other, (42, 44), size=64, resume=False)
+    assert len(calls) == 9
+
+
 def test_an_unfinished_run_is_refused_by_name(tmp_path):
     (tmp_path / "bc" / "checkpoints").mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="not a finished BC run"):

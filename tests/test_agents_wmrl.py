@@ -111,6 +111,12 @@ def test_wmrl_resumes_from_its_latest_complete_checkpoint(shipped, tmp_path, cap
     resumed = LoRAActorCritic.from_pretrained(out / "checkpoints" / "iter_000003").state_dict()
     assert any(not torch.equal(at_one[k], resumed[k]) for k in at_one), "training went on after the resume"
     assert "BC " in printed and "world model" in printed
+    (out / "report.json").unlink()  # as if stopped during the report stage, after the last checkpoint
+    capsys.readouterr()
+    assert main([*args, "--iterations", "3", "--resume"]) == 0, "the report stage is finished on resume"
+    assert (out / "report.json").is_file() and "report seeds 3000000-3000001" in capsys.readouterr().out
+    assert [i for i, _ in list_checkpoints(out)] == [1, 2, 3], "no training after the last iteration"
+    assert (out / "bc_report.json").stat().st_mtime_ns == bc_report
     assert main([*args, "--iterations", "3", "--resume"]) == 2, "a finished run has nothing left to do"
 
 

@@ -337,6 +337,7 @@ def collect(config: CollectConfig, env=None, progress: bool = True) -> CollectRe
                 for traj_id in todo:
                     done(collect_one(env, script, config, traj_id))
             finally:
+                script.close()
                 if own:
                     env.close()
         elif todo:

@@ -230,7 +230,7 @@ class WMRLResult:
 
     def time_split(self) -> str:
         """Where the job's time went, and a world-model step's split into its models (ms per vector-env step)."""
-        t = self.timings
+        t = {"world_model": 0.0, "policy": 0.0, "update": 0.0, "sim_eval": 0.0} | dict(self.timings)  # this process
         lines = [
             f"time: world model {t['world_model']:.1f} s, policy sampling {t['policy']:.1f} s, PPO update "
             f"{t['update']:.1f} s, ManiSkill evaluation {t['sim_eval']:.1f} s; "
@@ -303,24 +303,25 @@ def run_wmrl(config: WMRLConfig) -> WMRLResult:
 
     run = _set_up(config)
     bc_result = _evaluate_bc(run)
-    envs, collector = _world_model_envs(run)
-    bar = tqdm(
-        range(run.start + 1, config.ppo.iterations + 1),
-        desc="world-model RL",
-        unit="it",
-        initial=run.start,
-        total=config.ppo.iterations,
-        disable=not (config.progress and run.main),
-    )
-    for iteration in bar:
-        row = _rl_iteration(run, collector, iteration)
-        if run.main:
-            bar.set_postfix(ret=f"{row['episode_return']:.3f}", kl=f"{row['approx_kl']:.3f}")
-        if iteration % config.eval_every == 0 or iteration == config.ppo.iterations:
-            _evaluate_and_checkpoint(run, iteration)
-    bar.close()
-    envs.close()
-    run.timings |= collector.timings
+    if run.start < config.ppo.iterations:  # else a stop came during the report stage: only that is left
+        envs, collector = _world_model_envs(run)
+        bar = tqdm(
+            range(run.start + 1, config.ppo.iterations + 1),
+            desc="world-model RL",
+            unit="it",
+            initial=run.start,
+            total=config.ppo.iterations,
+            disable=not (config.progress and run.main),
+        )
+        for iteration in bar:
+            row = _rl_iteration(run, collector, iteration)
+            if run.main:
+                bar.set_postfix(ret=f"{row['episode_return']:.3f}", kl=f"{row['approx_kl']:.3f}")
+            if iteration % config.eval_every == 0 or iteration == config.ppo.iterations:
+                _evaluate_and_checkpoint(run, iteration)
+        bar.close()
+        envs.close()
+        run.timings |= collector.timings
     report = _report(run, bc_result)
     return _finish(run, bc_result, report)
 
@@ -350,10 +351,13 @@ def _set_up(config: WMRLConfig) -> _Run:
     if saved:  # every rank reads the same files
         progress = load_checkpoint(saved[-1][1], agent, optimizers, device)
         log.info("resumed from %s (iteration %d)", saved[-1][1], progress.iteration)
-    if progress.iteration >= config.ppo.iterations:
+    finished = progress.iteration >= config.ppo.iterations
+    if finished and ((out / REPORT).is_file() or not config.report_episodes):
         raise ValueError(
             f"{out} already holds iteration {progress.iteration} of {config.ppo.iterations}; nothing to do"
         )
+    if finished:
+        log.info("%s: training is complete; finishing its report stage", out)
     run = _Run(config, device, rank, world, bundle, bc, agent, model, optimizers, progress, start=progress.iteration)
 
     if run.main:

@@ -45,6 +45,7 @@ class Waypoint:
     yaw: float | None = None
     hold: int = 0
     tol: float = 0.015
+    wait: int | None = None  # steps to wait for the measured tcp to come within `tol` (None: config.max_wait)
 
 
 class ScriptedController:
@@ -87,6 +88,9 @@ class ScriptedController:
         """Yield the episode's waypoints; `u` is the unwrapped env (read object poses from it)."""
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Free what the script made for itself (PushT's planning sandbox); the recorded env is the caller's."""
+
     def act(self, env) -> np.ndarray:
         """The next action: absolute joint targets `(spec.action_dim,)` float32."""
         u = env.unwrapped
@@ -110,7 +114,8 @@ class ScriptedController:
             if wp is not None:
                 arrived = np.allclose(self.p_cmd, wp.pos)
                 near = np.linalg.norm(self.tcp(u) - wp.pos) <= wp.tol
-                if arrived and (near or self._waited >= self.config.max_wait):
+                patience = self.config.max_wait if wp.wait is None else wp.wait
+                if arrived and (near or self._waited >= patience):
                     if self._held >= wp.hold:
                         self._wp = None
                     else:

@@ -2,13 +2,13 @@
 # Issue 17's headroom runs: world-model RL from BC on 25 % of the successful demos (BC at full data leaves no room),
 # three RL seeds with the card's settings (16 worlds x 4 chunk steps, 100 iterations, checkpoints scored on the
 # selection seeds 42-91 and by the world model, BC and both chosen checkpoints on 200 report seeds), resets and
-# references from every successful demo of the bundle; the seeds pooled against BC by `rla-gym wmrl-summary`. Then
-# the same seed 1 with the uncertainty penalty (draw disagreement x 5 and x 30; disagreement with the regression
-# baseline x 5), to see whether it narrows the gap between success inside the world model and in ManiSkill. Last, BC as the paper trains it (all demos, 40 epochs,
-# the best epoch on the selection seeds: `rla-gym select-bc`) and RL from it. Resumable (rerun it): ~25-40 min an RL
-# run on one core of the 2-core machine, most of it ManiSkill evaluation; the 40-epoch BC ~1.5 h and its selection
-# (40 checkpoints x 50 seeds) ~1.5 h. Needs $WORK/runs/bc-frac25 (scripts/rank_policies.sh trains it) and the
-# training data of scripts/build_default_bundle.sh ($WORK/data/train, heldout).
+# references from every successful demo of the bundle; the seeds pooled against BC by `rla-gym wmrl-summary`. Then the
+# same seed 1 with the uncertainty penalty (draw disagreement x 5 and x 30; disagreement with the regression baseline x
+# 5), to see whether it narrows the gap between success inside the world model and in ManiSkill. Last, BC as the paper
+# trains it (all demos, 40 epochs, the best epoch on the selection seeds: `rla-gym select-bc`) and RL from it. Resumable
+# (rerun it): ~25-40 min an RL run on one core of the 2-core machine, most of it ManiSkill evaluation; the 40-epoch BC
+# ~1.5 h and its selection (40 checkpoints x 50 seeds) ~1.5 h. Needs $WORK/runs/bc-frac25 (scripts/rank_policies.sh
+# trains it) and the training data of scripts/build_default_bundle.sh ($WORK/data/train, heldout).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/sim_env.sh

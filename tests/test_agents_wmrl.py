@@ -130,3 +130,29 @@ def test_the_long_cpu_preset_gives_16x_the_demo_s_world_model_transitions_and_th
     assert set(WMRL_PRESETS) == {"demo", "cpu-long", "paper", "tiny"}
     with pytest.raises(ValueError, match="valid: demo, cpu-long, paper, tiny"):
         wmrl_preset("huge")
+
+
+@pytest.mark.sim
+def test_wmrl_runs_another_robot_and_the_goal_frame_reward_end_to_end(tmp_path, capsys):
+    """Issue 20: `rla-gym wmrl --robot R --task T` takes any robot/task of the paper, here the xArm6's PokeCube (whose
+    world-model env rewards the goal frame): BC and RL scored in ManiSkill's PokeCube, the report written."""
+    from sim_support import require_sim
+
+    from rla_gym.cli import main
+    from rla_gym.models.random_bundle import make_random_bundle
+    from rla_gym.specs.robots import ROBOTS
+
+    require_sim()
+    spec = ROBOTS["xarm6_robotiq"]
+    bundle = tmp_path / "xarm6-PokeCube-tiny"
+    make_random_bundle("xarm6_robotiq", "tiny", task="PokeCube").save_pretrained(bundle)
+    low, high = torch.tensor(spec.action_low), torch.tensor(spec.action_high)
+    bc = tmp_path / "xarm6-bc"
+    BCPolicy("xarm6_robotiq", policy_config("tiny", spec.action_dim), ActionNormalizer(low, high)).save_pretrained(bc)
+    out = tmp_path / "wmrl"
+    argv = ["wmrl", "--robot", "xarm6_robotiq", "--task", "PokeCube", "--bundle", str(bundle), "--bc", str(bc)]
+    assert main([*argv, "--preset", "tiny", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "PokeCube (xarm6_robotiq), ManiSkill seeds 42-" in printed
+    assert "report seeds 3000000-3000001" in printed
+    assert json.loads((out / "report.json").read_text())["bc"]["task"] == "PokeCube"

@@ -114,7 +114,9 @@ def test_wmrl_resumes_from_its_latest_complete_checkpoint(shipped, tmp_path, cap
     (out / "report.json").unlink()  # as if stopped during the report stage, after the last checkpoint
     capsys.readouterr()
     assert main([*args, "--iterations", "3", "--resume"]) == 0, "the report stage is finished on resume"
-    assert (out / "report.json").is_file() and "report seeds 3000000-3000001" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert (out / "report.json").is_file() and "report seeds 3000000-3000001" in printed
+    assert "(no rollout in this process)" in printed and "0.0 world-model chunk steps/s" not in printed
     assert [i for i, _ in list_checkpoints(out)] == [1, 2, 3], "no training after the last iteration"
     assert (out / "bc_report.json").stat().st_mtime_ns == bc_report
     assert main([*args, "--iterations", "3", "--resume"]) == 2, "a finished run has nothing left to do"

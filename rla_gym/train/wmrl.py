@@ -224,9 +224,13 @@ class WMRLResult:
         seeds = [e.seed for e in self.bc.episodes]
         lines.append(
             f"{self.bc.task} ({self.bc.robot}), ManiSkill seeds {seeds[0]}-{seeds[-1]}; RL checkpoint selected on these "
-            f"seeds; {self.wm_steps} world-model chunk steps at {self.steps_per_second:.1f}/s"
+            f"seeds; {self.wm_steps} world-model chunk steps{self._speed(' at {:.1f}/s')}"
         )
         return "\n".join(lines)
+
+    def _speed(self, template: str, none: str = " (no rollout in this process)") -> str:
+        """The rollouts' speed, or why there is none: a run resumed after its last iteration only wrote its report."""
+        return template.format(self.steps_per_second) if self.steps_per_second > 0 else none
 
     def time_split(self) -> str:
         """Where the job's time went, and a world-model step's split into its models (ms per vector-env step)."""
@@ -234,7 +238,7 @@ class WMRLResult:
         lines = [
             f"time: world model {t['world_model']:.1f} s, policy sampling {t['policy']:.1f} s, PPO update "
             f"{t['update']:.1f} s, ManiSkill evaluation {t['sim_eval']:.1f} s; "
-            f"{self.steps_per_second:.1f} world-model chunk steps/s in the rollouts"
+            f"{self._speed('{:.1f} world-model chunk steps/s in the rollouts', 'no rollout in this process')}"
         ]
         if self.components:
             c = self.components

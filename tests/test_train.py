@@ -304,3 +304,30 @@ def test_token_only_trainers_neither_keep_nor_decode_frames(tiny_data, monkeypat
         build_task(_options(tiny_data, model))  # would decode a video if it loaded frames
     with pytest.raises(ValueError, match="trains on frames"):
         UNetTask(stack.image_decoder, lean)
+
+
+def test_shared_parts_learn_from_every_robot_and_the_dynamics_from_their_own(tiny_data, rla_run, tmp_path):
+    """Issue 20: one UNet and RLA autoencoder for all robots; RLA-WM and the regression baseline read joints, so a
+    data root with another robot's episodes is refused for them, naming the robot."""
+    from rla_gym.data import synthetic_episode, write_episode
+
+    mixed = tmp_path / "mixed"
+    for s in range(3):
+        write_episode(
+            mixed / "ur10e" / "success", s, synthetic_episode(30, 32, robot="ur10e", task="RollBall-v1", seed=s)
+        )
+        panda = synthetic_episode(30, 32, robot="panda", task="PullCube-v2", seed=10 + s)
+        write_episode(mixed / "panda" / "success", 10 + s, panda)
+
+    def options(model: str, **kwargs) -> TaskOptions:
+        return TaskOptions(model=model, init=str(tiny_data / "init"), data=mixed, progress=False, **kwargs)
+
+    for model in ("unet", "rla"):
+        out = tmp_path / model
+        train(
+            build_task(options(model)), TrainConfig(steps=3, batch_size=4, lr=1e-3, warmup_steps=1), out, progress=False
+        )
+        assert (out / "final").is_dir(), f"{model} trained on ur10e and panda episodes"
+    for model in ("regression", "wm"):
+        with pytest.raises(ValueError, match="holds panda episodes .*expected ur10e episodes"):
+            build_task(options(model, rla_run=rla_run if model == "wm" else None))

@@ -143,12 +143,22 @@ def build_task(opts: TaskOptions):
     stack = bundle.stack if opts.finetune else WorldModelStack(bundle.config, encoder=encoder)
     size = stack.image_size
 
+    # The UNet and the RLA autoencoder are the shared part of a zoo (one for every robot and task, as the paper trains
+    # them): they learn from any robot's frames. RLA-WM and the regression baseline read the joints: their robot only.
+    shared = opts.model in ("unet", "rla")
+
     def data(root: Path | None) -> TrainingData | None:
         if root is None:
             return None
         keep = opts.model == "unet"  # the only trainer that sees pixels
         return load_training_data(
-            root, encoder, size, mask=opts.mask, progress=opts.progress, keep_frames=keep, robot=bundle.robot
+            root,
+            encoder,
+            size,
+            mask=opts.mask,
+            progress=opts.progress,
+            keep_frames=keep,
+            robot=None if shared else bundle.robot,
         )
 
     if opts.model == "unet":
@@ -163,7 +173,7 @@ def build_task(opts: TaskOptions):
             object_weight=opts.object_weight,
         )
 
-    robot = stack.robot
+    robot = None if shared else stack.robot  # the RLA autoencoder sees tokens only, no joints
     default_h = RLA_MAX_HORIZON if opts.model == "rla" else WM_ACTION_BUFFER
     pair_cfg = PairSamplerConfig(min_horizon=1, max_horizon=default_h if opts.max_horizon is None else opts.max_horizon)
     train_pairs = TransitionSampler(data(opts.data), pair_cfg, robot)

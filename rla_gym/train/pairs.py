@@ -12,7 +12,9 @@ from rla_gym.train.data import TrainingData
 
 
 class TransitionSampler:
-    def __init__(self, data: TrainingData, config: PairSamplerConfig, robot: RobotSpec) -> None:
+    def __init__(self, data: TrainingData, config: PairSamplerConfig, robot: RobotSpec | None) -> None:
+        """`robot`: whose joints the batches carry as `qpos`; None for a trainer that sees tokens only (the RLA
+        autoencoder, trained on every robot's episodes)."""
         self.data, self.robot = data, robot
         self.sampler = PairSampler(data.targets, data.interaction, config, seed=0)
 
@@ -33,9 +35,11 @@ class TransitionSampler:
 
     def collate(self, index: PairIndex) -> dict[str, torch.Tensor]:
         batch: PairBatch = self.sampler.collate(index, self.data.tokens)
-        qpos = self.robot.to_full_qpos(batch.actions[..., : self.robot.action_dim])  # (B, max_h, J)
-        qpos = qpos * batch.mask[..., None]  # zero padding past h, as the authors pad the buffer
-        return {"s_t": batch.states_t, "s_next": batch.states_next, "qpos": qpos, "lengths": batch.lengths}
+        out = {"s_t": batch.states_t, "s_next": batch.states_next, "lengths": batch.lengths}
+        if self.robot is not None:
+            qpos = self.robot.to_full_qpos(batch.actions[..., : self.robot.action_dim])  # (B, max_h, J)
+            out["qpos"] = qpos * batch.mask[..., None]  # zero padding past h, as the authors pad the buffer
+        return out
 
 
 def token_loss(pred: torch.Tensor, target: torch.Tensor, s_t: torch.Tensor, motion_weight: float = 0.0) -> torch.Tensor:

@@ -4,11 +4,12 @@
 # selection seeds 42-91 and by the world model, BC and both chosen checkpoints on 200 report seeds), resets and
 # references from every successful demo of the bundle; the seeds pooled against BC by `rla-gym wmrl-summary`. Then the
 # same seed 1 with the uncertainty penalty (draw disagreement x 5 and x 30; disagreement with the regression baseline x
-# 5), to see whether it narrows the gap between success inside the world model and in ManiSkill. Last, BC as the paper
-# trains it (all demos, 40 epochs, the best epoch on the selection seeds: `rla-gym select-bc`) and RL from it. Resumable
-# (rerun it): ~25-40 min an RL run on one core of the 2-core machine, most of it ManiSkill evaluation; the 40-epoch BC
-# ~1.5 h and its selection (40 checkpoints x 50 seeds) ~1.5 h. Needs $WORK/runs/bc-frac25 (scripts/rank_policies.sh
-# trains it) and the training data of scripts/build_default_bundle.sh ($WORK/data/train, heldout).
+# 5, seeds 1-3), to see whether it narrows the gap between success inside the world model and in ManiSkill. Last, BC as
+# the paper trains it (all demos, 40 epochs, the best epoch on the selection seeds: `rla-gym select-bc`) and RL from it.
+# Resumable (rerun it): ~25-40 min an RL run on one core of the 2-core machine, most of it ManiSkill evaluation; the
+# 40-epoch BC ~1.5 h and its selection (40 checkpoints x 50 seeds) ~1.5 h. Needs $WORK/runs/bc-frac25
+# (scripts/rank_policies.sh trains it) and the training data of scripts/build_default_bundle.sh ($WORK/data/train,
+# heldout).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/sim_env.sh
@@ -32,7 +33,10 @@ for P in 5 30; do
   run "$out" "$BC25" --seed 1 --uncertainty draws --uncertainty-penalty $P
 done
 # the other disagreement: RLA-WM against the regression baseline (~4x the draws' per step, so x5 is ~half the reward)
-run "$WORK/wmrl-frac25-s1-penalty-reg5" "$BC25" --seed 1 --uncertainty regression --uncertainty-penalty 5
+for S in 1 2 3; do
+  run "$WORK/wmrl-frac25-s$S-penalty-reg5" "$BC25" --seed $S --uncertainty regression --uncertainty-penalty 5
+done
+$RG wmrl-summary "$WORK"/wmrl-frac25-s{1,2,3}-penalty-reg5 | tee "$WORK/wmrl-reg5-summary.txt"
 for r in "$WORK"/wmrl-frac25-s1{,-penalty,-penalty30,-penalty-reg5}; do
   $RG wmrl-summary "$r"  # one run each: its report against BC and its ManiSkill / world-model gap
 done | tee "$WORK/wmrl-penalty-summary.txt"

@@ -133,7 +133,7 @@ class PushTScript(ScriptedController):
                 start, direction, length = pushes[0]
                 off = self.rng.choice([-1.0, 1.0]) * np.deg2rad(self.rng.uniform(40.0, 80.0))
                 direction = _rot(off) @ direction
-            elif self.sim_candidates > 1:
+            elif self.sim_candidates > 0:
                 start, direction, length = self._tried_best(u, pushes[: self.sim_candidates], jitter, speed, low)
             else:
                 start, direction, length = pushes[0]
@@ -158,7 +158,7 @@ class PushTScript(ScriptedController):
         plan.append(Waypoint(at(*back, PUSH_Z), speed=0.02, tol=0.02))
         return plan
 
-    def _tried_best(self, u, pushes, jitter: np.ndarray, speed: float, low: bool):
+    def _tried_best(self, u, pushes: list[tuple], jitter: np.ndarray, speed: float, low: bool) -> tuple:
         """The push whose outcome, played out in a sandbox copy of the scene, lands the T closest to the goal.
 
         The pushing model ranks the candidates; the sandbox (same task, state only, no camera) replays each from

@@ -159,9 +159,10 @@ def test_train_refuses_an_out_that_is_a_file(train_inputs, places, capsys):
     assert_refused(argv, "--out", capsys, out=Path(places["file"]), words="a file")
 
 
-@pytest.mark.parametrize("model", ["rla", "regression", "bc"])
+@pytest.mark.parametrize("model", ["wm", "regression", "bc"])
 def test_train_refuses_another_robots_data(model, train_inputs, tmp_path, capsys):
-    """A ur10e model fed panda episodes would take the first 5 of panda's 8 joints and train without an error."""
+    """A ur10e model fed panda episodes would take the first 5 of panda's 8 joints and train without an error. (The
+    UNet and the RLA autoencoder read no joints: they train on every robot's episodes, see test_train.py.)"""
     out = tmp_path / "run"
     argv = ["train", model, "--init", train_inputs["bundle"], "--data", train_inputs["panda"], "--out", str(out)]
     argv += ["--steps", "1", "--epochs", "1", "--policy-preset", "tiny", "--no-progress"] if model == "bc" else []

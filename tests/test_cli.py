@@ -22,6 +22,37 @@ def test_make_bundle_random_writes_a_marked_bundle(tmp_path):
     assert bundle.robot == "panda" and bundle.demos.num_episodes == 2 and bundle.demos.action_dim == 8
 
 
+def test_make_bundle_random_on_a_shared_stack_keeps_the_shared_part_and_its_own_dynamics(
+    tmp_path, random_bundle_dir, capsys
+):
+    """Issue 20: a new robot's init on a zoo's shared stack (encoder, UNet, RLA from the ur10e bundle)."""
+    import torch
+
+    out = tmp_path / "panda-init"
+    argv = ["make-bundle", "--random", "--robot", "panda", "--seed", "5", "--shared", str(random_bundle_dir)]
+    assert main([*argv, "--out", str(out)]) == 0
+    panda, ur10e = load_bundle(out).stack, load_bundle(random_bundle_dir).stack
+    plain = tmp_path / "panda-plain"
+    assert main(["make-bundle", "--random", "--robot", "panda", "--seed", "5", "--out", str(plain)]) == 0
+    own = load_bundle(plain).stack
+
+    def same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+        sa, sb = a.state_dict(), b.state_dict()
+        return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+    assert load_bundle(out).robot == "panda"
+    for part in ("encoder", "image_decoder"):
+        assert same(getattr(panda, part), getattr(ur10e, part)) and not same(getattr(own, part), getattr(ur10e, part))
+    assert same(panda.rla, ur10e.rla) and not same(own.rla, ur10e.rla)
+    assert same(panda.world_model, own.world_model), "the robot's own (random) dynamics are kept"
+    assert panda.config.latent_scale == ur10e.config.latent_scale
+    capsys.readouterr()
+    assert main([*argv, "--preset", "cpu", "--out", str(tmp_path / "x")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("rla-gym make-bundle: argument --shared:") and "use --preset tiny" in line
+    assert not (tmp_path / "x").exists()
+
+
 def test_unknown_subcommand_fails_in_one_line(capsys):
     assert main(["train-everything"]) == 2
     (line,) = capsys.readouterr().err.splitlines()

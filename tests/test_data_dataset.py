@@ -28,6 +28,17 @@ def test_discovers_episodes_under_success_and_fail(tree):
     assert ds[-1].frames.shape == (14, 16, 16, 3)
 
 
+def test_a_root_of_links_finds_the_episodes_they_point_to(tree, tmp_path_factory):
+    """The zoo's training views: one root linking task folders recorded under other roots."""
+    view = tmp_path_factory.mktemp("view")
+    (view / "ur10e").mkdir()
+    (view / "ur10e" / "PushT-v2").symlink_to(tree / "PushT-v2", target_is_directory=True)
+    ds = EpisodeDataset(view)
+    assert len(ds) == 3
+    assert ds.key(0) == "ur10e/PushT-v2/fail/traj_000002"
+    assert ds[2].frames.shape == (14, 16, 16, 3)
+
+
 def test_loading_is_lazy_and_cached(tree):
     ds = EpisodeDataset(tree, cache_size=1)
     first = ds[0]

@@ -42,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     longer = int_at_least(CHUNK_SIZE + 1, f"an env reset needs a demo longer than one chunk of {CHUNK_SIZE}")
     random.add_argument("--length", type=longer, default=24, help="frames per synthetic demo episode")
     random.add_argument("--seed", type=non_negative_int, default=0)
+    random.add_argument(
+        "--shared",
+        type=bundle_source,
+        default=None,
+        help="take the encoder, UNet and RLA autoencoder of this bundle (a zoo's shared part), random dynamics for "
+        "--robot: the init from which a new robot's RLA-WM and regression baseline train on that shared stack",
+    )
     runs = parser.add_argument_group("--from-runs")
     runs.add_argument("--init", type=bundle_source, help="the bundle the runs were trained from (config and encoder)")
     runs.add_argument("--unet", type=existing_dir, help="UNet run folder")
@@ -87,6 +94,19 @@ def _run(args: argparse.Namespace) -> int:
 
         bundle = make_random_bundle(args.robot, args.preset, args.episodes, args.length, args.seed)
         encoder = ""
+        if args.shared is not None:
+            from rla_gym.models.bundle import load_bundle
+            from rla_gym.models.random_bundle import adopt_shared_part
+
+            if args.encoder_run is not None:
+                print("rla-gym make-bundle: --shared already gives the encoder; drop --encoder-run", file=sys.stderr)
+                return 2
+            try:
+                adopt_shared_part(bundle, load_bundle(args.shared))
+            except ValueError as err:
+                print(f"rla-gym make-bundle: argument --shared: {err}", file=sys.stderr)
+                return 2
+            encoder = f" on the shared stack of {args.shared}"
         if args.encoder_run is not None:
             from rla_gym.models.state_dicts import load_strict
             from rla_gym.train.build import load_trained_encoder

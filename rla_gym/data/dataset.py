@@ -27,12 +27,14 @@ class EpisodeLoadError(RuntimeError):
 
 
 def find_episode_dirs(root: Path) -> list[Path]:
-    """All `traj_<digits>` folders under `root` (itself included), sorted; hidden folders skipped."""
+    """All `traj_<digits>` folders under `root` (itself included), sorted; hidden folders skipped. Symlinked folders
+    are followed, so a root of links can combine tasks recorded elsewhere (the zoo trains its shared part on such a
+    view) without copying them or mixing them into another root's token cache."""
     root = Path(root)
     if TRAJ_DIR.match(root.name) and root.is_dir():
         return [root]
     found: list[Path] = []
-    for dirpath, dirnames, _ in os.walk(root):
+    for dirpath, dirnames, _ in os.walk(root, followlinks=True):
         keep = []
         for name in dirnames:
             if TRAJ_DIR.match(name):

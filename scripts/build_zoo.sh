@@ -96,7 +96,7 @@ wait $p1 && wait $p2
 dynamics xarm6_robotiq
 
 # 6. One task folder per task, as a layered zoo under $ZOO: every successful training demo, the threshold
-#    calibrated on them, prediction quality on the task's held-out episodes.
+#    calibrated on them, prediction quality and the object and outcome metrics (issue 12) on its held-out episodes.
 for pair in ur10e:RollBall ur10e:PushT panda:PullCube panda:PullCubeTool xarm6_robotiq:PokeCube; do
   robot=${pair%%:*} task=${pair##*:}
   out=$ZOO/$robot-$task-cpu
@@ -111,6 +111,9 @@ for pair in ur10e:RollBall ur10e:PushT panda:PullCube panda:PullCubeTool xarm6_r
   fi
   [ -f "$WORK/zoo-pq/$robot-$task/prediction_quality.json" ] || .venv/bin/python -m benchmarks.prediction_quality \
     --bundle "$out" --data "$held" --out "$WORK/zoo-pq/$robot-$task" --max-starts 128
+  [ -f "$WORK/zoo-objfid/$robot-$task/results.json" ] || .venv/bin/python -m benchmarks.object_fidelity \
+    --bundle "$out" --task "$task" --heldout "$held" --train "$train" --threads 1 --probe-episodes 100 \
+    --out "$WORK/zoo-objfid/$robot-$task"
 done
 
 # 7. Per robot, one BC policy and one world-model RL run, with the RL protocol of the card (checkpoints chosen on

@@ -45,6 +45,9 @@ def test_installed_wheel_finds_the_embedded_default_bundle(tmp_path, random_bund
 
     save_layered(load_bundle(random_bundle_dir), src / "models", shared="shared-tiny", dynamics="ur10e-dyn",
                  task="ur10e-tiny")  # fmt: skip
+    bc = src / "models" / "ur10e-tiny-bc"  # a BC policy beside the task folder, as models/ has one
+    bc.mkdir(exist_ok=True)
+    (bc / "bc_policy.json").write_text("{}")
     pip = [sys.executable, "-m", "pip", "-q"]
     subprocess.run(
         [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)], check=True
@@ -54,6 +57,7 @@ def test_installed_wheel_finds_the_embedded_default_bundle(tmp_path, random_bund
     subprocess.run([*pip, "install", "--no-deps", "--target", str(installed), str(wheel)], check=True)
     for part in ("ur10e-tiny", "ur10e-dyn", "shared-tiny"):
         assert (installed / "rla_gym" / "zoo" / part / "manifest.json").is_file(), f"{part} shipped as package data"
+    assert not (installed / "rla_gym" / "zoo" / "ur10e-tiny-bc").exists(), "BC policies stay in the checkout"
 
     env = {**os.environ, "PYTHONPATH": str(installed), "HF_HUB_OFFLINE": "1"}
     env.pop("RLA_GYM_MODELS", None)

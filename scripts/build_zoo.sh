@@ -8,7 +8,7 @@
 # frames, is checked on the other tasks by the UNet's held-out renders below); the UNet and the RLA autoencoder are
 # fine-tuned on all five tasks with the object-faithful losses of issue 12 (task-object pixels x31, motion-weighted
 # tokens); the UR10e's RLA-WM is fine-tuned on RollBall and PushT, the Panda's and the xArm6's train from scratch on
-# the new latents (motion-weighted, then with the decoded-token term, the shipped recipe).
+# the new latents (then fine-tuned with the motion-weighted decoded-token term: the shipped recipe).
 #
 # The zoo is written to $ZOO (default $WORK/zoo) as models/ is laid out: shared-cpu/, <robot>-cpu/,
 # <robot>-<task>-cpu/. Put it in models/ once its card tables are measured (models/ parts with other weights are
@@ -22,6 +22,11 @@ ZOO=${ZOO:-$WORK/zoo}
 BASE=${BASE:-models/ur10e-RollBall-cpu}  # the shipped stack the shared part and the UR10e's dynamics start from
 RG=.venv/bin/rla-gym
 T="--threads 1 --no-progress"
+# Training lengths (the CPU recipe; a smoke run of the wiring sets them to a few steps) and what to run.
+SHARED_STEPS=${SHARED_STEPS:-1600} WM_STEPS=${WM_STEPS:-3000} WM_FT_STEPS=${WM_FT_STEPS:-800}
+TOKEN_STEPS=${TOKEN_STEPS:-1600} REG_STEPS=${REG_STEPS:-2400} REG_FT_STEPS=${REG_FT_STEPS:-1200}
+COLLECT=${COLLECT:-1}  # 0: the data is already there
+MEASURE=${MEASURE:-1}  # 0: stop after the task folders (no benchmarks, BC or RL)
 R=$WORK/zoo-runs
 V=$WORK/zoo-views
 mkdir -p "$R" "$V" "$ZOO"
@@ -30,7 +35,7 @@ done_run() { [ -f "$1/final/$2.safetensors" ]; }
 uid() { case $1 in ur10e) echo ur10e_stick ;; *) echo "$1" ;; esac; }
 
 # 1. Data: the four other tasks (RollBall's comes from build_default_bundle.sh, step 1).
-WORK=$WORK scripts/collect_zoo_data.sh
+[ "$COLLECT" = 0 ] || WORK=$WORK scripts/collect_zoo_data.sh
 
 # 2. Views: roots of links (no copies; each root keeps its own token cache): every task, and each robot's tasks.
 view() {  # view NAME SPLIT LINK=TARGET...
@@ -52,12 +57,13 @@ done
 F="--finetune --batch-size 32"
 A="--data $V/all/train --heldout $V/all/heldout"
 done_run "$R/unet" image_decoder || $RG train unet --init "$BASE" $A $F --object-weight 30 --out "$R/unet" \
-  --steps 1600 --checkpoint-every 200 --eval-every 400 $T $(resume "$R/unet") &
+  --steps $SHARED_STEPS --checkpoint-every 200 --eval-every 400 $T $(resume "$R/unet") &
 p1=$!
 done_run "$R/rla" rla_decoder || $RG train rla --init "$BASE" $A $F --motion-weight 8 --out "$R/rla" \
-  --steps 1600 --warmup-steps 50 --checkpoint-every 200 --eval-every 400 $T $(resume "$R/rla") &
+  --steps $SHARED_STEPS --warmup-steps 50 --checkpoint-every 200 --eval-every 400 $T $(resume "$R/rla") &
 p2=$!
-wait $p1 && wait $p2  # (a bare `wait` would hide a failed run)
+wait $p1
+wait $p2  # each on its own: a bare `wait` (or `wait && wait` under set -e) would hide a failed run
 
 # 4. One init per robot on the shared encoder: the UR10e's is the shipped bundle (its dynamics are fine-tuned);
 #    the others get random dynamics (`make-bundle --random --shared`).
@@ -68,21 +74,21 @@ for robot in panda xarm6_robotiq; do
 done
 
 # 5. Dynamics per robot, two at a time: RLA-WM on the new latents and the regression baseline.
-dynamics() {  # dynamics ROBOT: phase 1 (motion-weighted), then the decoded-token fine-tune, then the baseline
+dynamics() {  # dynamics ROBOT: phase 1, then the motion-weighted decoded-token fine-tune, then the baseline
   local robot=$1 D="--data $V/$1/train --heldout $V/$1/heldout" first=() reg=()
   if [ "$robot" = ur10e ]; then
-    first=(--finetune --steps 800 --warmup-steps 50) reg=(--finetune --steps 1200 --warmup-steps 50)
+    first=(--finetune --steps "$WM_FT_STEPS" --warmup-steps 50) reg=(--finetune --steps "$REG_FT_STEPS" --warmup-steps 50)
   else
-    first=(--steps 3000 --warmup-steps 200) reg=(--steps 2400 --warmup-steps 200)
+    first=(--steps "$WM_STEPS" --warmup-steps 200) reg=(--steps "$REG_STEPS" --warmup-steps 200)
   fi
-  done_run "$R/wm-$robot" world_model || $RG train wm --init "$(init $robot)" $D --rla "$R/rla" --motion-weight 8 \
+  done_run "$R/wm-$robot" world_model || $RG train wm --init "$(init $robot)" $D --rla "$R/rla" \
     --batch-size 32 "${first[@]}" --checkpoint-every 200 --eval-every 800 --out "$R/wm-$robot" $T \
     $(resume "$R/wm-$robot")
   local stage=$WORK/zoo-init/$robot-stage1
   [ -f "$stage/manifest.json" ] || $RG make-bundle --from-runs --init "$(init $robot)" --unet "$R/unet" \
     --rla "$R/rla" --wm "$R/wm-$robot" --demos "$V/$robot/train" --num-demos 16 --euler-steps 1 --out "$stage"
   done_run "$R/wm-$robot-token" world_model || $RG train wm --init "$stage" $D --rla "$R/rla" --finetune \
-    --batch-size 32 --token-weight 4 --motion-weight 8 --steps 1600 --warmup-steps 100 --checkpoint-every 200 \
+    --batch-size 32 --token-weight 4 --motion-weight 8 --steps "$TOKEN_STEPS" --warmup-steps 100 --checkpoint-every 200 \
     --eval-every 800 --out "$R/wm-$robot-token" $T $(resume "$R/wm-$robot-token")
   [ -f "$R/regression-$robot/final/regression.safetensors" ] || $RG train regression --init "$(init $robot)" $D \
     --batch-size 32 "${reg[@]}" --checkpoint-every 300 --eval-every 600 --out "$R/regression-$robot" $T \
@@ -92,7 +98,8 @@ dynamics ur10e &
 p1=$!
 dynamics panda &
 p2=$!
-wait $p1 && wait $p2
+wait $p1
+wait $p2
 dynamics xarm6_robotiq
 
 # 6. One task folder per task, as a layered zoo under $ZOO: every successful training demo, the threshold
@@ -109,12 +116,15 @@ for pair in ur10e:RollBall ur10e:PushT panda:PullCube panda:PullCubeTool xarm6_r
       --fp16 --euler-steps 1 --out "$out" --layered shared-cpu "$robot-cpu"
     $RG calibrate --bundle "$out"
   fi
+  [ "$MEASURE" = 0 ] && continue
   [ -f "$WORK/zoo-pq/$robot-$task/prediction_quality.json" ] || .venv/bin/python -m benchmarks.prediction_quality \
     --bundle "$out" --data "$held" --out "$WORK/zoo-pq/$robot-$task" --max-starts 128
   [ -f "$WORK/zoo-objfid/$robot-$task/results.json" ] || .venv/bin/python -m benchmarks.object_fidelity \
     --bundle "$out" --task "$task" --heldout "$held" --train "$train" --threads 1 --probe-episodes 100 \
     --out "$WORK/zoo-objfid/$robot-$task"
 done
+
+[ "$MEASURE" = 0 ] && exit 0
 
 # 7. Per robot, one BC policy and one world-model RL run, with the RL protocol of the card (checkpoints chosen on
 #    ManiSkill's selection seeds and by the world model alone, 200 report seeds paired against BC). RollBall's are

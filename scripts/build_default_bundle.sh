@@ -76,7 +76,7 @@ skip "$WORK/runs/wm-token4" world_model || $RG train wm --init "$C" $F --rla "$W
   --checkpoint-every 200 --eval-every 800 $T $(resume "$WORK/runs/wm-token4")
 
 # 7. Assemble the shipped bundle (the base encoder and regression baseline, the fine-tuned UNet, RLA and RLA-WM) as
-#    a layered zoo: models/shared-cpu (encoder, UNet, RLA), models/ur10e-cpu (RLA-WM, regression) and the task folder
+#    a layered zoo: models/shared-cpu (encoder, UNet, RLA), models/ur10e-cpu (RLA-WM), models/ur10e-cpu-regression and the task folder
 #    $OUT (every successful training demo, the card); parts already there with other weights are refused (remove
 #    them first). Then calibrate the success threshold on the demos and measure on the held-out episodes.
 $RG make-bundle --from-runs --init "$BASE" --unet "$WORK/runs/unet-obj30" --rla "$WORK/runs/rla-motion8" \

@@ -23,7 +23,8 @@ def test_default_bundle_is_found_with_no_argument_and_matches_its_manifest():
     assert default_bundle_path("ur10e", "RollBall").resolve() == DEFAULT.resolve()
     manifest = verify_manifest(DEFAULT)  # every file, sha256 and size
     assert manifest["random"] is False
-    parts = {DEFAULT, (DEFAULT / "../ur10e-cpu").resolve(), (DEFAULT / "../shared-cpu").resolve()}  # a layered zoo
+    names = ("../ur10e-cpu", "../ur10e-cpu-regression", "../shared-cpu")  # a layered zoo
+    parts = {DEFAULT, *((DEFAULT / name).resolve() for name in names)}
     for part in parts:
         verify_manifest(part)
     size = sum(f.stat().st_size for part in parts for f in part.iterdir())
@@ -32,6 +33,7 @@ def test_default_bundle_is_found_with_no_argument_and_matches_its_manifest():
     assert zoo < 200 * 2**20, "the whole zoo, BC policies included, is at most 200 MB (issue 20)"
     bundle = load_bundle(DEFAULT)
     assert bundle.robot == "ur10e" and bundle.task == "RollBall" and not bundle.random
+    assert bundle.regression is not None, "the checkout has the baseline part"
     assert bundle.demos.num_episodes >= 8
 
 

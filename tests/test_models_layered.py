@@ -58,7 +58,10 @@ def test_a_task_folder_loads_the_bundle_it_was_split_from(zoo):
     assert sorted(p.name for p in (root / "ur10e-RollBall-tiny").iterdir()) == [
         "README.md", "config.json", "demos.safetensors", "manifest.json"]  # fmt: skip
     assert sorted(p.name for p in (root / "dyn-ur10e-tiny").iterdir()) == [
-        "config.json", "manifest.json", "regression.json", "regression.safetensors", "world_model.safetensors"]  # fmt: skip
+        "config.json", "manifest.json", "world_model.safetensors"]  # fmt: skip
+    assert sorted(p.name for p in (root / "dyn-ur10e-tiny-regression").iterdir()) == [
+        "config.json", "manifest.json", "regression.json", "regression.safetensors"]  # fmt: skip
+    assert not (root / "dyn-panda-tiny-regression").exists(), "no baseline, no baseline part"
 
 
 def test_shared_weights_are_stored_once_and_read_once_for_every_robot(zoo, monkeypatch):
@@ -110,6 +113,44 @@ def test_a_missing_or_corrupt_per_robot_file_is_named(zoo):
     add_to_bundle(cfg.parent, {"config.json": cfg})
     with pytest.raises(BundleError, match="names the rla-gym-dynamics part '../ur10e-gone': no such part"):
         load_bundle(root / "ur10e-RollBall-tiny")
+
+
+def test_the_baseline_part_is_optional_and_a_corrupt_one_is_named(zoo):
+    """A wheel leaves the regression baselines out (size): the world model still loads; asking for the baseline
+    names the missing part. A baseline part that is there but broken is an error, as any part."""
+    import shutil
+
+    root, ur10e, _ = zoo
+    part = root / "dyn-ur10e-tiny-regression"
+    weights = part / "regression.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    with pytest.raises(BundleError, match=r"dyn-ur10e-tiny-regression/regression.safetensors has \d+ bytes"):
+        load_bundle(root / "ur10e-RollBall-tiny")
+    shutil.rmtree(part)
+    loaded = load_bundle(root / "ur10e-RollBall-tiny")
+    assert loaded.regression is None and _equal_states(loaded.stack.world_model, ur10e.stack.world_model)
+    assert loaded.dynamics("rla-wm") is not None
+    with pytest.raises(BundleError, match="dyn-ur10e-tiny-regression, which is not installed here"):
+        loaded.dynamics("regression")
+
+
+def test_the_first_layout_with_the_baseline_inside_the_dynamics_part_still_loads(zoo):
+    """models/ was written that way once (session 23): a released zoo of that layout must keep loading."""
+    import shutil
+
+    root, ur10e, _ = zoo
+    dyn, part = root / "dyn-ur10e-tiny", root / "dyn-ur10e-tiny-regression"
+    files = {}
+    for name in ("regression.safetensors", "regression.json"):
+        shutil.copyfile(part / name, dyn / name)
+        files[name] = dyn / name
+    shutil.rmtree(part)
+    meta = json.loads((dyn / "config.json").read_text())
+    del meta["baseline"]
+    (dyn / "config.json").write_text(json.dumps(meta))
+    add_to_bundle(dyn, {**files, "config.json": dyn / "config.json"})
+    loaded = load_bundle(root / "ur10e-RollBall-tiny", verify=True)
+    assert _equal_states(loaded.regression, ur10e.regression)
 
 
 def test_parts_that_do_not_fit_together_are_named(zoo):
@@ -179,7 +220,8 @@ def test_a_hub_id_of_a_task_folder_fetches_the_parts_it_names(zoo, tmp_path, mon
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", download)
     loaded = load_bundle("someone/rla-zoo/ur10e-RollBall-tiny", cache_dir=tmp_path / "cache")
-    assert fetched == ["dyn-ur10e-tiny", "shared-tiny"]
+    assert fetched == ["dyn-ur10e-tiny", "shared-tiny", "dyn-ur10e-tiny-regression"]
     assert _equal_states(loaded.stack.world_model, ur10e.stack.world_model)
+    assert _equal_states(loaded.regression, ur10e.regression)
     load_bundle("someone/rla-zoo/ur10e-RollBall-tiny", cache_dir=tmp_path / "cache")
-    assert fetched == ["dyn-ur10e-tiny", "shared-tiny"], "cached parts are not fetched again"
+    assert len(fetched) == 3, "cached parts are not fetched again"

@@ -23,6 +23,7 @@ assert "/site/rla_gym/" in rla_gym.__file__, rla_gym.__file__  # the installed c
 env = gym.make("RLAWorldModel-v0", robot="ur10e")
 obs, info = env.reset(seed=0)
 env.step(env.action_space.sample())
+assert env.unwrapped.vector_env.bundle.regression is None  # its part is left out of the wheel; the world model steps anyway
 print("ZOO", models_dir())
 print("SHAPE", obs.shape)
 """
@@ -42,9 +43,12 @@ def test_installed_wheel_finds_the_embedded_default_bundle(tmp_path, random_bund
         shutil.rmtree(old.parent)  # only the tiny test bundle in this copy's zoo, layered as the real zoo is
     from rla_gym.models.bundle import load_bundle
     from rla_gym.models.layered import save_layered
+    from rla_gym.models.regression import RegressionConfig, RegressionWorldModel
 
-    save_layered(load_bundle(random_bundle_dir), src / "models", shared="shared-tiny", dynamics="ur10e-dyn",
-                 task="ur10e-tiny")  # fmt: skip
+    tiny = load_bundle(random_bundle_dir)
+    tiny.regression = RegressionWorldModel(RegressionConfig.matching(tiny.stack.config))
+    save_layered(tiny, src / "models", shared="shared-tiny", dynamics="ur10e-dyn", task="ur10e-tiny")
+    assert (src / "models" / "ur10e-dyn-regression" / "manifest.json").is_file()
     bc = src / "models" / "ur10e-tiny-bc"  # a BC policy beside the task folder, as models/ has one
     bc.mkdir(exist_ok=True)
     (bc / "bc_policy.json").write_text("{}")
@@ -57,7 +61,8 @@ def test_installed_wheel_finds_the_embedded_default_bundle(tmp_path, random_bund
     subprocess.run([*pip, "install", "--no-deps", "--target", str(installed), str(wheel)], check=True)
     for part in ("ur10e-tiny", "ur10e-dyn", "shared-tiny"):
         assert (installed / "rla_gym" / "zoo" / part / "manifest.json").is_file(), f"{part} shipped as package data"
-    assert not (installed / "rla_gym" / "zoo" / "ur10e-tiny-bc").exists(), "BC policies stay in the checkout"
+    for part in ("ur10e-tiny-bc", "ur10e-dyn-regression"):
+        assert not (installed / "rla_gym" / "zoo" / part).exists(), f"{part}: BC and baselines stay in the checkout"
 
     env = {**os.environ, "PYTHONPATH": str(installed), "HF_HUB_OFFLINE": "1"}
     env.pop("RLA_GYM_MODELS", None)

@@ -64,6 +64,7 @@ class Bundle:
     path: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     regression: RegressionWorldModel | None = None  # the direct-regression baseline, when the bundle ships one
+    baseline_missing: Path | None = None  # a layered zoo's baseline part, named but not installed here
 
     @property
     def config(self) -> StackConfig:
@@ -86,6 +87,12 @@ class Bundle:
             wm = self.stack.config.world_model
             return CopyDynamics(self.stack.robot, self.stack.token_dim, wm.max_horizon, self.stack.num_tokens)
         if name == "regression":
+            if self.regression is None and self.baseline_missing is not None:
+                raise BundleError(
+                    f"bundle {self.path}'s regression baseline lives in the zoo part {self.baseline_missing}, which "
+                    "is not installed here (the wheel leaves baselines out, for size): use a checkout of rla-gym "
+                    "(models/) or the zoo's hub id"
+                )
             if self.regression is None:
                 where = self.path if self.path is not None else "(in memory)"
                 raise BundleError(
@@ -353,12 +360,13 @@ def resolve_bundle_path(source: str | os.PathLike, cache_dir: str | os.PathLike 
 
 
 def _fetch_parts(repo_id: str, root: Path, folder: Path, cache_dir: str | os.PathLike | None) -> None:
-    """The parts a layered zoo's folder names (its dynamics part, that part's shared part), from the same hub repo
-    when the cache lacks them; each download verified. A whole bundle names none."""
+    """The parts a layered zoo's folder names (its dynamics part, that part's shared and baseline parts), from the
+    same hub repo when the cache lacks them; each download verified. A whole bundle names none."""
     from huggingface_hub import snapshot_download
 
     meta = _read_json(folder / "config.json")
-    for ref in [*(meta.get("parts") or {}).values(), *([meta["shared"]] if "shared" in meta else [])]:
+    named = [*(meta.get("parts") or {}).values(), *(meta[k] for k in ("shared", "baseline") if k in meta)]
+    for ref in named:
         rel = os.path.normpath(os.path.join(folder.relative_to(root), ref))
         if rel.startswith(".."):
             raise BundleError(f"{folder / 'config.json'} names a part outside hub repo {repo_id!r}: {ref!r}")
@@ -475,7 +483,9 @@ def load_bundle(
     if (path / "demos.safetensors").is_file():
         demos = _load_demos(path / "demos.safetensors", stack.image_size)
     if layers:
-        regression = _load_regression(layers.regression, layers.manifests[layers.regression], dev)
+        regression = None
+        if layers.regression is not None:
+            regression = _load_regression(layers.regression, layers.manifests[layers.regression], dev)
     else:
         regression = _load_regression(path, manifest, dev)
     random = bool(manifest.get("random", meta.get("random", False)))
@@ -487,7 +497,14 @@ def load_bundle(
         )
     extra = {k: v for k, v in meta.items() if k not in _RESERVED_KEYS}
     return Bundle(
-        stack=stack, demos=demos, random=random, task=meta.get("task"), path=path, metadata=extra, regression=regression
+        stack=stack,
+        demos=demos,
+        random=random,
+        task=meta.get("task"),
+        path=path,
+        metadata=extra,
+        regression=regression,
+        baseline_missing=layers.baseline_missing if layers else None,
     )
 
 

@@ -4,7 +4,8 @@ videos; stored this way the shared weights exist once however many robots and ta
 
     models/
       shared-cpu/           encoder, rla_encoder, rla_decoder, image_decoder; config: their configs, latent scale
-      ur10e-cpu/            world_model (+ the regression baseline); config: robot, world model, Euler steps, "shared"
+      ur10e-cpu/            world_model; config: robot, world model, Euler steps, "shared", "baseline"
+      ur10e-cpu-regression/ the robot's direct-regression baseline (optional: a wheel leaves it out, for size)
       ur10e-RollBall-cpu/   demos; config: task, success threshold, "parts": {"dynamics": "../ur10e-cpu"}; the card
 
 Each part is a folder with its own `manifest.json` (sha256, size and stamp of every file). A task folder loads like
@@ -25,6 +26,8 @@ import torch
 
 SHARED_FORMAT = "rla-gym-shared"
 DYNAMICS_FORMAT = "rla-gym-dynamics"
+BASELINE_FORMAT = "rla-gym-baseline"
+BASELINE_SUFFIX = "-regression"  # the baseline part of dynamics part D is D-regression
 SHARED_COMPONENTS = ("encoder", "rla_encoder", "rla_decoder", "image_decoder")
 DYNAMICS_COMPONENTS = ("world_model",)
 SHARED_KEYS = ("encoder", "rla_encoder", "rla_decoder", "image_decoder", "latent_scale", "preset")
@@ -41,8 +44,9 @@ class Layers:
 
     stack: dict[str, Any]
     folders: dict[str, Path]  # component name -> folder
-    regression: Path  # the dynamics part: the baseline is per robot
+    regression: Path | None  # the folder of the robot's regression baseline; None: its part is not installed
     manifests: dict[Path, dict[str, Any]]
+    baseline_missing: Path | None = None  # the baseline part the dynamics part names, absent here (e.g. a wheel)
 
 
 def _part(path: Path, ref: str, expected: str, named_by: Path, verify: bool) -> tuple[Path, dict, dict]:
@@ -71,7 +75,14 @@ def resolve_layers(path: Path, meta: dict[str, Any], verify: bool = False) -> La
     shared, shared_meta, shared_manifest = _part(dyn, dyn_meta["shared"], SHARED_FORMAT, dyn, verify)
     stack = {**shared_meta.get("stack", {}), **dyn_meta.get("stack", {})}
     folders = {name: shared for name in SHARED_COMPONENTS} | {name: dyn for name in DYNAMICS_COMPONENTS}
-    return Layers(stack, folders, dyn, {dyn: dyn_manifest, shared: shared_manifest})
+    manifests = {dyn: dyn_manifest, shared: shared_manifest}
+    if "baseline" not in dyn_meta:  # the first layout: the baseline inside the dynamics part
+        return Layers(stack, folders, dyn, manifests)
+    baseline = (dyn / dyn_meta["baseline"]).resolve()
+    if not baseline.exists():  # optional: installs without baselines still step the world model
+        return Layers(stack, folders, None, manifests, baseline_missing=baseline)
+    baseline, _, manifests[baseline] = _part(dyn, dyn_meta["baseline"], BASELINE_FORMAT, dyn, verify)
+    return Layers(stack, folders, baseline, manifests)
 
 
 def load_shared_state(file: Path) -> dict[str, torch.Tensor]:
@@ -96,7 +107,8 @@ def save_layered(
     dtype: torch.dtype | None = None,
     extra: dict[str, str | os.PathLike | bytes] | None = None,
 ) -> Path:
-    """Write `bundle` as three parts under `root` (folders `shared`, `dynamics`, `task`); returns the task folder.
+    """Write `bundle` as three parts under `root` (folders `shared`, `dynamics`, `task`), and a fourth
+    (`dynamics` + "-regression") when it has a regression baseline; returns the task folder.
 
     A shared or dynamics part that already exists with the same weights is kept (another robot or task relies on
     it); one with other weights is refused: replacing it would change every bundle that names it. `extra` files (the
@@ -116,10 +128,15 @@ def save_layered(
         meta_dyn = {"format": DYNAMICS_FORMAT, "format_version": 1, "random": bundle.random, "shared": f"../{shared}"}
         meta_dyn["stack"] = {k: whole[k] for k in DYNAMICS_KEYS}
         shared_files = [f"{n}.safetensors" for n in SHARED_COMPONENTS if f"{n}.safetensors" in files]
-        dyn_files = [f for f in files if f.startswith(("world_model.", "regression."))]
+        dyn_files = [f for f in files if f.startswith("world_model.")]
+        baseline_files = [f for f in files if f.startswith("regression.")]
+        if baseline_files:
+            meta_dyn["baseline"] = f"../{dynamics}{BASELINE_SUFFIX}"
+            meta_base = {"format": BASELINE_FORMAT, "format_version": 1, "random": bundle.random}
+            _write_part(root / f"{dynamics}{BASELINE_SUFFIX}", staged, baseline_files, meta_base)
         _write_part(root / shared, staged, shared_files, meta_shared)
         _write_part(root / dynamics, staged, dyn_files, meta_dyn)
-        task_files = sorted(files - set(shared_files) - set(dyn_files))
+        task_files = sorted(files - set(shared_files) - set(dyn_files) - set(baseline_files))
         meta_task = {**cfg, "format_version": 2, "robot": bundle.robot, "parts": {"dynamics": f"../{dynamics}"}}
         _write_part(root / task, staged, task_files, meta_task, replace=True, extra=extra)
     finally:

@@ -5,7 +5,7 @@
 # success:failure; PushT every sixth, as its script already misses ~1 in 4 within the 150 steps), held-out scenes
 # from 2 000 000, none overlapping the evaluation seeds. Kept apart from RollBall's
 # folders (whose token caches the default's BC runs read). Resumable: rerun it and only missing episodes are
-# recorded. On the 2-core machine ~35 min per 400 episodes with both cores (PushT plans each push in a sandbox: ~2x).
+# recorded. On the 2-core machine ~35 min per 400 episodes with both cores (PushT, up to 150 steps an episode: longer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/sim_env.sh

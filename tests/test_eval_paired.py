@@ -33,3 +33,16 @@ def test_signed_rank_sees_a_consistent_small_gain_that_an_unpaired_view_would_mi
     assert result.a_better == 40 and result.p_value < 1e-6
     noise = paired_signed_rank(base + rng.normal(0, 0.1, 40), base)
     assert noise.p_value > 0.05
+
+
+def test_signed_rank_ties_equal_differences_of_means():
+    """Per-seed means over three runs against 0/1: differences of a third must tie whatever the float rounding."""
+    from scipy.stats import wilcoxon
+
+    rng = np.random.default_rng(0)
+    runs = rng.random((3, 200)) < 0.7
+    bc = rng.random(200) < 0.75
+    mean = runs.mean(0)
+    thirds = np.round(3 * (mean - bc)).astype(int)  # the same differences, exact integers
+    expected = wilcoxon(thirds[thirds != 0]).pvalue
+    assert paired_signed_rank(mean, bc.astype(float)).p_value == pytest.approx(expected, rel=1e-9)

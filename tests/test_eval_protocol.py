@@ -108,3 +108,33 @@ def test_rl_seeds_are_pooled_per_report_seed_against_bc(tmp_path, capsys):
     assert "the runs' BC evaluations differ" in capsys.readouterr().err
     assert main(["wmrl-summary", str(tmp_path)]) == 2  # no report.json in it
     assert "argument runs: expected wmrl run folders that reached the report stage" in capsys.readouterr().err
+
+
+def test_two_sets_of_rl_runs_are_compared_pair_by_pair_and_pooled(tmp_path, capsys):
+    """`wmrl-summary GUARDED... --versus PLAIN...`: a change (a guard) measured on the same RL seeds and scenes."""
+    import json
+
+    from rla_gym.cli import main
+
+    seeds = report_seeds(40)
+    bc = [i % 2 == 0 for i in range(40)]
+    folders = {}
+    for kind in ("plain", "guarded"):
+        for k in (1, 2, 3):
+            if kind == "plain":
+                rl = [ok and i % 4 != 0 for i, ok in enumerate(bc)]  # loses 10 of BC's 20 successes
+            else:
+                rl = [ok and (i % 4 != 0 or (i // 4 + k) % 3 == 0) for i, ok in enumerate(bc)]  # wins ~3 of them back
+            folder = tmp_path / f"{kind}-s{k}"
+            folder.mkdir()
+            (folder / "report.json").write_text(json.dumps(_report(k, bc, rl, seeds)))
+            folders.setdefault(kind, []).append(str(folder))
+    assert main(["wmrl-summary", *folders["guarded"], "--versus", *folders["plain"]]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("RL chosen on the ManiSkill seeds: ") and " vs " in x)
+    assert line.startswith("RL chosen on the ManiSkill seeds: 33.3 vs 25.0 %; pooled per report seed: guarded-s1 is")
+    assert "seed 1: 32.5 vs 25.0 % (no evidence" in line and "exact McNemar on 3 discordant seeds" in line
+    assert main(["wmrl-summary", *folders["guarded"], "--versus", *folders["plain"][:2]]) == 2
+    assert "--versus needs one run per run" in capsys.readouterr().err
+    assert main(["wmrl-summary", *folders["guarded"], "--versus", *folders["plain"][::-1]]) == 2
+    assert "pairs must share their RL seed; got 1 and 3" in capsys.readouterr().err

@@ -50,9 +50,11 @@ def paired_signed_rank(a: np.ndarray | list[float], b: np.ndarray | list[float])
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"a {a.shape} and b {b.shape} must be per-item scores of the same items")
-    diff = a - b
+    # Equal differences must tie: means of 0/1 successes over runs differ in the last bit (2/3 - 1 is not -1/3
+    # in floats), which would break ties at random and move the p-value (0.019 against 0.002 on one real table).
+    diff = np.round(a - b, 12)
     wins, losses = int((diff > 0).sum()), int((diff < 0).sum())
     if wins + losses == 0:
         return PairedResult(len(a), 0, 0, 1.0, "Wilcoxon signed-rank, all ties")
-    p = float(wilcoxon(a, b, zero_method="wilcox").pvalue)
+    p = float(wilcoxon(diff, zero_method="wilcox").pvalue)
     return PairedResult(len(a), wins, losses, p, f"Wilcoxon signed-rank on {wins + losses} items")

@@ -118,6 +118,36 @@ def summarize_runs(reports: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def compare_run_sets(runs: list[dict], versus: list[dict], name: str = "these runs", other: str = "the others") -> str:
+    """Two sets of RL runs, paired by RL seed (e.g. with and without a guard; the same BC and report seeds): per
+    selection rule, each pair seed by seed (exact McNemar) and all pairs pooled per report seed (Wilcoxon
+    signed-rank on the mean success over the pairs)."""
+    if not runs or len(runs) != len(versus):
+        raise ValueError(f"--versus needs one run per run, paired in order; got {len(runs)} and {len(versus)}")
+    seeds = tuple(e.seed for e in eval_from_dict(runs[0]["bc"]).episodes)
+    for a, b in zip(runs, versus):
+        if a.get("rl_seed") != b.get("rl_seed"):
+            raise ValueError(f"pairs must share their RL seed; got {a.get('rl_seed')} and {b.get('rl_seed')}")
+    lines = [f"{name} against {other}, paired by RL seed ({', '.join(str(r.get('rl_seed')) for r in runs)})"]
+    for rule in [c["name"] for c in runs[0]["rl"]]:
+        picks = [[next((c for c in r["rl"] if c["name"] == rule), None) for r in group] for group in (runs, versus)]
+        if any(c is None for group in picks for c in group):
+            lines.append(f"{rule}: not in every run")
+            continue
+        wins = [np.stack([per_seed_success(eval_from_dict(c["eval"]), seeds) for c in g]) for g in picks]
+        per_pair = "; ".join(
+            f"seed {r.get('rl_seed')}: {100 * a.mean():.1f} vs {100 * b.mean():.1f} % "
+            f"({mcnemar_exact(a, b).verdict(a=name, b=other)})"
+            for r, a, b in zip(runs, wins[0], wins[1])
+        )
+        pooled = paired_signed_rank(wins[0].mean(0), wins[1].mean(0))
+        lines.append(
+            f"{rule}: {100 * wins[0].mean():.1f} vs {100 * wins[1].mean():.1f} %; pooled per report seed: "
+            f"{pooled.verdict(a=name, b=other)}; {per_pair}"
+        )
+    return "\n".join(lines)
+
+
 def model_gap(name: str, rows: list[dict]) -> str:
     """One run's checkpoints (`sim_eval.csv` rows): ManiSkill success beside success inside the world model, and the
     gap between them (world model - ManiSkill, points). A policy that exploits the model widens it as RL goes on: the

@@ -36,7 +36,9 @@ done
 for S in 1 2 3; do
   run "$WORK/wmrl-frac25-s$S-penalty-reg5" "$BC25" --seed $S --uncertainty regression --uncertainty-penalty 5
 done
-$RG wmrl-summary "$WORK"/wmrl-frac25-s{1,2,3}-penalty-reg5 | tee "$WORK/wmrl-reg5-summary.txt"
+# the guarded seeds against BC, and against the same seeds unguarded (paired per RL seed, then pooled per scene)
+$RG wmrl-summary "$WORK"/wmrl-frac25-s{1,2,3}-penalty-reg5 --versus "$WORK"/wmrl-frac25-s{1,2,3} \
+  | tee "$WORK/wmrl-reg5-summary.txt"
 for r in "$WORK"/wmrl-frac25-s1{,-penalty,-penalty30,-penalty-reg5}; do
   $RG wmrl-summary "$r"  # one run each: its report against BC and its ManiSkill / world-model gap
 done | tee "$WORK/wmrl-penalty-summary.txt"
@@ -50,3 +52,4 @@ if [ ! -f "$R/final/bc_policy.safetensors" ]; then
 fi
 [ -f "$R-best/bc_policy.json" ] || $RG select-bc "$R" --bundle "$BUNDLE" --out "$R-best" | tee "$R-selection.txt"
 run "$WORK/wmrl-paper40-s1" "$R-best" --seed 1
+$RG wmrl-summary "$WORK/wmrl-paper40-s1" | tee "$WORK/wmrl-paper40-summary.txt"

@@ -125,6 +125,7 @@ for pair in ur10e:RollBall ur10e:PushT panda:PullCube panda:PullCubeTool xarm6_r
 done
 
 [ "$MEASURE" = 0 ] && exit 0
+.venv/bin/python -m benchmarks.zoo_card --zoo "$ZOO" --results "$WORK" --write  # the cards, with what is measured
 
 # 7. Per robot, one BC policy and one world-model RL run, with the RL protocol of the card (checkpoints chosen on
 #    ManiSkill's selection seeds and by the world model alone, 200 report seeds paired against BC). RollBall's are
@@ -140,3 +141,4 @@ for pair in panda:PullCube xarm6_robotiq:PokeCube ur10e:PushT; do
     --out "$out" --num-envs 16 --num-steps 4 --minibatch-size 32 --iterations 100 --eval-every 25 --eval-seeds 42 91 \
     --wm-select-worlds 32 --report-episodes 200 --no-progress $(resume "$out")
 done
+.venv/bin/python -m benchmarks.zoo_card --zoo "$ZOO" --results "$WORK" --write  # the cards, with the policies now

@@ -1,0 +1,212 @@
+"""The model card of each task folder of a zoo, from the measurements `scripts/build_zoo.sh` writes (issue 20).
+
+    python -m benchmarks.zoo_card --zoo ~/rla-work/zoo --results ~/rla-work [--write]
+
+Per task `<robot>-<task>-cpu` it reads `RESULTS/zoo-pq/<robot>-<task>/prediction_quality.json` (held-out open loop
+against copy-first and the regression baseline), `RESULTS/zoo-objfid/<robot>-<task>/table.md` (objects and outcome,
+issue 12) and `RESULTS/zoo-wmrl/<robot>-<task>/report.json` (BC and world-model RL on the report seeds). A missing
+measurement is printed as "not measured yet", never left out. `--write` puts each card into its task folder (its
+manifest updated); without it the cards are printed. Last, one table of every task: the zoo at a glance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HEADER = """---
+library_name: rla-gym
+license: mit
+pipeline_tag: robotics
+tags:
+  - world-model
+  - reinforcement-learning
+  - robotics
+  - maniskill
+  - dinov3
+  - flow-matching
+  - gymnasium
+---
+"""
+NOT_MEASURED = "not measured yet (`scripts/build_zoo.sh` measures it)"
+
+
+@dataclass(frozen=True)
+class TaskResults:
+    """What was measured for one task folder; None where nothing was."""
+
+    folder: Path
+    robot: str
+    task: str
+    prediction: dict[str, Any] | None
+    objects: str | None  # the object-fidelity table, markdown
+    policies: dict[str, Any] | None  # a wmrl report.json
+
+
+def task_folders(zoo: Path) -> list[Path]:
+    """The task folders of a layered zoo (config names its parts), sorted."""
+    out = []
+    for cfg in sorted(zoo.glob("*/config.json")):
+        meta = json.loads(cfg.read_text())
+        if meta.get("format") == "rla-gym-bundle" and "parts" in meta:
+            out.append(cfg.parent)
+    return out
+
+
+def read_results(folder: Path, results: Path) -> TaskResults:
+    meta = json.loads((folder / "config.json").read_text())
+    robot, task = meta["robot"], meta["task"]
+    name = f"{robot}-{task}"
+
+    def load(path: Path) -> Any:
+        return (
+            (json.loads(path.read_text()) if path.suffix == ".json" else path.read_text()) if path.is_file() else None
+        )
+
+    return TaskResults(
+        folder,
+        robot,
+        task,
+        load(results / "zoo-pq" / name / "prediction_quality.json"),
+        load(results / "zoo-objfid" / name / "table.md"),
+        load(results / "zoo-wmrl" / name / "report.json"),
+    )
+
+
+def _at(model: dict[str, Any], horizon: int) -> dict[str, float]:
+    return next(h for h in model["horizons"] if h["horizon"] == horizon)
+
+
+def _wm_name(prediction: dict[str, Any]) -> str:
+    return next(n for n in prediction["models"] if n.startswith("RLA-WM"))
+
+
+def beats_copy(prediction: dict[str, Any]) -> tuple[bool, bool]:
+    """At t+30, does RLA-WM beat copy-first (mean token L1 lower, mean SSIM higher)?"""
+    wm, copy = _at(prediction["models"][_wm_name(prediction)], 30), _at(prediction["models"]["copy first frame"], 30)
+    return wm["token_l1"] < copy["token_l1"], wm["ssim"] > copy["ssim"]
+
+
+def prediction_table(prediction: dict[str, Any]) -> str:
+    lines = [
+        "| model | token L1 t+10 | t+20 | t+30 | SSIM t+10 | t+20 | t+30 | PSNR t+30 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, model in prediction["models"].items():
+        h = [_at(model, t) for t in (10, 20, 30)]
+        lines.append(
+            f"| {name} | " + " | ".join(f"{x['token_l1']:.4f}" for x in h) + " | "
+            + " | ".join(f"{x['ssim']:.3f}" for x in h) + f" | {h[2]['psnr']:.1f} |"
+        )  # fmt: skip
+    l1, ssim = beats_copy(prediction)
+    verdict = "beats" if l1 and ssim else "does not beat"
+    lines += [
+        "",
+        f"RLA-WM {verdict} copy-first at t+30 (token L1 {'lower' if l1 else 'not lower'}, SSIM "
+        f"{'higher' if ssim else 'not higher'}); means over {prediction['starts']} starts. The UNet rebuilds the "
+        f"held-out frames at SSIM {prediction['reconstruction']['ssim']:.3f}.",
+    ]
+    return "\n".join(lines)
+
+
+def policy_table(report: dict[str, Any]) -> str:
+    """BC and the RL checkpoints a `rla-gym wmrl` run chose, on its report seeds, each against BC seed by seed (the
+    run's own table, rebuilt from its report.json)."""
+    from rla_gym.eval.protocol import compare_with_bc, report_table
+    from rla_gym.eval.records import eval_from_dict
+
+    bc = eval_from_dict(report["bc"])
+    seeds = tuple(e.seed for e in bc.episodes)
+    picks = {c["name"]: (int(c["iteration"]), eval_from_dict(c["eval"])) for c in report["rl"]}
+    return "```\n" + report_table(bc, compare_with_bc(bc, picks, seeds), seeds) + "\n```"
+
+
+def card(r: TaskResults, meta: dict[str, Any]) -> str:
+    parts = meta.get("parts", {})
+    threshold = meta.get("success_threshold")
+    sections = [
+        HEADER,
+        f"# {r.folder.name}: {r.robot} {r.task} in the rla-gym zoo (CPU scale)\n",
+        "**A CPU stand-in for the paper's DINOv3-L stack**, not the released weights. This task folder holds the "
+        f"demos (resets and reward references) and the success threshold; the weights live in the parts it names: "
+        f"the robot's dynamics `{parts.get('dynamics', '?')}` (RLA-WM; its regression baseline beside it) and the "
+        "shared encoder, UNet and RLA autoencoder that every robot and task of the zoo uses. "
+        f'`gym.make("RLAWorldModel-v0", robot="{r.robot}", task="{r.task}")` loads it with no `bundle=`.',
+        "Success threshold (goal-token L1, `rla-gym calibrate` on the demos): "
+        + (f"{threshold:.4f}." if isinstance(threshold, (int, float)) else "not calibrated."),
+        "## Held-out prediction\n\nOpen loop over 3 chunks of 10 recorded joint targets from held-out episodes "
+        "(training seeds never overlap them), `benchmarks/prediction_quality.py`:\n",
+        prediction_table(r.prediction) if r.prediction else NOT_MEASURED,
+        "## Does it see the task?\n\nTask objects in the renders, their positions probed from the predicted tokens, "
+        "and whether the predicted end tells the real outcome from a counterfactual one (issue 12), "
+        "`benchmarks/object_fidelity.py`:\n",
+        r.objects.strip() if r.objects else NOT_MEASURED,
+        "## Policies in ManiSkill\n\nBC, then world-model RL from it (`rla-gym wmrl`: checkpoints chosen on the "
+        "selection seeds and by the world model alone), all on report seeds that chose nothing, each against BC "
+        "seed by seed:\n",
+        policy_table(r.policies) if r.policies else NOT_MEASURED,
+        "Rebuild: `scripts/build_zoo.sh`; this card: `python -m benchmarks.zoo_card --write`.",
+    ]
+    return "\n\n".join(s.strip("\n") for s in sections) + "\n"
+
+
+def zoo_table(results: list[TaskResults]) -> str:
+    """One row per task: t+30 token L1 and SSIM of RLA-WM, regression and copy-first, and the policies' success."""
+    lines = [
+        "| robot | task | token L1 t+30: RLA-WM / regression / copy | SSIM t+30: RLA-WM / copy | beats copy | BC | RL (world model's pick) |",
+        "|---|---|---|---|---|---:|---:|",
+    ]  # fmt: skip
+    for r in results:
+        cells = ["not measured yet"] * 3
+        if r.prediction:
+            m = r.prediction["models"]
+            wm, copy = _at(m[_wm_name(r.prediction)], 30), _at(m["copy first frame"], 30)
+            reg = f"{_at(m['regression'], 30)['token_l1']:.4f}" if "regression" in m else "-"
+            cells = [
+                f"{wm['token_l1']:.4f} / {reg} / {copy['token_l1']:.4f}",
+                f"{wm['ssim']:.3f} / {copy['ssim']:.3f}",
+                "yes" if all(beats_copy(r.prediction)) else "no",
+            ]
+        bc = rl = "-"
+        if r.policies:
+            from rla_gym.eval.records import eval_from_dict
+
+            bc = f"{100 * eval_from_dict(r.policies['bc']).success_rate:.1f} %"
+            wm_pick = next((c for c in r.policies["rl"] if "world model" in c["name"]), None)
+            rl = f"{100 * eval_from_dict(wm_pick['eval']).success_rate:.1f} %" if wm_pick else "-"
+        lines.append(f"| {r.robot} | {r.task} | " + " | ".join(cells) + f" | {bc} | {rl} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rla_gym.args import existing_dir
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--zoo", type=existing_dir, required=True, help="a layered zoo (build_zoo.sh's $ZOO)")
+    parser.add_argument("--results", type=existing_dir, required=True, help="build_zoo.sh's $WORK")
+    parser.add_argument("--write", action="store_true", help="write each card into its task folder")
+    args = parser.parse_args(argv)
+    folders = task_folders(args.zoo)
+    if not folders:
+        print(f"zoo_card: no task folder of a layered zoo under {args.zoo}", file=sys.stderr)
+        return 2
+    results = [read_results(f, args.results) for f in folders]
+    for r in results:
+        text = card(r, json.loads((r.folder / "config.json").read_text()))
+        if args.write:
+            from rla_gym.models.bundle import add_to_bundle
+
+            add_to_bundle(r.folder, {"README.md": text.encode()})
+            print(f"wrote {r.folder / 'README.md'}")
+        else:
+            print(text)
+    print(zoo_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -31,6 +31,11 @@ def test_default_bundle_is_found_with_no_argument_and_matches_its_manifest():
     assert size < 50 * 2**20, "the default bundle (task folder and the parts it names) is at most 50 MB"
     zoo = sum(f.stat().st_size for f in DEFAULT.parent.rglob("*") if f.is_file())
     assert zoo < 200 * 2**20, "the whole zoo, BC policies included, is at most 200 MB (issue 20)"
+    left_out = ("-bc", "-regression")  # pyproject's exclude-package-data: they stay in the checkout
+    wheel = sum(
+        f.stat().st_size for f in DEFAULT.parent.rglob("*") if f.is_file() and not f.parent.name.endswith(left_out)
+    )
+    assert wheel < 95 * 2**20, "what the wheel carries of the zoo stays under PyPI's 100 MB file limit (issue 20)"
     bundle = load_bundle(DEFAULT)
     assert bundle.robot == "ur10e" and bundle.task == "RollBall" and not bundle.random
     assert bundle.regression is not None, "the checkout has the baseline part"

@@ -217,8 +217,9 @@ def test_make_bundle_from_runs_assembles_a_bundle_that_drives_the_env(tiny_data,
     zoo = tmp_path / "zoo" / "ur10e-RollBall-tiny"
     layered = [*args[: args.index("--out")], "--out", str(zoo), "--layered", "shared-tiny", "ur10e-tiny"]
     assert main(layered) == 0
-    assert sorted(p.name for p in zoo.parent.iterdir()) == ["shared-tiny", "ur10e-RollBall-tiny", "ur10e-tiny"]
-    assert (zoo.parent / "ur10e-tiny" / "regression.safetensors").is_file()
+    parts = ["shared-tiny", "ur10e-RollBall-tiny", "ur10e-tiny", "ur10e-tiny-regression"]
+    assert sorted(p.name for p in zoo.parent.iterdir()) == parts
+    assert (zoo.parent / "ur10e-tiny-regression" / "regression.safetensors").is_file()
     parts = load_bundle(zoo, verify=True)
     for name, module in bundle.stack.components().items():
         other = parts.stack.components()[name].state_dict()

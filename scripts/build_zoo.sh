@@ -19,7 +19,9 @@ cd "$(dirname "$0")/.."
 source scripts/sim_env.sh
 WORK=${WORK:-$HOME/rla-work}
 ZOO=${ZOO:-$WORK/zoo}
-BASE=${BASE:-models/ur10e-RollBall-cpu}  # the shipped stack the shared part and the UR10e's dynamics start from
+# The shipped stack the shared part and the UR10e's dynamics start from. Putting the zoo into models/ replaces it: do
+# that after the build, or point BASE at a saved copy (`load_bundle(...).save_pretrained(copy, torch.float16)`).
+BASE=${BASE:-models/ur10e-RollBall-cpu}
 RG=.venv/bin/rla-gym
 T="--threads 1 --no-progress"
 # Training lengths (the CPU recipe; a smoke run of the wiring sets them to a few steps) and what to run.

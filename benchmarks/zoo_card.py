@@ -40,6 +40,7 @@ class TaskResults:
     """What was measured for one task folder; None where nothing was."""
 
     folder: Path
+    meta: dict[str, Any]  # the task folder's config.json
     robot: str
     task: str
     prediction: dict[str, Any] | None
@@ -69,6 +70,7 @@ def read_results(folder: Path, results: Path) -> TaskResults:
 
     return TaskResults(
         folder,
+        meta,
         robot,
         task,
         load(results / "zoo-pq" / name / "prediction_quality.json"),
@@ -125,9 +127,9 @@ def policy_table(report: dict[str, Any]) -> str:
     return "```\n" + report_table(bc, compare_with_bc(bc, picks, seeds), seeds) + "\n```"
 
 
-def card(r: TaskResults, meta: dict[str, Any]) -> str:
-    parts = meta.get("parts", {})
-    threshold = meta.get("success_threshold")
+def card(r: TaskResults) -> str:
+    parts = r.meta.get("parts", {})
+    threshold = r.meta.get("success_threshold")
     sections = [
         HEADER,
         f"# {r.folder.name}: {r.robot} {r.task} in the rla-gym zoo (CPU scale)\n",
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results = [read_results(f, args.results) for f in folders]
     for r in results:
-        text = card(r, json.loads((r.folder / "config.json").read_text()))
+        text = card(r)
         if args.write:
             from rla_gym.models.bundle import add_to_bundle
 

@@ -35,6 +35,9 @@ mkdir -p "$R" "$V" "$ZOO"
 resume() { [ -d "$1/checkpoints" ] && echo --resume || true; }
 done_run() { [ -f "$1/final/$2.safetensors" ]; }
 uid() { case $1 in ur10e) echo ur10e_stick ;; *) echo "$1" ;; esac; }
+episodes() {  # episodes ROBOT TASK train|heldout: the task's episode folder (RollBall's: build_default_bundle.sh's)
+  if [ "$2" = RollBall ]; then echo "$WORK/data/$3"; else ls -d "$WORK/data/zoo-$3/$(uid "$1")/$2"-v*; fi
+}
 
 # 1. Data: the four other tasks (RollBall's comes from build_default_bundle.sh, step 1).
 [ "$COLLECT" = 0 ] || WORK=$WORK scripts/collect_zoo_data.sh
@@ -109,9 +112,7 @@ dynamics xarm6_robotiq
 for pair in ur10e:RollBall ur10e:PushT panda:PullCube panda:PullCubeTool xarm6_robotiq:PokeCube; do
   robot=${pair%%:*} task=${pair##*:}
   out=$ZOO/$robot-$task-cpu
-  if [ "$task" = RollBall ]; then train=$WORK/data/train held=$WORK/data/heldout; else
-    train=$(ls -d "$WORK/data/zoo-train/$(uid $robot)/$task"-v*) held=$(ls -d "$WORK/data/zoo-heldout/$(uid $robot)/$task"-v*)
-  fi
+  train=$(episodes $robot $task train) held=$(episodes $robot $task heldout)
   if [ ! -f "$out/manifest.json" ]; then
     $RG make-bundle --from-runs --init "$WORK/zoo-init/$robot-stage1" --unet "$R/unet" --rla "$R/rla" \
       --wm "$R/wm-$robot-token" --regression "$R/regression-$robot" --demos "$train" --num-demos all --task "$task" \
@@ -134,7 +135,7 @@ done
 #    the default's (models/ur10e-RollBall-cpu-bc, the card).
 for pair in panda:PullCube xarm6_robotiq:PokeCube ur10e:PushT; do
   robot=${pair%%:*} task=${pair##*:}
-  train=$(ls -d "$WORK/data/zoo-train/$(uid $robot)/$task"-v*) held=$(ls -d "$WORK/data/zoo-heldout/$(uid $robot)/$task"-v*)
+  train=$(episodes $robot $task train) held=$(episodes $robot $task heldout)
   bc=$R/bc-$robot-$task
   [ -f "$bc/final/bc_policy.safetensors" ] || $RG train bc --bundle "$ZOO/$robot-$task-cpu" --data "$train" \
     --heldout "$held" --out "$bc" --policy-preset cpu --batch-size 64 --epochs 10 $T $(resume "$bc")

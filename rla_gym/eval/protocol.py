@@ -85,6 +85,15 @@ def report_table(bc: EvalResult, comparisons: list[Comparison], seeds: tuple[int
     return "\n".join(lines)
 
 
+def rule_wins(reports: list[dict], rule: str, seeds: tuple[int, ...]) -> np.ndarray | None:
+    """(runs, seeds) bool: per run, the success of the checkpoint chosen by `rule` on `seeds`; None when a run has
+    no such checkpoint."""
+    picks = [next((c for c in r["rl"] if c["name"] == rule), None) for r in reports]
+    if any(c is None for c in picks):
+        return None
+    return np.stack([per_seed_success(eval_from_dict(c["eval"]), seeds) for c in picks])
+
+
 def summarize_runs(reports: list[dict]) -> str:
     """Several RL seeds' `report.json` (one main-job run each, the same BC and report seeds) as one table: per
     selection rule, success per run and its mean, and a pooled paired test against BC: per report seed, the mean
@@ -104,11 +113,10 @@ def summarize_runs(reports: list[dict]) -> str:
         f"BC: {100 * bc.success_rate:.1f} % ({bc.successes}/{len(seeds)})",
     ]
     for name in names:
-        runs = [next((c for c in r["rl"] if c["name"] == name), None) for r in reports]
-        if any(c is None for c in runs):
+        wins = rule_wins(reports, name, seeds)  # (runs, seeds)
+        if wins is None:
             lines.append(f"{name}: not in every run")
             continue
-        wins = np.stack([per_seed_success(eval_from_dict(c["eval"]), seeds) for c in runs])  # (runs, seeds)
         rates = ", ".join(f"{100 * w.mean():.1f}" for w in wins)
         pooled = paired_signed_rank(wins.mean(0), base.astype(float))
         lines.append(
@@ -130,11 +138,10 @@ def compare_run_sets(runs: list[dict], versus: list[dict], name: str = "these ru
             raise ValueError(f"pairs must share their RL seed; got {a.get('rl_seed')} and {b.get('rl_seed')}")
     lines = [f"{name} against {other}, paired by RL seed ({', '.join(str(r.get('rl_seed')) for r in runs)})"]
     for rule in [c["name"] for c in runs[0]["rl"]]:
-        picks = [[next((c for c in r["rl"] if c["name"] == rule), None) for r in group] for group in (runs, versus)]
-        if any(c is None for group in picks for c in group):
+        wins = [rule_wins(group, rule, seeds) for group in (runs, versus)]
+        if any(w is None for w in wins):
             lines.append(f"{rule}: not in every run")
             continue
-        wins = [np.stack([per_seed_success(eval_from_dict(c["eval"]), seeds) for c in g]) for g in picks]
         per_pair = "; ".join(
             f"seed {r.get('rl_seed')}: {100 * a.mean():.1f} vs {100 * b.mean():.1f} % "
             f"({mcnemar_exact(a, b).verdict(a=name, b=other)})"

@@ -87,13 +87,13 @@ class Bundle:
             wm = self.stack.config.world_model
             return CopyDynamics(self.stack.robot, self.stack.token_dim, wm.max_horizon, self.stack.num_tokens)
         if name == "regression":
-            if self.regression is None and self.baseline_missing is not None:
-                raise BundleError(
-                    f"bundle {self.path}'s regression baseline lives in the zoo part {self.baseline_missing}, which "
-                    "is not installed here (the wheel leaves baselines out, for size): use a checkout of rla-gym "
-                    "(models/) or the zoo's hub id"
-                )
             if self.regression is None:
+                if self.baseline_missing is not None:
+                    raise BundleError(
+                        f"bundle {self.path}'s regression baseline lives in the zoo part {self.baseline_missing}, "
+                        "which is not installed here (the wheel leaves baselines out, for size): use a checkout of "
+                        "rla-gym (models/) or the zoo's hub id"
+                    )
                 where = self.path if self.path is not None else "(in memory)"
                 raise BundleError(
                     f"bundle {where} ships no regression baseline ({REGRESSION_WEIGHTS} and {REGRESSION_CONFIG} in "

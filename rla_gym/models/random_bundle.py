@@ -56,18 +56,14 @@ def adopt_shared_part(bundle: Bundle, shared: Bundle) -> None:
     own robot and random dynamics: the init from which a new robot's RLA-WM trains on a zoo's shared stack (the
     paper: one autoencoder for every robot, one dynamics model each). A stack of another size is refused, naming
     both presets."""
+    from rla_gym.models.layered import SHARED_COMPONENTS
     from rla_gym.models.state_dicts import load_strict
 
     ours, theirs = bundle.metadata.get("preset"), shared.config.preset
     if ours != theirs:
         raise ValueError(f"the shared stack is a {theirs!r} stack; this bundle is {ours!r}: use --preset {theirs}")
     a, b = bundle.stack, shared.stack
-    for name, mine, source in (
-        ("encoder", a.encoder, b.encoder),
-        ("UNet", a.image_decoder, b.image_decoder),
-        ("RLA encoder", a.rla.encoder, b.rla.encoder),
-        ("RLA decoder", a.rla.decoder, b.rla.decoder),
-    ):
-        load_strict(mine, source.state_dict(), source=f"the shared stack's {name}")
+    for name in SHARED_COMPONENTS:
+        load_strict(a.components()[name], b.components()[name].state_dict(), source=f"the shared stack's {name}")
     a.config.encoder = b.config.encoder
     a.config.latent_scale = b.config.latent_scale

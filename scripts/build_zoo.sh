@@ -57,7 +57,22 @@ for split in train heldout; do
   view xarm6_robotiq $split "tasks=$zoo/xarm6_robotiq"
 done
 
-# 3. The shared part, two at a time: the UNet (task objects' pixels x31) and the RLA autoencoder (motion-weighted),
+# 3a. Tokens first, once per view with both cores (each trainer would otherwise encode the same frames itself, the
+#     two shared runs racing on one cache). The encoder is BASE's everywhere, so the trainers find these caches.
+encode() {  # encode VIEW_ROOT...: cache each root's tokens (load_training_data skips a root already cached)
+  .venv/bin/python - "$BASE" "$@" <<'PY'
+import sys
+from rla_gym.models.bundle import load_bundle
+from rla_gym.train.data import load_training_data
+stack = load_bundle(sys.argv[1]).stack
+for root in sys.argv[2:]:
+    load_training_data(root, stack.encoder, stack.image_size, keep_frames=False, progress=False)
+    print(f"build_zoo: tokens of {root} cached", flush=True)
+PY
+}
+encode "$V"/{all,ur10e,panda,xarm6_robotiq}/{train,heldout}
+
+# 3b. The shared part, two at a time: the UNet (task objects' pixels x31) and the RLA autoencoder (motion-weighted),
 #    fine-tuned from the shipped ones on all five tasks' frames.
 F="--finetune --batch-size 32"
 A="--data $V/all/train --heldout $V/all/heldout"

@@ -72,55 +72,71 @@ PY
 }
 encode "$V"/{all,ur10e,panda,xarm6_robotiq}/{train,heldout}
 
-# 3b. The shared part, two at a time: the UNet (task objects' pixels x31) and the RLA autoencoder (motion-weighted),
-#    fine-tuned from the shipped ones on all five tasks' frames.
+# 3b-5. The training runs, in two lanes (one per core), each run as soon as what it needs exists: the RLA-WM runs
+#     need the shared RLA autoencoder, the decoded-token fine-tunes the shared UNet too, the baselines only the robot's
+#     init. Lane A: RLA, the three RLA-WMs, the UR10e's baseline, the three fine-tunes; lane B: the UNet (the longest
+#     run: it decodes every video), the Panda's and the xArm6's baselines (~4.5 h, against ~7 h stage by stage).
 F="--finetune --batch-size 32"
 A="--data $V/all/train --heldout $V/all/heldout"
-done_run "$R/unet" image_decoder || $RG train unet --init "$BASE" $A $F --object-weight 30 --out "$R/unet" \
-  --steps $SHARED_STEPS --checkpoint-every 200 --eval-every 400 $T $(resume "$R/unet") &
-p1=$!
-done_run "$R/rla" rla_decoder || $RG train rla --init "$BASE" $A $F --motion-weight 8 --out "$R/rla" \
-  --steps $SHARED_STEPS --warmup-steps 50 --checkpoint-every 200 --eval-every 400 $T $(resume "$R/rla") &
-p2=$!
-wait $p1
-wait $p2  # each on its own: a bare `wait` (or `wait && wait` under set -e) would hide a failed run
+shared_unet() {  # task objects' pixels x31, fine-tuned from the shipped UNet on all five tasks' frames
+  done_run "$R/unet" image_decoder || $RG train unet --init "$BASE" $A $F --object-weight 30 --out "$R/unet" \
+    --steps $SHARED_STEPS --checkpoint-every 200 --eval-every 400 $T $(resume "$R/unet")
+}
+shared_rla() {  # motion-weighted, fine-tuned from the shipped RLA autoencoder on all five tasks' tokens
+  done_run "$R/rla" rla_decoder || $RG train rla --init "$BASE" $A $F --motion-weight 8 --out "$R/rla" \
+    --steps $SHARED_STEPS --warmup-steps 50 --checkpoint-every 200 --eval-every 400 $T $(resume "$R/rla")
+}
 
-# 4. One init per robot on the shared encoder: the UR10e's is the shipped bundle (its dynamics are fine-tuned);
-#    the others get random dynamics (`make-bundle --random --shared`).
+# One init per robot on the shared encoder: the UR10e's is the shipped bundle (its dynamics are fine-tuned); the
+# others get random dynamics (`make-bundle --random --shared`).
 init() { if [ "$1" = ur10e ]; then echo "$BASE"; else echo "$WORK/zoo-init/$1"; fi; }
 for robot in panda xarm6_robotiq; do
   [ -f "$(init $robot)/manifest.json" ] || $RG make-bundle --random --robot $robot --preset cpu --shared "$BASE" \
     --out "$(init $robot)"
 done
 
-# 5. Dynamics per robot, two at a time: RLA-WM on the new latents and the regression baseline.
-dynamics() {  # dynamics ROBOT: phase 1, then the motion-weighted decoded-token fine-tune, then the baseline
-  local robot=$1 D="--data $V/$1/train --heldout $V/$1/heldout" first=() reg=()
-  if [ "$robot" = ur10e ]; then
-    first=(--finetune --steps "$WM_FT_STEPS" --warmup-steps 50) reg=(--finetune --steps "$REG_FT_STEPS" --warmup-steps 50)
-  else
-    first=(--steps "$WM_STEPS" --warmup-steps 200) reg=(--steps "$REG_STEPS" --warmup-steps 200)
-  fi
-  done_run "$R/wm-$robot" world_model || $RG train wm --init "$(init $robot)" $D --rla "$R/rla" \
+# Dynamics per robot: RLA-WM on the new latents (phase 1), then the motion-weighted decoded-token fine-tune, and the
+# regression baseline. The UR10e's are fine-tuned from the shipped ones; the others train from scratch.
+data() { echo "--data $V/$1/train --heldout $V/$1/heldout"; }
+wm_phase1() {  # wm_phase1 ROBOT
+  local robot=$1 first=(--steps "$WM_STEPS" --warmup-steps 200)
+  [ "$robot" = ur10e ] && first=(--finetune --steps "$WM_FT_STEPS" --warmup-steps 50)
+  done_run "$R/wm-$robot" world_model || $RG train wm --init "$(init $robot)" $(data $robot) --rla "$R/rla" \
     --batch-size 32 "${first[@]}" --checkpoint-every 200 --eval-every 800 --out "$R/wm-$robot" $T \
     $(resume "$R/wm-$robot")
-  local stage=$WORK/zoo-init/$robot-stage1
+}
+wm_token() {  # wm_token ROBOT: the stage-1 bundle (shared UNet and RLA, phase-1 RLA-WM), then the fine-tune
+  local robot=$1 stage=$WORK/zoo-init/$1-stage1
   [ -f "$stage/manifest.json" ] || $RG make-bundle --from-runs --init "$(init $robot)" --unet "$R/unet" \
     --rla "$R/rla" --wm "$R/wm-$robot" --demos "$V/$robot/train" --num-demos 16 --euler-steps 1 --out "$stage"
-  done_run "$R/wm-$robot-token" world_model || $RG train wm --init "$stage" $D --rla "$R/rla" --finetune \
-    --batch-size 32 --token-weight 4 --motion-weight 8 --steps "$TOKEN_STEPS" --warmup-steps 100 --checkpoint-every 200 \
-    --eval-every 800 --out "$R/wm-$robot-token" $T $(resume "$R/wm-$robot-token")
-  [ -f "$R/regression-$robot/final/regression.safetensors" ] || $RG train regression --init "$(init $robot)" $D \
-    --batch-size 32 "${reg[@]}" --checkpoint-every 300 --eval-every 600 --out "$R/regression-$robot" $T \
-    $(resume "$R/regression-$robot")
+  done_run "$R/wm-$robot-token" world_model || $RG train wm --init "$stage" $(data $robot) --rla "$R/rla" \
+    --finetune --batch-size 32 --token-weight 4 --motion-weight 8 --steps "$TOKEN_STEPS" --warmup-steps 100 \
+    --checkpoint-every 200 --eval-every 800 --out "$R/wm-$robot-token" $T $(resume "$R/wm-$robot-token")
 }
-dynamics ur10e &
-p1=$!
-dynamics panda &
-p2=$!
-wait $p1
-wait $p2
-dynamics xarm6_robotiq
+regression() {  # regression ROBOT
+  local robot=$1 reg=(--steps "$REG_STEPS" --warmup-steps 200)
+  [ "$robot" = ur10e ] && reg=(--finetune --steps "$REG_FT_STEPS" --warmup-steps 50)
+  [ -f "$R/regression-$robot/final/regression.safetensors" ] || $RG train regression --init "$(init $robot)" \
+    $(data $robot) --batch-size 32 "${reg[@]}" --checkpoint-every 300 --eval-every 600 \
+    --out "$R/regression-$robot" $T $(resume "$R/regression-$robot")
+}
+lane_b() { shared_unet; regression panda; regression xarm6_robotiq; }
+lane_a() {
+  shared_rla
+  for robot in ur10e panda xarm6_robotiq; do wm_phase1 $robot; done
+  regression ur10e
+  while ! done_run "$R/unet" image_decoder; do  # the fine-tunes render with the shared UNet: wait for lane B's
+    kill -0 "$pb" 2>/dev/null || { echo "build_zoo: lane B stopped before the shared UNet was written" >&2; return 1; }
+    sleep 30
+  done
+  for robot in ur10e panda xarm6_robotiq; do wm_token $robot; done
+}
+lane_b &
+pb=$!
+lane_a &
+pa=$!
+wait $pa
+wait $pb  # each on its own: a bare `wait` (or `wait && wait` under set -e) would hide a failed lane
 
 # 6. One task folder per task, as a layered zoo under $ZOO: every successful training demo, the threshold
 #    calibrated on them, prediction quality and the object and outcome metrics (issue 12) on its held-out episodes.

@@ -138,41 +138,61 @@ pa=$!
 wait $pa
 wait $pb  # each on its own: a bare `wait` (or `wait && wait` under set -e) would hide a failed lane
 
-# 6. One task folder per task, as a layered zoo under $ZOO: every successful training demo, the threshold
-#    calibrated on them, prediction quality and the object and outcome metrics (issue 12) on its held-out episodes.
-for pair in ur10e:RollBall ur10e:PushT panda:PullCube panda:PullCubeTool xarm6_robotiq:PokeCube; do
+# 6. One task folder per task, as a layered zoo under $ZOO (one after another: they write the same shared and
+#    per-robot parts): every successful training demo, the threshold calibrated on them. Then, two lanes, prediction
+#    quality and the object and outcome metrics (issue 12) on its held-out episodes.
+PAIRS="ur10e:RollBall ur10e:PushT panda:PullCube panda:PullCubeTool xarm6_robotiq:PokeCube"
+for pair in $PAIRS; do
   robot=${pair%%:*} task=${pair##*:}
   out=$ZOO/$robot-$task-cpu
-  train=$(episodes $robot $task train) held=$(episodes $robot $task heldout)
   if [ ! -f "$out/manifest.json" ]; then
     $RG make-bundle --from-runs --init "$WORK/zoo-init/$robot-stage1" --unet "$R/unet" --rla "$R/rla" \
-      --wm "$R/wm-$robot-token" --regression "$R/regression-$robot" --demos "$train" --num-demos all --task "$task" \
-      --fp16 --euler-steps 1 --out "$out" --layered shared-cpu "$robot-cpu"
-    $RG calibrate --bundle "$out"
+      --wm "$R/wm-$robot-token" --regression "$R/regression-$robot" --demos "$(episodes $robot $task train)" \
+      --num-demos all --task "$task" --fp16 --euler-steps 1 --out "$out" --layered shared-cpu "$robot-cpu"
+    OMP_NUM_THREADS=2 $RG calibrate --bundle "$out"
   fi
-  [ "$MEASURE" = 0 ] && continue
-  [ -f "$WORK/zoo-pq/$robot-$task/prediction_quality.json" ] || .venv/bin/python -m benchmarks.prediction_quality \
-    --bundle "$out" --data "$held" --out "$WORK/zoo-pq/$robot-$task" --max-starts 128
-  [ -f "$WORK/zoo-objfid/$robot-$task/results.json" ] || .venv/bin/python -m benchmarks.object_fidelity \
-    --bundle "$out" --task "$task" --heldout "$held" --train "$train" --threads 1 --probe-episodes 100 \
-    --out "$WORK/zoo-objfid/$robot-$task"
 done
-
 [ "$MEASURE" = 0 ] && exit 0
+measure() {  # measure ROBOT:TASK...
+  for pair in "$@"; do
+    local robot=${pair%%:*} task=${pair##*:}
+    local out=$ZOO/$robot-$task-cpu train held
+    train=$(episodes $robot $task train) held=$(episodes $robot $task heldout)
+    [ -f "$WORK/zoo-pq/$robot-$task/prediction_quality.json" ] || .venv/bin/python -m benchmarks.prediction_quality \
+      --bundle "$out" --data "$held" --out "$WORK/zoo-pq/$robot-$task" --max-starts 128 --threads 1
+    [ -f "$WORK/zoo-objfid/$robot-$task/results.json" ] || .venv/bin/python -m benchmarks.object_fidelity \
+      --bundle "$out" --task "$task" --heldout "$held" --train "$train" --threads 1 --probe-episodes 100 \
+      --out "$WORK/zoo-objfid/$robot-$task"
+  done
+}
+measure ur10e:RollBall panda:PullCube xarm6_robotiq:PokeCube &
+p1=$!
+measure ur10e:PushT panda:PullCubeTool &
+p2=$!
+wait $p1
+wait $p2
 .venv/bin/python -m benchmarks.zoo_card --zoo "$ZOO" --results "$WORK" --write  # the cards, with what is measured
 
 # 7. Per robot, one BC policy and one world-model RL run, with the RL protocol of the card (checkpoints chosen on
-#    ManiSkill's selection seeds and by the world model alone, 200 report seeds paired against BC). RollBall's are
-#    the default's (models/ur10e-RollBall-cpu-bc, the card).
-for pair in panda:PullCube xarm6_robotiq:PokeCube ur10e:PushT; do
-  robot=${pair%%:*} task=${pair##*:}
-  train=$(episodes $robot $task train) held=$(episodes $robot $task heldout)
-  bc=$R/bc-$robot-$task
-  [ -f "$bc/final/bc_policy.safetensors" ] || $RG train bc --bundle "$ZOO/$robot-$task-cpu" --data "$train" \
-    --heldout "$held" --out "$bc" --policy-preset cpu --batch-size 64 --epochs 10 $T $(resume "$bc")
-  out=$WORK/zoo-wmrl/$robot-$task
-  [ -f "$out/report.json" ] || $RG wmrl --robot $robot --task $task --bundle "$ZOO/$robot-$task-cpu" --bc "$bc/final" \
-    --out "$out" --num-envs 16 --num-steps 4 --minibatch-size 32 --iterations 100 --eval-every 25 --eval-seeds 42 91 \
-    --wm-select-worlds 32 --report-episodes 200 --no-progress $(resume "$out")
-done
+#    ManiSkill's selection seeds and by the world model alone, 200 report seeds paired against BC), two lanes of one
+#    thread each. RollBall's are the default's (models/ur10e-RollBall-cpu-bc, the card).
+policies() {  # policies ROBOT:TASK...
+  export OMP_NUM_THREADS=1
+  for pair in "$@"; do
+    local robot=${pair%%:*} task=${pair##*:}
+    local bc=$R/bc-$robot-$task out=$WORK/zoo-wmrl/$robot-$task
+    [ -f "$bc/final/bc_policy.safetensors" ] || $RG train bc --bundle "$ZOO/$robot-$task-cpu" \
+      --data "$(episodes $robot $task train)" --heldout "$(episodes $robot $task heldout)" --out "$bc" \
+      --policy-preset cpu --batch-size 64 --epochs 10 $T $(resume "$bc")
+    [ -f "$out/report.json" ] || $RG wmrl --robot $robot --task $task --bundle "$ZOO/$robot-$task-cpu" \
+      --bc "$bc/final" --out "$out" --num-envs 16 --num-steps 4 --minibatch-size 32 --iterations 100 --eval-every 25 \
+      --eval-seeds 42 91 --wm-select-worlds 32 --report-episodes 200 --no-progress $(resume "$out")
+  done
+}
+policies panda:PullCube ur10e:PushT &
+p1=$!
+policies xarm6_robotiq:PokeCube &
+p2=$!
+wait $p1
+wait $p2
 .venv/bin/python -m benchmarks.zoo_card --zoo "$ZOO" --results "$WORK" --write  # the cards, with the policies now

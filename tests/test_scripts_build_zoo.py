@@ -1,0 +1,157 @@
+"""scripts/build_zoo.sh's schedule, run against a stand-in `rla-gym` that only records what it is asked to do.
+
+The real build takes ~5 h on two cores, so its wiring (which run waits for which, two lanes at a time, a failed run
+stopping the build, a rerun keeping what is finished) is checked here with each command replaced by one that writes
+the file the next stage looks for. The runs themselves have their own tests (test_train.py, test_layering.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TASKS = {  # robot uid -> the zoo's task folders under data/zoo-{train,heldout} (RollBall's live in data/{train,heldout})
+    "ur10e_stick": ["PushT-v2"],
+    "panda": ["PullCube-v2", "PullCubeTool-v1"],
+    "xarm6_robotiq": ["PokeCube-v2"],
+}
+
+# Records "START|END <command> <out>" with a clock; writes the run's final weights (or a manifest) where the script
+# checks for them. STANDIN_FAIL names a command ("train unet") that fails instead, STANDIN_SLOW one that takes longer.
+STANDIN = r"""#!/usr/bin/env bash
+out=$(printf '%s\n' "$@" | grep -A1 -x -- --out | tail -1)
+[ "$1" = calibrate ] && out=$(printf '%s\n' "$@" | grep -A1 -x -- --bundle | tail -1)
+echo "$(date +%s.%N) START $1 $2 $out" >> "$TRACE"
+if [ "$1 $2" = "${STANDIN_FAIL:-}" ]; then echo "stand-in: $1 $2 failed" >&2; exit 3; fi
+if [ "$1 $2" = "${STANDIN_SLOW:-}" ]; then sleep 2; else sleep 0.2; fi
+case "$1 $2" in
+  "train unet") f=image_decoder ;; "train rla") f=rla_decoder ;; "train wm") f=world_model ;;
+  "train regression") f=regression ;; "train bc") f=bc_policy ;; *) f= ;;
+esac
+mkdir -p "$out"
+case "$1" in
+  train) mkdir -p "$out/final" && touch "$out/final/$f.safetensors" ;;
+  wmrl) touch "$out/report.json" ;;
+  make-bundle) touch "$out/manifest.json" ;;
+esac
+echo "$(date +%s.%N) END $1 $2 $out" >> "$TRACE"
+"""
+PYTHON = r"""#!/usr/bin/env bash
+echo "$(date +%s.%N) PY $*" >> "$TRACE"
+out=$(printf '%s\n' "$@" | grep -A1 -x -- --out | tail -1)
+case "$*" in
+  *prediction_quality*) mkdir -p "$out" && touch "$out/prediction_quality.json" ;;
+  *object_fidelity*) mkdir -p "$out" && touch "$out/results.json" ;;
+esac
+"""
+
+
+def _executable(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A checkout holding the real script, a stand-in venv, and a work folder with empty episode folders."""
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(REPO / "scripts" / "build_zoo.sh", repo / "scripts" / "build_zoo.sh")
+    (repo / "scripts" / "sim_env.sh").write_text("")
+    _executable(repo / ".venv" / "bin" / "rla-gym", STANDIN)
+    _executable(repo / ".venv" / "bin" / "python", PYTHON)
+    work = tmp_path / "work"
+    for split in ("train", "heldout"):
+        (work / "data" / split).mkdir(parents=True)
+        for uid, tasks in TASKS.items():
+            for task in tasks:
+                (work / "data" / f"zoo-{split}" / uid / task).mkdir(parents=True)
+    return repo
+
+
+def _build(repo: Path, **env: str) -> tuple[subprocess.CompletedProcess, list[tuple[float, str, str]]]:
+    work = repo.parent / "work"
+    trace = repo.parent / "trace"
+    trace.unlink(missing_ok=True)
+    run = subprocess.run(
+        ["bash", str(repo / "scripts" / "build_zoo.sh")],
+        env={**os.environ, "WORK": str(work), "COLLECT": "0", "TRACE": str(trace), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    events = []
+    for line in trace.read_text().splitlines() if trace.exists() else []:
+        clock, kind, rest = line.split(" ", 2)
+        events.append((float(clock), kind, rest.replace(str(work) + "/", "")))
+    return run, events
+
+
+def _span(events, out: str, command: str = "") -> tuple[float, float]:
+    """(start, end) of the one command (starting with `command`) that writes `out` (relative to the work folder)."""
+    ours = [(t, kind) for t, kind, what in events if what.startswith(command) and what.endswith(" " + out)]
+    starts = [t for t, kind in ours if kind == "START"]
+    ends = [t for t, kind in ours if kind == "END"]
+    assert len(starts) == 1 and len(ends) == 1, (out, starts, ends)
+    return starts[0], ends[0]
+
+
+def test_every_run_starts_after_what_it_needs_two_at_a_time(checkout):
+    run, events = _build(checkout, STANDIN_SLOW="train unet")  # as in the real build: lane A waits for the UNet
+    assert run.returncode == 0, run.stderr
+    rla, unet = _span(events, "zoo-runs/rla"), _span(events, "zoo-runs/unet")
+    robots = ("ur10e", "panda", "xarm6_robotiq")
+    for robot in robots:
+        wm = _span(events, f"zoo-runs/wm-{robot}")
+        assert wm[0] >= rla[1], f"RLA-WM of {robot} started before the shared RLA autoencoder was written"
+        stage1 = _span(events, f"zoo-init/{robot}-stage1")
+        assert stage1[0] >= max(unet[1], wm[1]), f"{robot}'s stage-1 bundle came before the UNet or its RLA-WM"
+        assert _span(events, f"zoo-runs/wm-{robot}-token")[0] >= stage1[1]
+        _span(events, f"zoo-runs/regression-{robot}")
+    # the two lanes overlap (the UNet runs beside the RLA autoencoder), never more than two runs at a time
+    assert unet[0] < rla[1] and rla[0] < unet[1]
+    training = [(t, kind) for t, kind, what in events if what.startswith("train ")]
+    running = peak = 0
+    for _, kind in sorted(training):
+        running += 1 if kind == "START" else -1
+        peak = max(peak, running)
+    assert peak == 2
+    # task folders one after another (they write the same shared part), each after its robot's fine-tune
+    folders = [
+        _span(events, f"zoo/{name}-cpu", "make-bundle") for name in ("ur10e-RollBall", "ur10e-PushT", "panda-PullCube")
+    ]
+    assert all(a[1] <= b[0] for a, b in zip(folders, folders[1:], strict=False))
+    assert folders[0][0] >= _span(events, "zoo-runs/wm-ur10e-token")[1]
+    # every task measured, and each robot's policies trained and scored
+    measured = [what for _, kind, what in events if kind == "PY" and "prediction_quality" in what]
+    assert len(measured) == 5
+    for pair in ("panda-PullCube", "xarm6_robotiq-PokeCube", "ur10e-PushT"):
+        assert _span(events, f"zoo-wmrl/{pair}")[0] >= _span(events, f"zoo-runs/bc-{pair}")[1]
+
+
+def test_a_rerun_keeps_what_is_finished(checkout):
+    assert _build(checkout)[0].returncode == 0
+    run, events = _build(checkout)
+    assert run.returncode == 0, run.stderr
+    assert [what for _, kind, what in events if kind == "START"] == []  # every run, bundle and report was kept
+
+
+def test_a_failed_unet_stops_the_build_before_anything_needs_it(checkout):
+    run, events = _build(checkout, STANDIN_FAIL="train unet")
+    assert run.returncode != 0
+    assert "lane B stopped before the shared UNet was written" in run.stderr
+    started = [what for _, kind, what in events if kind == "START"]
+    assert not [w for w in started if "stage1" in w or "-token" in w or "zoo/" in w]
+    assert any("zoo-runs/wm-panda" in w for w in started)  # lane A went on with what does not need the UNet
+
+
+def test_a_failed_run_in_the_last_stage_fails_the_build(checkout):
+    run, _ = _build(checkout, STANDIN_FAIL="wmrl --robot")
+    assert run.returncode != 0

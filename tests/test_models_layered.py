@@ -5,16 +5,18 @@ missing, corrupt or mismatched part is an error naming it; `gym.make` finds a ta
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
 
 from rla_gym.models import bundle as bundle_module
 from rla_gym.models import layered
-from rla_gym.models.bundle import BundleError, add_to_bundle, load_bundle
+from rla_gym.models.bundle import Bundle, BundleError, add_to_bundle, load_bundle
 from rla_gym.models.random_bundle import make_random_bundle
 from rla_gym.models.regression import RegressionConfig, RegressionWorldModel
 from rla_gym.models.zoo import default_bundle_path
+from rla_gym.specs.robots import ROBOTS
 
 
 def _panda_with_shared_of(ur10e):
@@ -97,6 +99,19 @@ def test_a_shared_part_with_other_weights_is_not_overwritten(zoo):
     assert load_bundle(root / "ur10e-RollBall-tiny") is not None
 
 
+def test_a_robot_without_a_task_gets_its_default_task_not_the_first_folder(zoo, monkeypatch):
+    """The UR10e has two task folders in the zoo; `ur10e-PushT` sorts before `ur10e-RollBall`, the robot's default."""
+    root, ur10e, _ = zoo
+    monkeypatch.setenv("RLA_GYM_MODELS", str(root))
+    push = Bundle(stack=ur10e.stack, demos=ur10e.demos, task="PushT", regression=ur10e.regression, metadata={})
+    layered.save_layered(push, root, shared="shared-tiny", dynamics="dyn-ur10e-tiny", task="ur10e-PushT-tiny")
+    assert ROBOTS["ur10e"].default_task == "RollBall" and ROBOTS["panda"].default_task == "PullCube"
+    assert default_bundle_path("ur10e", None) == root / "ur10e-RollBall-tiny"
+    assert default_bundle_path("ur10e", "PushT") == root / "ur10e-PushT-tiny"
+    shutil.rmtree(root / "ur10e-RollBall-tiny")
+    assert default_bundle_path("ur10e", None) == root / "ur10e-PushT-tiny", "no default task's folder: any of its own"
+
+
 def test_a_missing_or_corrupt_per_robot_file_is_named(zoo):
     root, _, _ = zoo
     wm = root / "dyn-panda-tiny" / "world_model.safetensors"
@@ -118,7 +133,6 @@ def test_a_missing_or_corrupt_per_robot_file_is_named(zoo):
 def test_the_baseline_part_is_optional_and_a_corrupt_one_is_named(zoo):
     """A wheel leaves the regression baselines out (size): the world model still loads; asking for the baseline
     names the missing part. A baseline part that is there but broken is an error, as any part."""
-    import shutil
 
     root, ur10e, _ = zoo
     part = root / "dyn-ur10e-tiny-regression"
@@ -136,7 +150,6 @@ def test_the_baseline_part_is_optional_and_a_corrupt_one_is_named(zoo):
 
 def test_the_first_layout_with_the_baseline_inside_the_dynamics_part_still_loads(zoo):
     """models/ was written that way once (session 23): a released zoo of that layout must keep loading."""
-    import shutil
 
     root, ur10e, _ = zoo
     dyn, part = root / "dyn-ur10e-tiny", root / "dyn-ur10e-tiny-regression"
@@ -196,7 +209,6 @@ def test_copying_a_task_folder_alone_is_refused_with_the_way_out(zoo, tmp_path):
 
 def test_a_hub_id_of_a_task_folder_fetches_the_parts_it_names(zoo, tmp_path, monkeypatch):
     """The hub cache holds the task folder; its dynamics and shared parts come from the same repo on demand."""
-    import shutil
 
     import huggingface_hub
 

@@ -12,6 +12,8 @@ import json
 import os
 from pathlib import Path
 
+from rla_gym.specs.robots import ROBOTS
+
 MODELS_ENV_VAR = "RLA_GYM_MODELS"
 
 
@@ -35,16 +37,21 @@ def bundle_robot_task(path: Path) -> tuple[str | None, str | None]:
 
 
 def default_bundle_path(robot: str, task: str | None) -> Path | None:
-    """The zoo's bundle for `robot` (and `task`, when given), or None: the first match in folder-name order.
+    """The zoo's bundle for `robot` and `task`, or None. With no task, the robot's default task's folder
+    (`RobotSpec.default_task`: the UR10e's is RollBall, not PushT, which sorts first), else its first in name order.
 
     Folders are named `<robot>-<Task>-<scale>` (e.g. `ur10e-RollBall-cpu`); each one's config.json is read once."""
     root = models_dir()
     if not root.is_dir():
         return None
+    found = []
     for path in sorted(root.iterdir()):
         if not (path / "manifest.json").is_file():
             continue
         bundle_robot, bundle_task = bundle_robot_task(path)
         if bundle_robot == robot and (task is None or bundle_task == task):
-            return path
-    return None
+            found.append((bundle_task, path))
+    if task is None and robot in ROBOTS:
+        preferred = [path for bundle_task, path in found if bundle_task == ROBOTS[robot].default_task]
+        found = [(None, path) for path in preferred] + found
+    return found[0][1] if found else None

@@ -43,8 +43,12 @@ class RobotSpec:
     arm_dof: int  # arm joints driven by the policy (ur10e: 5 of 6, wrist 3 held at 0); the rest is gripper
     # the gripper command (action row `arm_dof`, if any) drives qpos joints arm_dof, arm_dof + 1, ... times these
     gripper_mimic: tuple[float, ...] = ()
+    # the task a robot's env and zoo folder default to when none is named ("": the first of `tasks`)
+    default_task: str = ""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "default_task", self.default_task or self.tasks[0])
+        assert self.default_task in self.tasks, self.name
         assert len(self.action_low) == len(self.action_high) == self.action_dim, self.name
         assert len(self.rest_qpos) == self.qpos_dim, self.name
         assert self.action_dim in (self.arm_dof, self.arm_dof + 1), self.name  # at most one gripper command
@@ -86,6 +90,7 @@ UR10E = RobotSpec(
     base_xyz=(-0.615, 0.0, 0.0),
     tasks=("PushT", "RollBall"),
     arm_dof=5,
+    default_task="RollBall",  # the embedded default, the task of the project's main job
 )
 
 XARM6_ROBOTIQ = RobotSpec(

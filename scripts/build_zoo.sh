@@ -175,7 +175,7 @@ wait $p2
 
 # 7. Per robot, one BC policy and one world-model RL run, with the RL protocol of the card (checkpoints chosen on
 #    ManiSkill's selection seeds and by the world model alone, 200 report seeds paired against BC), two lanes of one
-#    thread each. RollBall's are the default's (models/ur10e-RollBall-cpu-bc, the card).
+#    thread each. RollBall's too: its BC sees the shared UNet's renders, which this build retrains.
 policies() {  # policies ROBOT:TASK...
   export OMP_NUM_THREADS=1
   for pair in "$@"; do
@@ -191,7 +191,7 @@ policies() {  # policies ROBOT:TASK...
 }
 policies panda:PullCube ur10e:PushT &
 p1=$!
-policies xarm6_robotiq:PokeCube &
+policies xarm6_robotiq:PokeCube ur10e:RollBall &
 p2=$!
 wait $p1
 wait $p2

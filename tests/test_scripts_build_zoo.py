@@ -132,7 +132,7 @@ def test_every_run_starts_after_what_it_needs_two_at_a_time(checkout):
     # every task measured, and each robot's policies trained and scored
     measured = [what for _, kind, what in events if kind == "PY" and "prediction_quality" in what]
     assert len(measured) == 5
-    for pair in ("panda-PullCube", "xarm6_robotiq-PokeCube", "ur10e-PushT"):
+    for pair in ("panda-PullCube", "xarm6_robotiq-PokeCube", "ur10e-PushT", "ur10e-RollBall"):
         assert _span(events, f"zoo-wmrl/{pair}")[0] >= _span(events, f"zoo-runs/bc-{pair}")[1]
 
 

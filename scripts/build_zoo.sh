@@ -29,6 +29,7 @@ SHARED_STEPS=${SHARED_STEPS:-1600} WM_STEPS=${WM_STEPS:-3000} WM_FT_STEPS=${WM_F
 TOKEN_STEPS=${TOKEN_STEPS:-1600} REG_STEPS=${REG_STEPS:-2400} REG_FT_STEPS=${REG_FT_STEPS:-1200}
 COLLECT=${COLLECT:-1}  # 0: the data is already there
 MEASURE=${MEASURE:-1}  # 0: stop after the task folders (no benchmarks, BC or RL)
+POLL=${POLL:-30}  # seconds a training worker waits for another's run before it looks again
 R=$WORK/zoo-runs
 V=$WORK/zoo-views
 mkdir -p "$R" "$V" "$ZOO"
@@ -72,10 +73,9 @@ PY
 }
 encode "$V"/{all,ur10e,panda,xarm6_robotiq}/{train,heldout}
 
-# 3b-5. The training runs, in two lanes (one per core), each run as soon as what it needs exists: the RLA-WM runs
-#     need the shared RLA autoencoder, the decoded-token fine-tunes the shared UNet too, the baselines only the robot's
-#     init. Lane A: RLA, the three RLA-WMs, the UR10e's baseline, the three fine-tunes; lane B: the UNet (the longest
-#     run: it decodes every video), the Panda's and the xArm6's baselines (~4.5 h, against ~7 h stage by stage).
+# 3b-5. The training runs, two at a time (one per core), each as soon as what it needs exists: the RLA-WM runs need
+#     the shared RLA autoencoder, the decoded-token fine-tunes the shared UNet and their robot's RLA-WM, the
+#     baselines only the robot's init. Two workers take the first ready run of $JOBS that nobody has taken.
 F="--finetune --batch-size 32"
 A="--data $V/all/train --heldout $V/all/heldout"
 shared_unet() {  # task objects' pixels x31, fine-tuned from the shipped UNet on all five tasks' frames
@@ -120,23 +120,66 @@ regression() {  # regression ROBOT
     $(data $robot) --batch-size 32 "${reg[@]}" --checkpoint-every 300 --eval-every 600 \
     --out "$R/regression-$robot" $T $(resume "$R/regression-$robot")
 }
-lane_b() { shared_unet; regression panda; regression xarm6_robotiq; }
-lane_a() {
-  shared_rla
-  for robot in ur10e panda xarm6_robotiq; do wm_phase1 $robot; done
-  regression ur10e
-  while ! done_run "$R/unet" image_decoder; do  # the fine-tunes render with the shared UNet: wait for lane B's
-    kill -0 "$pb" 2>/dev/null || { echo "build_zoo: lane B stopped before the shared UNet was written" >&2; return 1; }
-    sleep 30
-  done
-  for robot in ur10e panda xarm6_robotiq; do wm_token $robot; done
+JOBS="unet rla wm:panda wm:xarm6_robotiq wm:ur10e token:ur10e token:panda token:xarm6_robotiq regression:panda \
+regression:xarm6_robotiq regression:ur10e"
+finished() {  # finished JOB: its final weights exist
+  case $1 in
+    unet) done_run "$R/unet" image_decoder ;;
+    rla) done_run "$R/rla" rla_decoder ;;
+    wm:*) done_run "$R/wm-${1#*:}" world_model ;;
+    token:*) done_run "$R/wm-${1#*:}-token" world_model ;;
+    regression:*) done_run "$R/regression-${1#*:}" regression ;;
+  esac
 }
-lane_b &
-pb=$!
-lane_a &
-pa=$!
-wait $pa
-wait $pb  # each on its own: a bare `wait` (or `wait && wait` under set -e) would hide a failed lane
+ready() {  # ready JOB: what it needs is finished
+  case $1 in
+    wm:*) finished rla ;;
+    token:*) finished unet && finished "wm:${1#*:}" ;;
+    *) true ;;
+  esac
+}
+run_job() {
+  case $1 in
+    unet) shared_unet ;;
+    rla) shared_rla ;;
+    wm:*) wm_phase1 "${1#*:}" ;;
+    token:*) wm_token "${1#*:}" ;;
+    regression:*) regression "${1#*:}" ;;
+  esac
+}
+claims=$R/.claims  # one folder per job a worker has taken (mkdir is atomic), with "failed" in it if it failed
+rm -rf "$claims" && mkdir -p "$claims"
+worker() {  # until every job is finished, or none is left that can run
+  local job running unfinished
+  while :; do
+    running=0 unfinished=0
+    for job in $JOBS; do
+      finished "$job" && continue
+      unfinished=1
+      if [ -d "$claims/$job" ]; then
+        [ -e "$claims/$job/failed" ] || running=1
+        continue
+      fi
+      ready "$job" || continue
+      mkdir "$claims/$job" 2>/dev/null || { running=1 && continue; }
+      run_job "$job" &  # in the background, so that set -e stops the job at its first failed command
+      wait $! || { touch "$claims/$job/failed" && echo "build_zoo: $job failed" >&2; }
+      continue 2
+    done
+    [ $unfinished = 0 ] && return 0
+    if [ $running = 0 ]; then
+      echo "build_zoo: stopped, these did not finish: $(for j in $JOBS; do finished "$j" || printf '%s ' "$j"; done)" >&2
+      return 1
+    fi
+    sleep "$POLL"
+  done
+}
+worker &
+w1=$!
+worker &
+w2=$!
+wait $w1
+wait $w2  # each on its own: a bare `wait` (or `wait && wait` under set -e) would hide a failed worker
 
 # 6. One task folder per task, as a layered zoo under $ZOO (one after another: they write the same shared and
 #    per-robot parts): every successful training demo, the threshold calibrated on them. Then, two lanes, prediction

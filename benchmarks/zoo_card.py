@@ -6,7 +6,9 @@ Per task `<robot>-<task>-cpu` it reads `RESULTS/zoo-pq/<robot>-<task>/prediction
 against copy-first and the regression baseline), `RESULTS/zoo-objfid/<robot>-<task>/table.md` (objects and outcome,
 issue 12) and `RESULTS/zoo-wmrl/<robot>-<task>/report.json` (BC and world-model RL on the report seeds). A missing
 measurement is printed as "not measured yet", never left out. `--write` puts each card into its task folder (its
-manifest updated); without it the cards are printed. Last, one table of every task: the zoo at a glance.
+manifest updated), and the card of the BC policy beside it (`<task folder>-bc/`, from the BC run
+`RESULTS/zoo-runs/bc-<robot>-<task>`) where both exist; without it the cards are printed. `--extra FOLDER=FILE`
+appends a file to a task's card. Last, one table of every task: the zoo at a glance.
 """
 
 from __future__ import annotations
@@ -156,6 +158,46 @@ def card(r: TaskResults) -> str:
     return "\n\n".join(s.strip("\n") for s in sections) + "\n"
 
 
+BC_HEADER = HEADER.replace("  - world-model\n", "  - behavior-cloning\n")
+
+
+def bc_card(folder: Path, run: Path) -> str:
+    """The card of `<task folder>-bc/`: the BC policy `rla-gym wmrl` starts from, trained by `build_zoo.sh` (its run
+    folder `run`: the training config and the held-out chunk MSE along the run)."""
+    import csv
+
+    meta = json.loads((folder / "config.json").read_text())
+    network = json.loads((run / "final" / "bc_policy.json").read_text())["network"]
+    train = json.loads((run / "train_config.json").read_text())
+    evals = list(csv.DictReader((run / "eval.csv").open())) if (run / "eval.csv").is_file() else []
+    mse = (
+        f"Held-out chunk MSE (normalised joint targets, the task's successful held-out episodes, seeds 2 000 000+): "
+        f"{float(evals[0]['mse']):.4f} at step {evals[0]['step']}, {float(evals[-1]['mse']):.4f} at step "
+        f"{evals[-1]['step']}."
+        if evals
+        else "Held-out chunk MSE: not measured (no held-out episodes in the run)."
+    )
+    sections = [
+        BC_HEADER,
+        f"# {folder.name}-bc: the BC policy beside {folder.name}\n",
+        f"The behaviour-cloning ResNet-18 chunk policy for {meta['robot']} {meta['task']} that `rla-gym wmrl` starts "
+        f"world-model RL from when no `--bc` is given (found as `<bundle>-bc/` beside `{folder.name}/`). Trained here, "
+        "on CPU, on the task's successful scripted training episodes (ManiSkill seeds 1 000 000+: no selection or "
+        "report seed among them). Its success in ManiSkill, and RL from it, are in the task folder's card "
+        '("Policies in ManiSkill").',
+        "| | |\n|---|---|\n"
+        f"| input | {network['image_size']} px RGB: the frame through the zoo's encoder and UNet |\n"
+        f"| output | {network['horizon']} rows of {network['action_dim']} normalised joint targets; the first "
+        f"{network['n_action_steps']} are executed |\n"
+        f"| training | {train['steps']} steps, batch {train['batch_size']}, AdamW lr {train['lr']:g}, weight decay "
+        f"{train['weight_decay']:g}, {train['warmup_steps']} warm-up steps then cosine |\n"
+        "| storage | fp16 network weights (the action range fp32) |",
+        mse,
+        "Rebuild: `scripts/build_zoo.sh` (stage 7), then `scripts/install_zoo.sh`.",
+    ]
+    return "\n\n".join(x.strip("\n") for x in sections) + "\n"
+
+
 def zoo_table(results: list[TaskResults]) -> str:
     """One row per task: t+30 token L1 and SSIM of RLA-WM, regression and copy-first, and the policies' success."""
     lines = [
@@ -191,19 +233,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zoo", type=existing_dir, required=True, help="a layered zoo (build_zoo.sh's $ZOO)")
     parser.add_argument("--results", type=existing_dir, required=True, help="build_zoo.sh's $WORK")
     parser.add_argument("--write", action="store_true", help="write each card into its task folder")
+    parser.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="FOLDER=FILE",
+        help="markdown appended to that task folder's card (e.g. results measured before the zoo); repeatable",
+    )
     args = parser.parse_args(argv)
+    extra = {}
+    for item in args.extra:
+        name, sep, file = item.partition("=")
+        if not sep or not Path(file).is_file():
+            parser.error(f"--extra: expected TASK_FOLDER=FILE with FILE a markdown file; got {item!r}")
+        extra[name] = Path(file).read_text()
     folders = task_folders(args.zoo)
     if not folders:
         print(f"zoo_card: no task folder of a layered zoo under {args.zoo}", file=sys.stderr)
         return 2
+    unknown = sorted(set(extra) - {f.name for f in folders})
+    if unknown:
+        parser.error(f"--extra: no task folder {', '.join(unknown)} under {args.zoo}")
     results = [read_results(f, args.results) for f in folders]
     for r in results:
-        text = card(r)
+        text = card(r) + ("\n" + extra[r.folder.name].strip("\n") + "\n" if r.folder.name in extra else "")
+        bc_run = args.results / "zoo-runs" / f"bc-{r.robot}-{r.task}"
+        bc_folder = r.folder.parent / (r.folder.name + "-bc")
         if args.write:
             from rla_gym.models.bundle import add_to_bundle
 
             add_to_bundle(r.folder, {"README.md": text.encode()})
             print(f"wrote {r.folder / 'README.md'}")
+            if bc_folder.is_dir() and (bc_run / "final").is_dir():  # a BC folder has no manifest: a plain file
+                (bc_folder / "README.md").write_text(bc_card(r.folder, bc_run))
+                print(f"wrote {bc_folder / 'README.md'}")
         else:
             print(text)
     print(zoo_table(results))

@@ -4,6 +4,7 @@ outputs on a tiny layered zoo; a task with nothing measured says so; `--write` k
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -91,3 +92,40 @@ def test_cards_carry_what_was_measured_and_say_what_was_not(zoo, capsys):
     rows = [line for line in printed.splitlines() if line.startswith(("| ur10e |", "| panda |"))]
     assert len(rows) == 2 and rows[0].startswith("| panda | PullCube | not measured yet")
     assert rows[1].endswith("| 75.0 % | 80.0 % |")
+
+
+def test_bc_cards_and_extra_sections(zoo, tmp_path, capsys):
+    """The BC folder beside a task folder gets its card from the BC run (its config and held-out MSE); `--extra`
+    appends a file to one task's card, and a task folder that is not there, or a missing file, is refused."""
+    from benchmarks import zoo_card
+    from tests.agents_support import tiny_bc
+
+    root, _, _ = zoo
+    results = tmp_path / "results"
+    run = results / "zoo-runs" / "bc-ur10e-RollBall"
+    tiny_bc().save_pretrained(run / "final")
+    (run / "train_config.json").write_text(json.dumps({"steps": 330, "batch_size": 64, "lr": 3e-4,
+                                                       "weight_decay": 1e-4, "warmup_steps": 100}))  # fmt: skip
+    (run / "eval.csv").write_text("step,mse\n33,0.1044649\n330,0.0270769\n")
+    bc_folder = root / "ur10e-RollBall-tiny-bc"
+    tiny_bc().save_pretrained(bc_folder)
+    extra = tmp_path / "before.md"
+    extra.write_text("## Measured on the stack before the zoo\n\nSpearman +0.92.\n")
+    try:
+        args = ["--zoo", str(root), "--results", str(results), "--write"]
+        assert zoo_card.main([*args, "--extra", f"ur10e-RollBall-tiny={extra}"]) == 0
+        card = (bc_folder / "README.md").read_text()
+        assert "# ur10e-RollBall-tiny-bc: the BC policy beside ur10e-RollBall-tiny" in card
+        assert "0.1045 at step 33, 0.0271 at step 330" in card and "330 steps, batch 64, AdamW lr 0.0003" in card
+        assert "rows of 5 normalised joint targets" in card and "behavior-cloning" in card
+        task_card = (root / "ur10e-RollBall-tiny" / "README.md").read_text()
+        assert task_card.endswith("## Measured on the stack before the zoo\n\nSpearman +0.92.\n")
+        assert "Measured on the stack before" not in (root / "panda-PullCube-tiny" / "README.md").read_text()
+        assert not (root / "panda-PullCube-tiny-bc").exists(), "no BC folder there: none is made"
+        capsys.readouterr()
+        for bad in (f"nowhere-tiny={extra}", "ur10e-RollBall-tiny=/no/such.md", str(extra)):
+            with pytest.raises(SystemExit):
+                zoo_card.main([*args, "--extra", bad])
+            assert "--extra:" in capsys.readouterr().err
+    finally:
+        shutil.rmtree(bc_folder, ignore_errors=True)  # the zoo fixture is shared by the module

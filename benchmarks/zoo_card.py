@@ -8,7 +8,8 @@ issue 12) and `RESULTS/zoo-wmrl/<robot>-<task>/report.json` (BC and world-model 
 measurement is printed as "not measured yet", never left out. `--write` puts each card into its task folder (its
 manifest updated), and the card of the BC policy beside it (`<task folder>-bc/`, from the BC run
 `RESULTS/zoo-runs/bc-<robot>-<task>`) where both exist; without it the cards are printed. `--extra FOLDER=FILE`
-appends a file to a task's card. Last, one table of every task: the zoo at a glance.
+appends a file to a task's card (the images it links go into the folder too). Last, one table of every task: the zoo
+at a glance.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ tags:
 ---
 """
 NOT_MEASURED = "not measured yet (`scripts/build_zoo.sh` measures it)"
+FIGURE_CAPTIONS = {  # by the first word of the prediction benchmark's figure names
+    "error": "error against horizon, held-out starts",
+    "strip": "real | RLA-WM | regression at t+0/10/20/30, two held-out starts",
+}
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class TaskResults:
     prediction: dict[str, Any] | None
     objects: str | None  # the object-fidelity table, markdown
     policies: dict[str, Any] | None  # a wmrl report.json
+    figures: dict[str, Path]  # the prediction benchmark's figures (error against horizon, the strip), by file name
 
 
 def task_folders(zoo: Path) -> list[Path]:
@@ -70,14 +76,18 @@ def read_results(folder: Path, results: Path) -> TaskResults:
             (json.loads(path.read_text()) if path.suffix == ".json" else path.read_text()) if path.is_file() else None
         )
 
+    pq = results / "zoo-pq" / name
+    prediction = load(pq / "prediction_quality.json")
+    figures = {f: pq / f for f in (prediction or {}).get("figures", []) if (pq / f).is_file()}
     return TaskResults(
         folder,
         meta,
         robot,
         task,
-        load(results / "zoo-pq" / name / "prediction_quality.json"),
+        prediction,
         load(results / "zoo-objfid" / name / "table.md"),
         load(results / "zoo-wmrl" / name / "report.json"),
+        figures,
     )
 
 
@@ -145,6 +155,7 @@ def card(r: TaskResults) -> str:
         "## Held-out prediction\n\nOpen loop over 3 chunks of 10 recorded joint targets from held-out episodes "
         "(training seeds never overlap them), `benchmarks/prediction_quality.py`:\n",
         prediction_table(r.prediction) if r.prediction else NOT_MEASURED,
+        "\n\n".join(f"![{FIGURE_CAPTIONS.get(f.split('_')[0], f)}]({f})" for f in r.figures),
         "## Does it see the task?\n\nTask objects in the renders, their positions probed from the predicted tokens, "
         "and whether the predicted end tells the real outcome from a counterfactual one (issue 12), "
         "`benchmarks/object_fidelity.py`:\n",
@@ -155,7 +166,19 @@ def card(r: TaskResults) -> str:
         policy_table(r.policies) if r.policies else NOT_MEASURED,
         "Rebuild: `scripts/build_zoo.sh`; this card: `python -m benchmarks.zoo_card --write`.",
     ]
-    return "\n\n".join(s.strip("\n") for s in sections) + "\n"
+    return "\n\n".join(s.strip("\n") for s in sections if s.strip()) + "\n"
+
+
+def linked_images(markdown: str, beside: Path) -> dict[str, Path]:
+    """The images a markdown file links by plain file name (`![..](name.png)`), found beside it; one missing is an
+    error (a card must not link a figure its folder lacks)."""
+    import re
+
+    names = re.findall(r"!\[[^\]]*\]\(([^)/\s]+)\)", markdown)
+    missing = [n for n in names if not (beside / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"links {', '.join(missing)}, not found in {beside}")
+    return {n: beside / n for n in names}
 
 
 BC_HEADER = HEADER.replace("  - world-model\n", "  - behavior-cloning\n")
@@ -241,12 +264,16 @@ def main(argv: list[str] | None = None) -> int:
         help="markdown appended to that task folder's card (e.g. results measured before the zoo); repeatable",
     )
     args = parser.parse_args(argv)
-    extra = {}
+    extra: dict[str, tuple[str, dict[str, Path]]] = {}  # task folder -> (markdown, the images it links)
     for item in args.extra:
         name, sep, file = item.partition("=")
         if not sep or not Path(file).is_file():
             parser.error(f"--extra: expected TASK_FOLDER=FILE with FILE a markdown file; got {item!r}")
-        extra[name] = Path(file).read_text()
+        text = Path(file).read_text()
+        try:
+            extra[name] = (text, linked_images(text, Path(file).parent))
+        except FileNotFoundError as err:
+            parser.error(f"--extra: {file} {err}")
     folders = task_folders(args.zoo)
     if not folders:
         print(f"zoo_card: no task folder of a layered zoo under {args.zoo}", file=sys.stderr)
@@ -256,13 +283,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--extra: no task folder {', '.join(unknown)} under {args.zoo}")
     results = [read_results(f, args.results) for f in folders]
     for r in results:
-        text = card(r) + ("\n" + extra[r.folder.name].strip("\n") + "\n" if r.folder.name in extra else "")
+        more, images = extra.get(r.folder.name, ("", {}))
+        text = card(r) + ("\n" + more.strip("\n") + "\n" if more else "")
         bc_run = args.results / "zoo-runs" / f"bc-{r.robot}-{r.task}"
         bc_folder = r.folder.parent / (r.folder.name + "-bc")
         if args.write:
             from rla_gym.models.bundle import add_to_bundle
 
-            add_to_bundle(r.folder, {"README.md": text.encode()})
+            add_to_bundle(r.folder, {"README.md": text.encode(), **r.figures, **images})  # the figures it shows
             print(f"wrote {r.folder / 'README.md'}")
             if bc_folder.is_dir() and (bc_run / "final").is_dir():  # a BC folder has no manifest: a plain file
                 (bc_folder / "README.md").write_text(bc_card(r.folder, bc_run))

@@ -84,7 +84,10 @@ def test_cards_carry_what_was_measured_and_say_what_was_not(zoo, capsys):
     policy = {line.split("  ")[0]: line for line in text.splitlines() if line.startswith(("BC ", "RL chosen"))}
     assert " 75.0 % " in policy["BC"] and " 80.0 % " in policy["RL chosen by the world model (iteration 100)"]
     assert "exact McNemar" in policy["RL chosen by the world model (iteration 100)"]
-    verify_manifest(task, checksums=True)  # the card is in the manifest
+    for name in measured["figures"]:  # the benchmark's figures, shown by the card, stored beside it
+        assert f"]({name})" in text and (task / name).read_bytes() == (pq_out / name).read_bytes()
+    assert len(measured["figures"]) == 2
+    verify_manifest(task, checksums=True)  # the card and its figures are in the manifest
     assert load_bundle(task).task == "RollBall"
 
     other = (root / "panda-PullCube-tiny" / "README.md").read_text()
@@ -98,6 +101,7 @@ def test_bc_cards_and_extra_sections(zoo, tmp_path, capsys):
     """The BC folder beside a task folder gets its card from the BC run (its config and held-out MSE); `--extra`
     appends a file to one task's card, and a task folder that is not there, or a missing file, is refused."""
     from benchmarks import zoo_card
+    from rla_gym.models.bundle import verify_manifest
     from tests.agents_support import tiny_bc
 
     root, _, _ = zoo
@@ -110,7 +114,8 @@ def test_bc_cards_and_extra_sections(zoo, tmp_path, capsys):
     bc_folder = root / "ur10e-RollBall-tiny-bc"
     tiny_bc().save_pretrained(bc_folder)
     extra = tmp_path / "before.md"
-    extra.write_text("## Measured on the stack before the zoo\n\nSpearman +0.92.\n")
+    extra.write_text("## Measured on the stack before the zoo\n\nSpearman +0.92.\n\n![ranking](old_rank.png)\n")
+    (tmp_path / "old_rank.png").write_bytes(b"\x89PNG figure")
     try:
         args = ["--zoo", str(root), "--results", str(results), "--write"]
         assert zoo_card.main([*args, "--extra", f"ur10e-RollBall-tiny={extra}"]) == 0
@@ -119,11 +124,17 @@ def test_bc_cards_and_extra_sections(zoo, tmp_path, capsys):
         assert "0.1045 at step 33, 0.0271 at step 330" in card and "330 steps, batch 64, AdamW lr 0.0003" in card
         assert "rows of 5 normalised joint targets" in card and "behavior-cloning" in card
         task_card = (root / "ur10e-RollBall-tiny" / "README.md").read_text()
-        assert task_card.endswith("## Measured on the stack before the zoo\n\nSpearman +0.92.\n")
+        assert task_card.endswith(
+            "## Measured on the stack before the zoo\n\nSpearman +0.92.\n\n![ranking](old_rank.png)\n"
+        )
+        assert (root / "ur10e-RollBall-tiny" / "old_rank.png").read_bytes() == b"\x89PNG figure"  # what it links
+        verify_manifest(root / "ur10e-RollBall-tiny", checksums=True)
         assert "Measured on the stack before" not in (root / "panda-PullCube-tiny" / "README.md").read_text()
         assert not (root / "panda-PullCube-tiny-bc").exists(), "no BC folder there: none is made"
         capsys.readouterr()
-        for bad in (f"nowhere-tiny={extra}", "ur10e-RollBall-tiny=/no/such.md", str(extra)):
+        unlinked = tmp_path / "unlinked.md"
+        unlinked.write_text("![gone](missing.png)\n")
+        for bad in (f"nowhere-tiny={extra}", "ur10e-RollBall-tiny=/no/such.md", str(extra), f"x={unlinked}"):
             with pytest.raises(SystemExit):
                 zoo_card.main([*args, "--extra", bad])
             assert "--extra:" in capsys.readouterr().err

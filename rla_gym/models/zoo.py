@@ -51,7 +51,6 @@ def default_bundle_path(robot: str, task: str | None) -> Path | None:
         bundle_robot, bundle_task = bundle_robot_task(path)
         if bundle_robot == robot and (task is None or bundle_task == task):
             found.append((bundle_task, path))
-    if task is None and robot in ROBOTS:
-        preferred = [path for bundle_task, path in found if bundle_task == ROBOTS[robot].default_task]
-        found = [(None, path) for path in preferred] + found
+    if task is None and robot in ROBOTS:  # stable: the default task's folders first, name order otherwise
+        found.sort(key=lambda match: match[0] != ROBOTS[robot].default_task)
     return found[0][1] if found else None

@@ -43,7 +43,7 @@ class RobotSpec:
     arm_dof: int  # arm joints driven by the policy (ur10e: 5 of 6, wrist 3 held at 0); the rest is gripper
     # the gripper command (action row `arm_dof`, if any) drives qpos joints arm_dof, arm_dof + 1, ... times these
     gripper_mimic: tuple[float, ...] = ()
-    # the task a robot's env and zoo folder default to when none is named ("": the first of `tasks`)
+    # the task whose zoo folder `gym.make` loads when none is named ("": the first of `tasks`)
     default_task: str = ""
 
     def __post_init__(self) -> None:

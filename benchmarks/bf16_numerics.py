@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.bundle_choice import add_bundle_args, bundle_from_args
+
 
 def _rollout(bundle, device: str, num_envs: int, chunk_steps: int, seed: int, precision: str, spread: bool) -> dict:
     import gymnasium as gym
@@ -100,31 +102,15 @@ def precision_drift(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--robot", default="ur10e")
-    parser.add_argument("--task", default=None)
-    parser.add_argument("--bundle", default=None, help="bundle folder (default: the robot and task's shipped one)")
-    parser.add_argument("--random-preset", default=None, choices=["tiny", "cpu", "paper"], help="random weights")
+    add_bundle_args(parser)
     parser.add_argument("--num-envs", type=int, default=8)
     parser.add_argument("--chunk-steps", type=int, default=6)
     parser.add_argument("--precision", default="bfloat16", choices=["float32", "bfloat16"])
-    parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="write the rows here")
     args = parser.parse_args()
 
-    from rla_gym.models.device import resolve_device
-
-    device = resolve_device(args.device)
-    if args.random_preset:
-        from rla_gym.models.random_bundle import make_random_bundle
-
-        bundle = make_random_bundle(args.robot, args.random_preset, episodes=4, length=40, seed=0, task=args.task)
-        source = f"random {args.random_preset} preset"
-    else:
-        from rla_gym.envs.bundles import resolve_bundle
-
-        bundle = resolve_bundle(args.bundle, args.robot, args.task, device)
-        source = str(bundle.path)
+    bundle, device, source = bundle_from_args(args)
     rows = precision_drift(bundle, str(device), args.num_envs, args.chunk_steps, args.seed, args.precision)
     print(f"\n## float32 against {args.precision} ({source}, {args.num_envs} envs, on {device})\n")
     print("| chunk step | live envs | token L1 fp32-vs-low | token mean abs | flow-noise spread | drift / spread "

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.bundle_choice import add_bundle_args, bundle_from_args
+
 
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
@@ -119,10 +121,7 @@ def measure_ppo(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--robot", default="ur10e")
-    parser.add_argument("--task", default=None)
-    parser.add_argument("--bundle", default=None, help="bundle folder (default: the robot and task's shipped one)")
-    parser.add_argument("--random-preset", default=None, choices=["tiny", "cpu", "paper"], help="random weights")
+    add_bundle_args(parser)
     parser.add_argument("--policy-preset", default="cpu", choices=["tiny", "cpu", "paper"])
     parser.add_argument("--bc", default=None, help="a trained BC policy folder instead of a random one")
     parser.add_argument("--num-envs", type=int, default=112)
@@ -130,23 +129,10 @@ def main() -> None:
     parser.add_argument("--minibatch-size", type=int, default=224)
     parser.add_argument("--update-epochs", type=int, default=8)
     parser.add_argument("--iterations", type=int, default=2, help="timed iterations, after one warm-up")
-    parser.add_argument("--device", default="auto")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
-    from rla_gym.models.device import resolve_device
-
-    device = resolve_device(args.device)
-    if args.random_preset:
-        from rla_gym.models.random_bundle import make_random_bundle
-
-        bundle = make_random_bundle(args.robot, args.random_preset, episodes=4, length=40, seed=0, task=args.task)
-        source = f"random {args.random_preset} preset"
-    else:
-        from rla_gym.envs.bundles import resolve_bundle
-
-        bundle = resolve_bundle(args.bundle, args.robot, args.task, device)
-        source = str(bundle.path)
+    bundle, device, source = bundle_from_args(args)
     r = measure_ppo(
         bundle, str(device), args.num_envs, args.num_steps, args.minibatch_size, args.update_epochs, args.iterations,
         args.policy_preset, args.bc,

@@ -21,6 +21,7 @@ import json
 import os
 from pathlib import Path
 
+from benchmarks.bundle_choice import add_bundle_args, bundle_from_args
 from rla_gym.envs.config import WorldModelEnvConfig
 from rla_gym.eval.speed import TARGET_ENVS, TARGET_RATIO, add_maniskill, target, world_model_rows
 
@@ -47,10 +48,7 @@ def target_verdict(rows: list[dict]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--robot", default="ur10e")
-    parser.add_argument("--task", default="RollBall")
-    parser.add_argument("--bundle", default=None, help="bundle folder (default: the robot and task's shipped one)")
-    parser.add_argument("--random-preset", default=None, choices=["tiny", "cpu", "paper"], help="random weights")
+    add_bundle_args(parser, task_default="RollBall")
     parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument(
         "--precision",
@@ -60,7 +58,6 @@ def main() -> None:
         help="model precisions to time (default: the device's default, fp32 on CPU; and bf16 autocast)",
     )
     parser.add_argument("--steps", type=int, default=20, help="timed chunk steps per configuration")
-    parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch threads for the world model (default: all)")
     parser.add_argument("--euler-steps", type=int, default=None, help="default: the bundle's")
     parser.add_argument("--sim-steps", type=int, default=100, help="timed ManiSkill steps per env")
@@ -71,19 +68,7 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args()
 
-    from rla_gym.models.device import resolve_device
-
-    device = resolve_device(args.device)
-    if args.random_preset:
-        from rla_gym.models.random_bundle import make_random_bundle
-
-        bundle = make_random_bundle(args.robot, args.random_preset, episodes=4, length=40, seed=0, task=args.task)
-        source = f"random {args.random_preset} preset"
-    else:
-        from rla_gym.envs.bundles import resolve_bundle
-
-        bundle = resolve_bundle(args.bundle, args.robot, args.task, device)
-        source = str(bundle.path)
+    bundle, device, source = bundle_from_args(args)
     load_before = os.getloadavg()[0]
     # all world-model runs first (rla_gym.eval.speed): ManiSkill's processes must not share the cores meanwhile
     precisions = tuple(None if p == "default" else p for p in args.precision)

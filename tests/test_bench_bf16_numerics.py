@@ -38,3 +38,19 @@ def test_bfloat16_drifts_a_little(bundle):
     assert all(r["token_l1"] > 0 for r in later)  # bf16 rounds the predictions
     assert all(math.isfinite(r["token_l1"]) and r["token_l1"] < r["token_scale"] for r in later)
     assert all(r["drift_over_spread"] == pytest.approx(r["token_l1"] / r["flow_noise_spread"]) for r in later)
+
+
+def test_command_line_reads_a_bundle_folder_and_writes_its_rows(random_bundle_dir, tmp_path, monkeypatch, capsys):
+    import json
+    import sys
+
+    from benchmarks.bf16_numerics import main
+
+    out = tmp_path / "rows.json"
+    argv = ["bf16_numerics", "--bundle", str(random_bundle_dir), "--num-envs", "2", "--chunk-steps", "1"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--device", "cpu", "--json", str(out)])
+    main()
+    written = json.loads(out.read_text())
+    assert written["bundle"] == str(random_bundle_dir) and written["device"] == "cpu"
+    assert [r["chunk_step"] for r in written["rows"]] == [0, 1]
+    assert "| 1 | 2 |" in capsys.readouterr().out  # step 1 of both worlds in the table

@@ -11,9 +11,9 @@
 # the new latents (then fine-tuned with the motion-weighted decoded-token term: the shipped recipe).
 #
 # The zoo is written to $ZOO (default $WORK/zoo) as models/ is laid out: shared-cpu/, <robot>-cpu/,
-# <robot>-<task>-cpu/. Put it in models/ once its card tables are measured (models/ parts with other weights are
-# refused, not replaced: remove the old ones first). On the 2-core machine: ~2 h of collection, then ~5 h of
-# training (two runs at a time), then ~1 h of measurement.
+# <robot>-<task>-cpu/; scripts/install_zoo.sh puts it in models/ once every task beats copy-first. On the 2-core
+# machine, about: 2 h of collection (RollBall's 448 episodes 25 min, PushT's 40 min), 20 min of token caches, 4 h of
+# training (two runs at a time), 1 h of measurement, 2 h of BC and RL. A new machine loses $WORK: all of it again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/sim_env.sh
@@ -60,14 +60,18 @@ done
 
 # 3a. Tokens first, once per view with both cores (each trainer would otherwise encode the same frames itself, the
 #     two shared runs racing on one cache). The encoder is BASE's everywhere, so the trainers find these caches.
-encode() {  # encode VIEW_ROOT...: cache each root's tokens (load_training_data skips a root already cached)
+encode() {  # encode VIEW_ROOT...: cache each root's tokens (a root already cached is read, not encoded); an episode
+  # the all-task view holds (the robots' views are links into the same folders) takes its tokens
   .venv/bin/python - "$BASE" "$@" <<'PY'
 import sys
 from rla_gym.models.bundle import load_bundle
 from rla_gym.train.data import load_training_data
 stack = load_bundle(sys.argv[1]).stack
+views = []  # the all-task view's data (every episode): kept for reuse, the others' only duplicate it
 for root in sys.argv[2:]:
-    load_training_data(root, stack.encoder, stack.image_size, keep_frames=False, progress=False)
+    data = load_training_data(root, stack.encoder, stack.image_size, keep_frames=False, progress=False, reuse=views)
+    if "/all/" in root:
+        views.append(data)
     print(f"build_zoo: tokens of {root} cached", flush=True)
 PY
 }
@@ -116,7 +120,7 @@ wm_token() {  # wm_token ROBOT: the stage-1 bundle (shared UNet and RLA, phase-1
 regression() {  # regression ROBOT
   local robot=$1 reg=(--steps "$REG_STEPS" --warmup-steps 200)
   [ "$robot" = ur10e ] && reg=(--finetune --steps "$REG_FT_STEPS" --warmup-steps 50)
-  [ -f "$R/regression-$robot/final/regression.safetensors" ] || $RG train regression --init "$(init $robot)" \
+  done_run "$R/regression-$robot" regression || $RG train regression --init "$(init $robot)" \
     $(data $robot) --batch-size 32 "${reg[@]}" --checkpoint-every 300 --eval-every 600 \
     --out "$R/regression-$robot" $T $(resume "$R/regression-$robot")
 }

@@ -23,13 +23,14 @@ TASKS = {  # robot uid -> the zoo's task folders under data/zoo-{train,heldout} 
 }
 
 # Records "START|END <command> <out>" with a clock; writes the run's final weights (or a manifest) where the script
-# checks for them. STANDIN_FAIL names a command ("train unet") that fails instead, STANDIN_SLOW one that takes longer.
+# checks for them. STANDIN_FAIL names a command ("train unet") that fails instead, STANDIN_SLOW those that take longer
+# ("train unet|train rla").
 STANDIN = r"""#!/usr/bin/env bash
 out=$(printf '%s\n' "$@" | grep -A1 -x -- --out | tail -1)
 [ "$1" = calibrate ] && out=$(printf '%s\n' "$@" | grep -A1 -x -- --bundle | tail -1)
 echo "$(date +%s.%N) START $1 $2 $out" >> "$TRACE"
 if [ "$1 $2" = "${STANDIN_FAIL:-}" ]; then echo "stand-in: $1 $2 failed" >&2; exit 3; fi
-if [ "$1 $2" = "${STANDIN_SLOW:-}" ]; then sleep 2; else sleep 0.2; fi
+case "|${STANDIN_SLOW:-}|" in *"|$1 $2|"*) sleep 2 ;; *) sleep 0.2 ;; esac
 case "$1 $2" in
   "train unet") f=image_decoder ;; "train rla") f=rla_decoder ;; "train wm") f=world_model ;;
   "train regression") f=regression ;; "train bc") f=bc_policy ;; *) f= ;;
@@ -104,7 +105,9 @@ def _span(events, out: str, command: str = "") -> tuple[float, float]:
 
 
 def test_every_run_starts_after_what_it_needs_two_at_a_time(checkout):
-    run, events = _build(checkout, STANDIN_SLOW="train unet")  # the fine-tunes wait for it, the rest does not
+    # the fine-tunes wait for the UNet, the rest does not; the RLA autoencoder is slow too, so that the two overlap
+    # even when a loaded machine starts the second worker late
+    run, events = _build(checkout, STANDIN_SLOW="train unet|train rla")
     assert run.returncode == 0, run.stderr
     rla, unet = _span(events, "zoo-runs/rla"), _span(events, "zoo-runs/unet")
     robots = ("ur10e", "panda", "xarm6_robotiq")

@@ -332,3 +332,39 @@ def test_shared_parts_learn_from_every_robot_and_the_dynamics_from_their_own(tin
     for model in ("regression", "wm"):
         with pytest.raises(ValueError, match="holds panda episodes .*expected ur10e episodes"):
             build_task(options(model, rla_run=rla_run if model == "wm" else None))
+
+
+def test_a_view_of_encoded_episodes_reuses_their_tokens(tiny_data, tmp_path, monkeypatch):
+    """A second root of links to the same episodes (the zoo's per-robot views) takes the tokens of the first load
+    instead of encoding them again: the same tokens, no encoder call, no video decoded; another encoder's are refused."""
+    from rla_gym.data.dataset import EpisodeDataset
+    from rla_gym.models.bundle import load_bundle
+    from rla_gym.train import data as data_module
+    from rla_gym.train.data import load_training_data
+
+    stack = load_bundle(tiny_data / "init").stack
+    view = tmp_path / "view"
+    view.mkdir()
+    (view / "all").symlink_to((tiny_data / "train").resolve())
+    first = load_training_data(tiny_data / "train", stack.encoder, stack.image_size, progress=False, keep_frames=False)
+    calls = []
+    real_encode = data_module.encode_frames
+    monkeypatch.setattr(data_module, "encode_frames", lambda *a, **k: calls.append(1) or real_encode(*a, **k))
+    plain = load_training_data(view, stack.encoder, stack.image_size, progress=False, keep_frames=False, cache=False)
+    assert len(calls) == len(plain)  # without reuse every episode of the view is encoded again
+
+    calls.clear()
+
+    def no_video(self, index):
+        raise AssertionError(f"episode {index}'s video was decoded")
+
+    monkeypatch.setattr(EpisodeDataset, "__getitem__", no_video)
+    reused = load_training_data(
+        view, stack.encoder, stack.image_size, progress=False, keep_frames=False, reuse=[first]
+    )
+    assert calls == []
+    assert reused.sources == first.sources and reused.keys != first.keys  # same folders under other names
+    assert all(torch.equal(a, b) for a, b in zip(plain.tokens, reused.tokens))
+    assert reused.subset([0]).sources == reused.sources[:1]
+    with pytest.raises(ValueError, match="another encoder, image size or mask"):
+        load_training_data(view, stack.encoder, stack.image_size * 2, progress=False, cache=False, reuse=[first])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,10 +44,14 @@ class TrainingData:
     success: list[bool]
     masked: bool
     labels: list[torch.Tensor | None] | None = None
+    # each episode's folder, resolved (a view of links and its target name one folder), and what encoded the tokens
+    # (encoder weights, image size, mask): another root's load can reuse these tokens (`load_training_data(reuse=)`)
+    sources: list[str] | None = None
+    setting: str | None = None
 
     def __post_init__(self) -> None:
         n = len(self.keys)
-        for name in ("frames", "tokens", "targets", "interaction", "success", "labels"):
+        for name in ("frames", "tokens", "targets", "interaction", "success", "labels", "sources"):
             if getattr(self, name) is not None and len(getattr(self, name)) != n:
                 raise ValueError(f"{name} has {len(getattr(self, name))} episodes; keys has {n}")
         if n == 0:
@@ -86,6 +91,8 @@ class TrainingData:
             pick(self.success),
             self.masked,
             pick(self.labels),
+            sources=pick(self.sources),
+            setting=self.setting,
         )
 
     def flat_index(self) -> tuple[np.ndarray, np.ndarray]:
@@ -116,13 +123,15 @@ def load_training_data(
     progress: bool = True,
     keep_frames: bool = True,
     robot: str | None = None,
+    reuse: Sequence[TrainingData] = (),
 ) -> TrainingData:
     """Read every episode under `root`, resize (and mask) its frames, encode them (cached).
 
     `keep_frames=False` is for the trainers that only see tokens (RLA, RLA-WM, regression, BC): the frames are
     not kept (~300 MB for the default data set) and, once the tokens are cached, the videos are not even decoded.
     `robot`, when given, must be every episode's robot (a model of one robot trained on another's joints is wrong
-    without an error)."""
+    without an error). `reuse`: data loaded from other roots with the same encoder, size and mask; an episode
+    folder they hold (views of one data set as roots of links) takes their tokens instead of being encoded again."""
     from tqdm.auto import tqdm
 
     root = Path(root)
@@ -137,15 +146,18 @@ def load_training_data(
             raise ValueError(
                 f"{root} holds {name} episodes (e.g. {key}); expected {robot} episodes, the robot of the model"
             )
-    fingerprint = hashlib.sha256(
-        f"{state_dict_fingerprint(encoder)}|{image_size}|mask={mask}|{'/'.join(keys)}".encode()
-    ).hexdigest()[:16]
+    setting = f"{state_dict_fingerprint(encoder)}|{image_size}|mask={mask}"
+    fingerprint = hashlib.sha256(f"{setting}|{'/'.join(keys)}".encode()).hexdigest()[:16]
     cache_path = root / CACHE_DIR / f"train-{fingerprint}.pt"
     cached = torch.load(cache_path, weights_only=True) if cache and cache_path.is_file() else None
+    sources = [str(path.resolve()) for path in dataset.paths]
+    known = _reusable_tokens(reuse, setting, root) if cached is None else {}
 
     frames, tokens, targets, interaction, success, labels = [], [], [], [], [], []
-    read_frames = keep_frames or cached is None
+    reused = 0
     for i in tqdm(range(len(dataset)), desc=f"load {root.name}", unit="ep", disable=not progress):
+        encode = cached is None and sources[i] not in known
+        read_frames = keep_frames or encode
         episode = dataset[i] if read_frames else dataset.header(i)
         if read_frames:
             f = episode.frames
@@ -162,18 +174,40 @@ def load_training_data(
                 labels.append(
                     None if lab is None else torch.from_numpy(resize_masks(lab, (image_size, image_size)).copy())
                 )
-            if cached is None:
+            if encode:
                 tokens.append(encode_frames(encoder, f, batch_size=batch_size, device=str(device)).half())
+        if cached is None and not encode:
+            tokens.append(known[sources[i]])
+            reused += 1
         targets.append(np.asarray(episode.target_qpos, dtype=np.float32))
         interaction.append(np.asarray(episode.object_moved, dtype=bool))
         success.append(bool(episode.success))
     if cached is not None:
         tokens = list(cached["tokens"])
         log.info("tokens for %d episodes read from %s", len(tokens), cache_path)
-    elif cache:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_path.with_suffix(".tmp")
-        torch.save({"tokens": tokens, "keys": keys}, tmp)
-        tmp.replace(cache_path)
+    else:
+        if reused:
+            log.info("tokens for %d of %d episodes under %s reused from other roots", reused, len(tokens), root)
+        if cache:
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_path.with_suffix(".tmp")
+            torch.save({"tokens": tokens, "keys": keys}, tmp)
+            tmp.replace(cache_path)
     kept = (frames, labels) if keep_frames else (None, None)
-    return TrainingData(keys, kept[0], tokens, targets, interaction, success, mask, kept[1])
+    return TrainingData(
+        keys, kept[0], tokens, targets, interaction, success, mask, kept[1], sources=sources, setting=setting
+    )
+
+
+def _reusable_tokens(reuse: Sequence[TrainingData], setting: str, root: Path) -> dict[str, torch.Tensor]:
+    """Tokens by resolved episode folder from data loaded elsewhere; data encoded otherwise is refused (its tokens
+    would be another encoder's, silently)."""
+    known: dict[str, torch.Tensor] = {}
+    for data in reuse:
+        if data.sources is None or data.setting != setting:
+            raise ValueError(
+                f"cannot reuse tokens for {root}: they were encoded with another encoder, image size or mask "
+                f"({data.setting!r}; this load: {setting!r})"
+            )
+        known.update(zip(data.sources, data.tokens))
+    return known

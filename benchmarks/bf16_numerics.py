@@ -113,8 +113,10 @@ def main() -> None:
     bundle, device, source = bundle_from_args(args)
     rows = precision_drift(bundle, str(device), args.num_envs, args.chunk_steps, args.seed, args.precision)
     print(f"\n## float32 against {args.precision} ({source}, {args.num_envs} envs, on {device})\n")
-    print("| chunk step | live envs | token L1 fp32-vs-low | token mean abs | flow-noise spread | drift / spread "
-          "| reward diff | render PSNR (dB) |")
+    print(
+        "| chunk step | live envs | token L1 fp32-vs-low | token mean abs | flow-noise spread | drift / spread "
+        "| reward diff | render PSNR (dB) |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         spread = f"{r['flow_noise_spread']:.4f}" if "flow_noise_spread" in r else "-"

@@ -94,7 +94,9 @@ def measure_ppo(
                 }
             )
         timed = rows[1:]  # the first iteration warms up kernels and allocators
-        mean = {k: sum(r[k] for r in timed) / len(timed) for k in ("rollout_s", "policy_s", "world_model_s", "update_s")}
+        mean = {
+            k: sum(r[k] for r in timed) / len(timed) for k in ("rollout_s", "policy_s", "world_model_s", "update_s")
+        }
         total = mean["rollout_s"] + mean["update_s"]
         after = [p.detach() for p in agent.parameters() if p.requires_grad]
         change = sum((a - b).abs().sum().item() for a, b in zip(after, before)) / sum(b.numel() for b in before)
@@ -143,8 +145,10 @@ def main() -> None:
         f"step(s); {r['policy_preset']} policy; {r['num_envs']} envs x {r['num_steps']} decisions, {r['update_epochs']} "
         f"epochs of minibatch {r['minibatch_size']}; on {r['device']})\n"
     )
-    print("| rollout (s) | of it: policy | of it: world model | update (s) | iteration (s) | chunk steps/s trained "
-          "| peak mem (MB) |")
+    print(
+        "| rollout (s) | of it: policy | of it: world model | update (s) | iteration (s) | chunk steps/s trained "
+        "| peak mem (MB) |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|")
     print(
         f"| {r['rollout_s']:.2f} | {r['policy_s']:.2f} | {r['world_model_s']:.2f} | {r['update_s']:.2f} "

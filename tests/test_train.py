@@ -359,9 +359,7 @@ def test_a_view_of_encoded_episodes_reuses_their_tokens(tiny_data, tmp_path, mon
         raise AssertionError(f"episode {index}'s video was decoded")
 
     monkeypatch.setattr(EpisodeDataset, "__getitem__", no_video)
-    reused = load_training_data(
-        view, stack.encoder, stack.image_size, progress=False, keep_frames=False, reuse=[first]
-    )
+    reused = load_training_data(view, stack.encoder, stack.image_size, progress=False, keep_frames=False, reuse=[first])
     assert calls == []
     assert reused.sources == first.sources and reused.keys != first.keys  # same folders under other names
     assert all(torch.equal(a, b) for a, b in zip(plain.tokens, reused.tokens))

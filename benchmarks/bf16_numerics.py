@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
+from torchmetrics.functional.image import peak_signal_noise_ratio
 
 from benchmarks.bundle_choice import add_bundle_args, bundle_from_args
 
@@ -66,12 +66,6 @@ def _rollout(bundle, device: str, num_envs: int, chunk_steps: int, seed: int, pr
         env.close()
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR (dB) between two uint8 image batches; inf when they are identical."""
-    mse = (a.float() - b.float()).pow(2).mean().item()
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
-
-
 def precision_drift(
     bundle, device: str, num_envs: int = 8, chunk_steps: int = 6, seed: int = 0, precision: str = "bfloat16"
 ) -> list[dict]:
@@ -90,7 +84,9 @@ def precision_drift(
             "live_envs": int(m.sum()),
             "token_l1": (ref["tokens"][t][m] - low["tokens"][t][m]).abs().mean().item(),
             "token_scale": ref["tokens"][t][m].abs().mean().item(),
-            "psnr_db": psnr(ref["rgb"][t][m], low["rgb"][t][m]),
+            "psnr_db": float(
+                peak_signal_noise_ratio(ref["rgb"][t][m].float(), low["rgb"][t][m].float(), data_range=255.0)
+            ),
         }
         if t > 0:
             row["reward_abs_diff"] = (ref["rewards"][t - 1][m] - low["rewards"][t - 1][m]).abs().mean().item()

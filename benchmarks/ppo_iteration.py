@@ -19,11 +19,8 @@ from pathlib import Path
 import torch
 
 from benchmarks.bundle_choice import add_bundle_args, bundle_from_args
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from rla_gym.eval.speed import peak_memory_mb
+from rla_gym.models.device import synchronize
 
 
 def measure_ppo(
@@ -77,13 +74,13 @@ def measure_ppo(
         rows = []
         for iteration in range(1, iterations + 2):
             collector.timings = {"policy": 0.0, "world_model": 0.0}
-            _synchronize(env.device)
+            synchronize(env.device)
             start = time.perf_counter()
             rollout = collector.collect()
-            _synchronize(env.device)
+            synchronize(env.device)
             middle = time.perf_counter()
             ppo_update(agent, agent, optimizers, rollout, ppo, iteration)
-            _synchronize(env.device)
+            synchronize(env.device)
             end = time.perf_counter()
             rows.append(
                 {
@@ -100,7 +97,7 @@ def measure_ppo(
         total = mean["rollout_s"] + mean["update_s"]
         after = [p.detach() for p in agent.parameters() if p.requires_grad]
         change = sum((a - b).abs().sum().item() for a, b in zip(after, before)) / sum(b.numel() for b in before)
-        peak = torch.cuda.max_memory_allocated(env.device) / 2**20 if env.device.type == "cuda" else float("nan")
+        peak = peak_memory_mb(env.device)
         return {
             **mean,
             "iteration_s": total,

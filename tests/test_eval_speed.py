@@ -47,3 +47,21 @@ def test_the_target_is_judged_only_on_a_measured_ratio():
     assert target({"num_envs": TARGET_ENVS, "maniskill_error": "boom"}) == {"met": None, "why": "boom"}
     assert target({"num_envs": TARGET_ENVS, "ratio": TARGET_RATIO}) == {"ratio": TARGET_RATIO, "met": True}
     assert target({"num_envs": TARGET_ENVS, "ratio": TARGET_RATIO - 0.1})["met"] is False
+
+
+def test_the_maniskill_baseline_runs_with_plain_resets(monkeypatch):
+    """make_sim_env rebuilds the scene at every CPU reset (episodes independent of their order, ~0.2 s each); the
+    speed baseline is ManiSkill as a user runs it, so the measurement asks for plain resets."""
+    import rla_gym.sim.make as make
+    from rla_gym.eval.speed import measure_sim_fps
+
+    asked = {}
+
+    def stand_in(robot, task, **kwargs):
+        asked.update(kwargs)
+        raise RuntimeError("stop here: only the arguments are checked")
+
+    monkeypatch.setattr(make, "make_sim_env", stand_in)
+    with pytest.raises(RuntimeError, match="stop here"):
+        measure_sim_fps("ur10e", "RollBall", num_envs=1, steps=1, size=64)
+    assert asked["reconfiguration_freq"] == 0

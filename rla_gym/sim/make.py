@@ -65,7 +65,8 @@ def make_sim_env(
     `RobotAssetsMissing` (naming ManiSkill's download command) when robot files are absent.
     `seed`: if given, the env is reset once with it. Episodes are reproducible: ManiSkill's
     `enhanced_determinism` is on by default here, so every unseeded `reset()` draws its episode
-    seed from the env's own seeded RNG instead of torch's global RNG.
+    seed from the env's own seeded RNG instead of torch's global RNG; on the CPU simulator every reset
+    rebuilds the scene (`reconfiguration_freq=1`), so an episode does not depend on the ones before it.
     Other keyword arguments go to ManiSkill / the workspace (`camera_names`, `robot_init_high`,
     `reward_mode`, `sim_backend`, `render_backend`, `shader_pack`, ...).
     """
@@ -80,6 +81,11 @@ def make_sim_env(
         sim_backend, render_backend = default_backends(num_envs)
         kwargs.setdefault("sim_backend", sim_backend)
         kwargs.setdefault("render_backend", render_backend)
+    if kwargs["sim_backend"] in ("physx_cpu", "cpu"):
+        # PhysX keeps contact state across plain resets: a recorded PushT episode replayed after another episode
+        # drifts from step 13 (0.3-1 mm, enough to turn its success into a failure). Rebuilding the scene at every
+        # reset (~0.2 s) makes an episode a function of its seed and actions, not of what ran before it in this env.
+        kwargs.setdefault("reconfiguration_freq", 1)
     log.debug("making %s with %s (%s)", sim_task.env_id, spec.name, kwargs)
     env = gym.make(
         sim_task.env_id,

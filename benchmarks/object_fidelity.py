@@ -55,7 +55,7 @@ def table(report: dict) -> str:
         "| model | token L1 t+30 | "
         + " | ".join(f"{o} error cm t+10/20/30" for o in objects)
         + " | outcome resolved | closer | success agreement | contrast t+30 | IoU t+30 | sharpness |",
-        "|---|" + "---:|" * (len(objects) + 6),
+        "|---|" + "---:|" * (len(objects) + 7),
     ]
     for name, m in report["models"].items():
         per_obj = [_fmt(m["probe_error_cm"][f"t+{h}"][k] for h in (10, 20, 30)) for k in range(len(objects))]

@@ -40,7 +40,13 @@ def test_report_measures_each_dynamics_and_copy_predicts_no_motion(random_bundle
     assert still["t+30"][0] > still["t+10"][0] > 0
     assert "collapse_t+30" in wm and "collapse_t+30" not in copy  # copy is deterministic
     assert copy["sharpness_t+30"] > 0 and report["reconstruction"][0]["object"] == "disc"
-    assert "| copy |" in (out / "table.md").read_text()
+    text = (out / "table.md").read_text()
+    assert "| copy |" in text
+    tables = [[row for row in block.splitlines() if row.startswith("|")] for block in text.split("\n\n")]
+    tables = [rows for rows in tables if rows]
+    assert len(tables) == 2  # the models, the reconstruction
+    for rows in tables:  # a markdown table renders only if every row (the delimiter too) is as wide as its header
+        assert len({row.count("|") for row in rows}) == 1, "\n".join(rows)
 
 
 def test_outcome_score_in_the_report_uses_the_callable_frames(random_bundle_dir, episodes):

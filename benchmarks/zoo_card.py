@@ -54,6 +54,8 @@ class TaskResults:
     objects: str | None  # the object-fidelity table, markdown
     policies: dict[str, Any] | None  # a wmrl report.json
     figures: dict[str, Path]  # the prediction benchmark's figures (error against horizon, the strip), by file name
+    numbers: dict[str, Path]  # the benchmarks' JSON, stored beside the card (a test or a reader checks the card's
+    # tables against them), by the file name it gets there
 
 
 def task_folders(zoo: Path) -> list[Path]:
@@ -79,6 +81,11 @@ def read_results(folder: Path, results: Path) -> TaskResults:
     pq = results / "zoo-pq" / name
     prediction = load(pq / "prediction_quality.json")
     figures = {f: pq / f for f in (prediction or {}).get("figures", []) if (pq / f).is_file()}
+    numbers = {
+        "prediction_quality.json": pq / "prediction_quality.json",
+        "object_fidelity.json": results / "zoo-objfid" / name / "results.json",
+        "wmrl_report.json": results / "zoo-wmrl" / name / "report.json",
+    }
     return TaskResults(
         folder,
         meta,
@@ -88,6 +95,7 @@ def read_results(folder: Path, results: Path) -> TaskResults:
         load(results / "zoo-objfid" / name / "table.md"),
         load(results / "zoo-wmrl" / name / "report.json"),
         figures,
+        {f: path for f, path in numbers.items() if path.is_file()},
     )
 
 
@@ -164,7 +172,9 @@ def card(r: TaskResults) -> str:
         "selection seeds and by the world model alone), all on report seeds that chose nothing, each against BC "
         "seed by seed:\n",
         policy_table(r.policies) if r.policies else NOT_MEASURED,
-        "Rebuild: `scripts/build_zoo.sh`; this card: `python -m benchmarks.zoo_card --write`.",
+        "The numbers behind these tables are stored beside this card: "
+        + (", ".join(f"`{f}`" for f in r.numbers) if r.numbers else "none yet")
+        + ". Rebuild: `scripts/build_zoo.sh`; this card: `python -m benchmarks.zoo_card --write`.",
     ]
     return "\n\n".join(s.strip("\n") for s in sections if s.strip()) + "\n"
 
@@ -290,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.write:
             from rla_gym.models.bundle import add_to_bundle
 
-            add_to_bundle(r.folder, {"README.md": text.encode(), **r.figures, **images})  # the figures it shows
+            add_to_bundle(r.folder, {"README.md": text.encode(), **r.figures, **r.numbers, **images})  # what it shows
             print(f"wrote {r.folder / 'README.md'}")
             if bc_folder.is_dir() and (bc_run / "final").is_dir():  # a BC folder has no manifest: a plain file
                 (bc_folder / "README.md").write_text(bc_card(r.folder, bc_run))

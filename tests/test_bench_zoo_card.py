@@ -87,10 +87,21 @@ def test_cards_carry_what_was_measured_and_say_what_was_not(zoo, capsys):
     for name in measured["figures"]:  # the benchmark's figures, shown by the card, stored beside it
         assert f"]({name})" in text and (task / name).read_bytes() == (pq_out / name).read_bytes()
     assert len(measured["figures"]) == 2
+    stored = {  # the benchmarks' own JSON beside the card, as they wrote it
+        "prediction_quality.json": pq_out / "prediction_quality.json",
+        "object_fidelity.json": results / "zoo-objfid" / "ur10e-RollBall" / "results.json",
+        "wmrl_report.json": wmrl / "report.json",
+    }
+    for name, source in stored.items():
+        assert (task / name).read_bytes() == source.read_bytes() and f"`{name}`" in text
     verify_manifest(task, checksums=True)  # the card and its figures are in the manifest
     assert load_bundle(task).task == "RollBall"
 
     other = (root / "panda-PullCube-tiny" / "README.md").read_text()
+    assert (
+        not (root / "panda-PullCube-tiny" / "prediction_quality.json").exists()
+        and "stored beside this card: none" in other
+    )
     assert other.count(zoo_card.NOT_MEASURED) == 3, "nothing measured for PullCube: each section says so"
     rows = [line for line in printed.splitlines() if line.startswith(("| ur10e |", "| panda |"))]
     assert len(rows) == 2 and rows[0].startswith("| panda | PullCube | not measured yet")

@@ -78,22 +78,22 @@ def read_results(folder: Path, results: Path) -> TaskResults:
             (json.loads(path.read_text()) if path.suffix == ".json" else path.read_text()) if path.is_file() else None
         )
 
-    pq = results / "zoo-pq" / name
-    prediction = load(pq / "prediction_quality.json")
-    figures = {f: pq / f for f in (prediction or {}).get("figures", []) if (pq / f).is_file()}
-    numbers = {
+    pq, objfid = results / "zoo-pq" / name, results / "zoo-objfid" / name
+    numbers = {  # what each benchmark wrote, by the name it gets beside the card
         "prediction_quality.json": pq / "prediction_quality.json",
-        "object_fidelity.json": results / "zoo-objfid" / name / "results.json",
+        "object_fidelity.json": objfid / "results.json",
         "wmrl_report.json": results / "zoo-wmrl" / name / "report.json",
     }
+    prediction = load(numbers["prediction_quality.json"])
+    figures = {f: pq / f for f in (prediction or {}).get("figures", []) if (pq / f).is_file()}
     return TaskResults(
         folder,
         meta,
         robot,
         task,
         prediction,
-        load(results / "zoo-objfid" / name / "table.md"),
-        load(results / "zoo-wmrl" / name / "report.json"),
+        load(objfid / "table.md"),
+        load(numbers["wmrl_report.json"]),
         figures,
         {f: path for f, path in numbers.items() if path.is_file()},
     )

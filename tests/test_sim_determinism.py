@@ -2,7 +2,7 @@
 
 PhysX on the CPU keeps state across a plain `reset(seed=...)`: a recorded PushT push (held-out seed 2 000 001; its
 joint targets and those of seed 2 000 000 in `data/`) replays exactly in a fresh env but, after 5 steps of the other
-episode in the same env, drifts from step 13 and misses the goal. Most pushes do not show it (16 scripted ones
+episode in the same env, drifts from step 13 and misses the goal. Most pushes do not show it (14 scripted ones
 replayed exactly): the effect is rare, and this pair is one where it shows. `make_sim_env` rebuilds the scene at every
 reset on the CPU simulator.
 """

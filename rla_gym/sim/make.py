@@ -82,9 +82,10 @@ def make_sim_env(
         kwargs.setdefault("sim_backend", sim_backend)
         kwargs.setdefault("render_backend", render_backend)
     if kwargs["sim_backend"] in ("physx_cpu", "cpu"):
-        # PhysX keeps contact state across plain resets: a recorded PushT episode replayed after another episode
-        # drifts from step 13 (0.3-1 mm, enough to turn its success into a failure). Rebuilding the scene at every
-        # reset (~0.2 s) makes an episode a function of its seed and actions, not of what ran before it in this env.
+        # PhysX keeps state across plain resets (which state is not pinned down): a recorded PushT episode replayed
+        # after 5 steps of another episode drifts from step 13 (0.4-1 mm, enough to turn its success into a failure).
+        # Rebuilding the scene at every reset (~0.2 s) makes an episode a function of its seed and actions, not of
+        # what ran before it in this env (tests/test_sim_determinism.py).
         kwargs.setdefault("reconfiguration_freq", 1)
     log.debug("making %s with %s (%s)", sim_task.env_id, spec.name, kwargs)
     env = gym.make(

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from rla_gym.eval import open_loop
-from rla_gym.eval.prediction_quality import CHUNK, CHUNKS, EULER_SWEEP, Starts, evaluate
+from rla_gym.eval.prediction_quality import CHUNK, CHUNKS, EULER_SWEEP, HOLD_TOLERANCE, Starts, evaluate
 from rla_gym.models.bundle import Bundle, load_bundle
 from rla_gym.models.regression import load_regression
 from rla_gym.models.stack import WorldModelStack
@@ -67,6 +67,8 @@ def table(results: dict) -> str:
             f"{h[0]['ssim']:.3f} | {h[1]['ssim']:.3f} | {h[2]['ssim']:.3f} | {h[2]['psnr']:.1f} | "
             f"{m['parameters'] / 1e6:.2f} M | {m['gflops_per_step']:.3f} | {m['ms_per_step_batch8']:.0f} |"
         )
+    split = command_table(results)
+    lines += ["", split] if split else []
     lines += [
         "",
         "| Euler steps | token L1 t+30 | SSIM t+30 | GFLOPs/step | ms/step (8 envs) |",
@@ -76,6 +78,26 @@ def table(results: dict) -> str:
         lines.append(
             f"| {n} | {row['token_l1']:.4f} | {row['ssim']:.3f} | {row['gflops']:.3f} | {row['ms_per_step_batch8']:.0f} |"
         )
+    return "\n".join(lines)
+
+
+def command_table(results: dict) -> str:
+    """Token L1 split by what the arm is told: hold (the 30 targets stay within HOLD_TOLERANCE of the first) or
+    move. Empty for results measured before the split."""
+    models = {name: m["by_command"] for name, m in results["models"].items() if "by_command" in m}
+    if not models:
+        return ""
+    n = next(iter(models.values()))
+    lines = [
+        f"Token L1 by what the arm is told: **hold** ({n['hold']['starts']} starts whose 30 targets stay within "
+        f"{HOLD_TOLERANCE} rad, summed over the joints, of the first) and **move** ({n['move']['starts']} starts).",
+        "",
+        "| model | hold t+10 | t+20 | t+30 | move t+10 | t+20 | t+30 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, groups in models.items():
+        cells = [f"{x:.4f}" if x is not None else "-" for g in ("hold", "move") for x in groups[g]["token_l1"]]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.prediction_quality import command_table
+
 HEADER = """---
 library_name: rla-gym
 license: mit
@@ -132,7 +134,8 @@ def prediction_table(prediction: dict[str, Any]) -> str:
         f"{'higher' if ssim else 'not higher'}); means over {prediction['starts']} starts. The UNet rebuilds the "
         f"held-out frames at SSIM {prediction['reconstruction']['ssim']:.3f}.",
     ]
-    return "\n".join(lines)
+    split = command_table(prediction)
+    return "\n".join(lines + ["", split] if split else lines)
 
 
 def policy_table(report: dict[str, Any]) -> str:

@@ -54,6 +54,8 @@ def test_benchmark_writes_table_plot_strip_and_json(random_bundle_dir, heldout, 
     copy = results["models"]["copy first frame"]["horizons"][-1]["token_l1"]
     assert len({round(wm, 6), round(reg, 6), round(copy, 6)}) == 3, "three different predictors, three errors"
     assert set(results["euler_sweep"]) == {1, 2}
+    split = results["models"]["copy first frame"]["by_command"]
+    assert split["hold"]["starts"] + split["move"]["starts"] == 4 and "| model | hold t+10 |" in printed
     assert (out / "error_vs_horizon.png").stat().st_size > 1000
     assert len(list(out.glob("strip_*.png"))) == 1
     assert json.loads((out / "prediction_quality.json").read_text())["starts"] == results["starts"] == 4

@@ -78,6 +78,7 @@ def test_cards_carry_what_was_measured_and_say_what_was_not(zoo, capsys):
     for name, model in measured["models"].items():  # every model's row, with the benchmark's own numbers
         t30 = model["horizons"][-1]
         assert f"| {name} | " in text and f"{t30['token_l1']:.4f} |" in text and f"{t30['ssim']:.3f}" in text
+    assert pq.command_table(measured) in text and "| model | hold t+10 |" in text  # the hold / move split
     l1, ssim = zoo_card.beats_copy(measured)
     assert ("RLA-WM beats copy-first" in text) == (l1 and ssim)
     assert (results / "zoo-objfid" / "ur10e-RollBall" / "table.md").read_text().strip() in text

@@ -37,6 +37,29 @@ def chunks(starts: Starts) -> torch.Tensor:
     return starts.targets.view(starts.targets.shape[0], CHUNKS, CHUNK, -1)
 
 
+HOLD_TOLERANCE = 0.1  # radians, summed over the joints
+
+
+def holding(starts: Starts, tolerance: float = HOLD_TOLERANCE) -> torch.Tensor:
+    """(B,) bool: the starts whose 30 commanded targets all stay within `tolerance` (L1 over the joints) of the
+    first, where the arm is told to hold still. A mean over all starts hides them: there copying the first frame is
+    nearly exact, and a model that invents motion loses to it (Panda's failed PullCube episodes hover for 100+ steps,
+    most of its held-out starts)."""
+    t = starts.targets.float()
+    return (t - t[:, :1]).abs().sum(-1).amax(-1) < tolerance
+
+
+def by_command(starts: Starts, preds: torch.Tensor) -> dict[str, dict]:
+    """Token L1 at t+10/20/30 (a list; None for an empty group) over the starts told to hold and the others."""
+    hold = holding(starts)
+    groups = {}
+    for name, mask in (("hold", hold), ("move", ~hold)):
+        n = int(mask.sum())
+        l1 = [float((preds[mask, k] - starts.tokens[mask, k + 1]).abs().mean()) if n else None for k in range(CHUNKS)]
+        groups[name] = {"starts": n, "token_l1": l1}
+    return groups
+
+
 def score(stack: WorldModelStack, starts: Starts, preds: torch.Tensor) -> list[dict[str, float]]:
     """Per horizon (t+10, t+20, t+30): token L1, SSIM and PSNR of the rendered prediction (`open_loop.score`)."""
     return open_loop.score(stack, preds, starts.tokens[:, 1:], starts.frames[:, 1:], chunk=CHUNK)
@@ -62,6 +85,7 @@ def evaluate(
         previews[name] = preds
         models[name] = {
             "horizons": score(stack, starts, preds),
+            "by_command": by_command(starts, preds),
             "gflops_per_step": flops_per_step(dynamics, s0, chunk) / 1e9,
             "ms_per_step_batch8": ms_per_step(dynamics, s0, chunk),
             "parameters": dynamics.parameters(),

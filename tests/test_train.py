@@ -181,6 +181,22 @@ def test_cli_train_reports_and_exports(tiny_data, tmp_path, capsys):
     assert "resume" in capsys.readouterr().err
 
 
+def test_cli_trains_the_world_model_with_a_share_of_its_flow_samples_at_t1(tiny_data, rla_run, tmp_path, monkeypatch):
+    from rla_gym.cli import main
+    from rla_gym.models.rla_wm import RLAWorldModel
+
+    shares = []
+    terms = RLAWorldModel.flow_matching_terms
+    monkeypatch.setattr(
+        RLAWorldModel, "flow_matching_terms", lambda *a, **k: shares.append(k["t1_prob"]) or terms(*a, **k)
+    )
+    out = tmp_path / "wm"
+    args = ["train", "wm", "--init", str(tiny_data / "init"), "--data", str(tiny_data / "train"), "--rla", str(rla_run)]
+    args += ["--out", str(out), "--steps", "3", "--batch-size", "4", "--t1-prob", "0.5", "--no-progress"]
+    assert main(args) == 0
+    assert shares == [0.5] * 3 and (out / "final" / "world_model.safetensors").is_file()
+
+
 def test_make_bundle_from_runs_assembles_a_bundle_that_drives_the_env(tiny_data, rla_run, tmp_path):
     import gymnasium as gym
 

@@ -102,6 +102,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(0: flow matching only, the reference)",
     )
     parser.add_argument(
+        "--t1-prob",
+        type=float,
+        default=0.0,
+        help="wm: the share of flow-matching samples drawn at t = 1, the only time a one-Euler-step sampler "
+        "evaluates (logit-normal time almost never gets there; 0: the reference)",
+    )
+    parser.add_argument(
         "--finetune", action="store_true", help="unet, rla, wm, regression: start from the --init bundle's weights"
     )
     parser.add_argument("--no-progress", action="store_true")
@@ -151,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
             motion_weight=args.motion_weight,
             token_weight=args.token_weight,
             finetune=args.finetune,
+            t1_prob=args.t1_prob,
         )
         torch.manual_seed(args.seed)
         task = build_task(opts)

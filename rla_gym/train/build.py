@@ -49,6 +49,7 @@ class TaskOptions:
     )
     token_weight: float = 0.0  # wm: adds this x the token loss of the decoded x0 estimate (0: flow matching only)
     finetune: bool = False  # unet, rla, wm, regression: start from the init bundle's trained weights
+    t1_prob: float = 0.0  # wm: the share of flow-matching samples at t = 1 (what one Euler step evaluates)
 
     def __post_init__(self) -> None:
         for name in ("object_weight", "motion_weight", "token_weight"):
@@ -64,6 +65,10 @@ class TaskOptions:
             )
         if self.motion_weight > 0 and self.model == "wm" and self.token_weight <= 0:
             raise ValueError("--motion-weight on wm weighs its decoded-token loss: give --token-weight > 0 too")
+        if not 0 <= self.t1_prob <= 1:
+            raise ValueError(f"--t1-prob: expected a probability in [0, 1]; got {self.t1_prob}")
+        if self.t1_prob > 0 and self.model != "wm":
+            raise ValueError(f"--t1-prob sets RLA-WM's flow-matching times: it applies to wm, not {self.model}")
         if not 0 < self.bc_fraction <= 1:
             raise ValueError(f"--bc-fraction: expected a number in (0, 1]; got {self.bc_fraction}")
         if self.bc_fraction < 1 and self.model != "bc":
@@ -219,6 +224,7 @@ def build_task(opts: TaskOptions):
         steps,
         token_weight=opts.token_weight,
         motion_weight=opts.motion_weight,
+        t1_prob=opts.t1_prob,
     )
 
 

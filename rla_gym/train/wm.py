@@ -4,7 +4,10 @@ that drive the transition (h uniform in [1, 15], the action buffer).
 
 Optionally (issue 16, not the reference) a token-space term: the x0 the predicted velocity implies, decoded by the
 frozen RLA decoder, scored against s_{t+h} with the motion-weighted token loss. The flow loss treats every latent
-channel alike; this term makes the few tokens where the ball moves count in the world model's objective."""
+channel alike; this term makes the few tokens where the ball moves count in the world model's objective.
+
+Optionally (issue 20, not the reference) `t1_prob`: a share of the flow samples at t = 1, where a one-Euler-step
+sampler evaluates (`RLAWorldModel.flow_matching_terms`); with the token term, that trains the deployed prediction."""
 
 from __future__ import annotations
 
@@ -32,10 +35,13 @@ class WMModule(nn.Module):
         latent_scale: float,
         token_weight: float = 0.0,
         motion_weight: float = 0.0,
+        t1_prob: float = 0.0,
     ):
         super().__init__()
+        if not 0.0 <= t1_prob <= 1.0:
+            raise ValueError(f"t1_prob is {t1_prob}; expected a probability in [0, 1]")
         self.wm, self.rla = wm, rla
-        self.token_weight, self.motion_weight = float(token_weight), float(motion_weight)
+        self.token_weight, self.motion_weight, self.t1_prob = float(token_weight), float(motion_weight), float(t1_prob)
         self.rla.requires_grad_(False)  # frozen: it defines the latent space the flow learns
         self.robot, self.latent_scale = get_robot(robot), float(latent_scale)
         self.robot_key = str(self.robot.robot_id)
@@ -49,7 +55,9 @@ class WMModule(nn.Module):
         with torch.no_grad():
             z = self.rla.encode(batch["s_t"], batch["s_next"]).float()
         x0 = z / self.latent_scale
-        flow, x0_hat = self.wm.flow_matching_terms(batch["s_t"], batch["qpos"], batch["lengths"], self.robot_key, x0)
+        flow, x0_hat = self.wm.flow_matching_terms(
+            batch["s_t"], batch["qpos"], batch["lengths"], self.robot_key, x0, t1_prob=self.t1_prob
+        )
         if self.token_weight <= 0:
             return flow, {}
         pred = self.rla.decode(batch["s_t"], x0_hat * self.latent_scale)  # frozen decoder; gradients reach the wm
@@ -92,9 +100,10 @@ class WMTask(PairTask):
         euler_steps: int = 4,
         token_weight: float = 0.0,
         motion_weight: float = 0.0,
+        t1_prob: float = 0.0,
     ) -> None:
         super().__init__(train, heldout)
-        self.module = WMModule(wm, rla, robot, latent_scale, token_weight, motion_weight)
+        self.module = WMModule(wm, rla, robot, latent_scale, token_weight, motion_weight, t1_prob)
         self.euler_steps = euler_steps
 
     def predict(self, module: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:

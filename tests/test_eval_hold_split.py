@@ -3,6 +3,7 @@ invents motion where the arm holds still, the starts copy-first wins."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from benchmarks.prediction_quality import command_table
@@ -33,15 +34,9 @@ def test_each_group_is_scored_on_its_own_starts():
     preds[2, -1] += 0.6
     groups = by_command(starts, preds)
     assert groups["hold"]["starts"] == 2
-    assert groups["hold"]["token_l1"] == [pytest_approx(0.2)] * 3
-    assert groups["move"]["starts"] == 1 and groups["move"]["token_l1"] == [0.0, 0.0, pytest_approx(0.6)]
+    assert groups["hold"]["token_l1"] == [pytest.approx(0.2, abs=1e-6)] * 3
+    assert groups["move"]["starts"] == 1 and groups["move"]["token_l1"] == [0.0, 0.0, pytest.approx(0.6, abs=1e-6)]
     assert by_command(_starts([1.0]), preds[2:])["hold"] == {"starts": 0, "token_l1": [None, None, None]}
-
-
-def pytest_approx(x: float):
-    import pytest
-
-    return pytest.approx(x, abs=1e-6)
 
 
 def test_the_table_prints_both_groups_and_a_dash_for_an_empty_one():

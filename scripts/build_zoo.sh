@@ -8,7 +8,8 @@
 # frames, is checked on the other tasks by the UNet's held-out renders below); the UNet and the RLA autoencoder are
 # fine-tuned on all five tasks with the object-faithful losses of issue 12 (task-object pixels x31, motion-weighted
 # tokens); the UR10e's RLA-WM is fine-tuned on RollBall and PushT, the Panda's and the xArm6's train from scratch on
-# the new latents (then fine-tuned with the motion-weighted decoded-token term: the shipped recipe).
+# the new latents (then fine-tuned with the motion-weighted decoded-token term: the shipped recipe, and last with half
+# the flow samples at t = 1, `--t1-prob 0.5`: the one-Euler-step prediction the env deploys, trained directly).
 #
 # The zoo is written to $ZOO (default $WORK/zoo) as models/ is laid out: shared-cpu/, <robot>-cpu/,
 # <robot>-<task>-cpu/; scripts/install_zoo.sh puts it in models/ once every task beats copy-first. On the 2-core
@@ -26,7 +27,7 @@ RG=.venv/bin/rla-gym
 T="--threads 1 --no-progress"
 # Training lengths (the CPU recipe; a smoke run of the wiring sets them to a few steps) and what to run.
 SHARED_STEPS=${SHARED_STEPS:-1600} WM_STEPS=${WM_STEPS:-3000} WM_FT_STEPS=${WM_FT_STEPS:-800}
-TOKEN_STEPS=${TOKEN_STEPS:-1600} REG_STEPS=${REG_STEPS:-2400} REG_FT_STEPS=${REG_FT_STEPS:-1200}
+TOKEN_STEPS=${TOKEN_STEPS:-1600} T1_STEPS=${T1_STEPS:-3000} REG_STEPS=${REG_STEPS:-2400} REG_FT_STEPS=${REG_FT_STEPS:-1200}
 COLLECT=${COLLECT:-1}  # 0: the data is already there
 MEASURE=${MEASURE:-1}  # 0: stop after the task folders (no benchmarks, BC or RL)
 POLL=${POLL:-30}  # seconds a training worker waits for another's run before it looks again
@@ -100,7 +101,7 @@ for robot in panda xarm6_robotiq; do
 done
 
 # Dynamics per robot: RLA-WM on the new latents (phase 1), then the motion-weighted decoded-token fine-tune, and the
-# regression baseline. The UR10e's are fine-tuned from the shipped ones; the others train from scratch.
+# regression baseline, then the t = 1 fine-tune the task folders ship. The UR10e's are fine-tuned from the shipped ones; the others train from scratch.
 data() { echo "--data $V/$1/train --heldout $V/$1/heldout"; }
 wm_phase1() {  # wm_phase1 ROBOT
   local robot=$1 first=(--steps "$WM_STEPS" --warmup-steps 200)
@@ -117,6 +118,16 @@ wm_token() {  # wm_token ROBOT: the stage-1 bundle (shared UNet and RLA, phase-1
     --finetune --batch-size 32 --token-weight 4 --motion-weight 8 --steps "$TOKEN_STEPS" --warmup-steps 100 \
     --checkpoint-every 200 --eval-every 800 --out "$R/wm-$robot-token" $T $(resume "$R/wm-$robot-token")
 }
+wm_t1() {  # wm_t1 ROBOT: the deployed one-Euler-step prediction trained directly (`--t1-prob 0.5`, half the flow
+  # samples at t = 1), fine-tuned from the decoded-token model: without it the RLA-WM invents motion where the arm holds
+  # still (Panda's held-out starts mostly do), which is what kept Panda from beating copy-first (issue 20's notes)
+  local robot=$1 stage=$WORK/zoo-init/$1-stage2
+  [ -f "$stage/manifest.json" ] || $RG make-bundle --from-runs --init "$WORK/zoo-init/$robot-stage1" --unet "$R/unet" \
+    --rla "$R/rla" --wm "$R/wm-$robot-token" --demos "$V/$robot/train" --num-demos 16 --euler-steps 1 --out "$stage"
+  done_run "$R/wm-$robot-t1" world_model || $RG train wm --init "$stage" $(data $robot) --rla "$R/rla" \
+    --finetune --batch-size 32 --token-weight 4 --motion-weight 8 --t1-prob 0.5 --lr 1e-4 --steps "$T1_STEPS" \
+    --warmup-steps 50 --checkpoint-every 200 --eval-every 1000 --out "$R/wm-$robot-t1" $T $(resume "$R/wm-$robot-t1")
+}
 regression() {  # regression ROBOT
   local robot=$1 reg=(--steps "$REG_STEPS" --warmup-steps 200)
   [ "$robot" = ur10e ] && reg=(--finetune --steps "$REG_FT_STEPS" --warmup-steps 50)
@@ -124,14 +135,15 @@ regression() {  # regression ROBOT
     $(data $robot) --batch-size 32 "${reg[@]}" --checkpoint-every 300 --eval-every 600 \
     --out "$R/regression-$robot" $T $(resume "$R/regression-$robot")
 }
-JOBS="unet rla wm:panda wm:xarm6_robotiq wm:ur10e token:ur10e token:panda token:xarm6_robotiq regression:panda \
-regression:xarm6_robotiq regression:ur10e"
+JOBS="unet rla wm:panda wm:xarm6_robotiq wm:ur10e token:ur10e token:panda token:xarm6_robotiq t1:panda \
+t1:xarm6_robotiq t1:ur10e regression:panda regression:xarm6_robotiq regression:ur10e"
 finished() {  # finished JOB: its final weights exist
   case $1 in
     unet) done_run "$R/unet" image_decoder ;;
     rla) done_run "$R/rla" rla_decoder ;;
     wm:*) done_run "$R/wm-${1#*:}" world_model ;;
     token:*) done_run "$R/wm-${1#*:}-token" world_model ;;
+    t1:*) done_run "$R/wm-${1#*:}-t1" world_model ;;
     regression:*) done_run "$R/regression-${1#*:}" regression ;;
   esac
 }
@@ -139,6 +151,7 @@ ready() {  # ready JOB: what it needs is finished
   case $1 in
     wm:*) finished rla ;;
     token:*) finished unet && finished "wm:${1#*:}" ;;
+    t1:*) finished "token:${1#*:}" ;;
     *) true ;;
   esac
 }
@@ -148,6 +161,7 @@ run_job() {
     rla) shared_rla ;;
     wm:*) wm_phase1 "${1#*:}" ;;
     token:*) wm_token "${1#*:}" ;;
+    t1:*) wm_t1 "${1#*:}" ;;
     regression:*) regression "${1#*:}" ;;
   esac
 }
@@ -194,7 +208,7 @@ for pair in $PAIRS; do
   out=$ZOO/$robot-$task-cpu
   if [ ! -f "$out/manifest.json" ]; then
     $RG make-bundle --from-runs --init "$WORK/zoo-init/$robot-stage1" --unet "$R/unet" --rla "$R/rla" \
-      --wm "$R/wm-$robot-token" --regression "$R/regression-$robot" --demos "$(episodes $robot $task train)" \
+      --wm "$R/wm-$robot-t1" --regression "$R/regression-$robot" --demos "$(episodes $robot $task train)" \
       --num-demos all --task "$task" --fp16 --euler-steps 1 --out "$out" --layered shared-cpu "$robot-cpu"
     OMP_NUM_THREADS=2 $RG calibrate --bundle "$out"
   fi

@@ -29,6 +29,8 @@ STANDIN = r"""#!/usr/bin/env bash
 out=$(printf '%s\n' "$@" | grep -A1 -x -- --out | tail -1)
 [ "$1" = calibrate ] && out=$(printf '%s\n' "$@" | grep -A1 -x -- --bundle | tail -1)
 echo "$(date +%s.%N) START $1 $2 $out" >> "$TRACE"
+wm=$(printf '%s\n' "$@" | grep -A1 -x -- --wm | tail -1)
+[ -n "$wm" ] && echo "$(date +%s.%N) WM $out $wm" >> "$TRACE"
 if [ "$1 $2" = "${STANDIN_FAIL:-}" ]; then echo "stand-in: $1 $2 failed" >&2; exit 3; fi
 case "|${STANDIN_SLOW:-}|" in *"|$1 $2|"*) sleep 2 ;; *) sleep 0.2 ;; esac
 case "$1 $2" in
@@ -116,7 +118,10 @@ def test_every_run_starts_after_what_it_needs_two_at_a_time(checkout):
         assert wm[0] >= rla[1], f"RLA-WM of {robot} started before the shared RLA autoencoder was written"
         stage1 = _span(events, f"zoo-init/{robot}-stage1")
         assert stage1[0] >= max(unet[1], wm[1]), f"{robot}'s stage-1 bundle came before the UNet or its RLA-WM"
-        assert _span(events, f"zoo-runs/wm-{robot}-token")[0] >= stage1[1]
+        token = _span(events, f"zoo-runs/wm-{robot}-token")
+        assert token[0] >= stage1[1]
+        stage2 = _span(events, f"zoo-init/{robot}-stage2")  # the t = 1 fine-tune starts from the token model
+        assert stage2[0] >= token[1] and _span(events, f"zoo-runs/wm-{robot}-t1")[0] >= stage2[1]
         _span(events, f"zoo-runs/regression-{robot}")
     # two runs at a time (the UNet beside the RLA autoencoder, then the RLA-WMs), never more
     assert unet[0] < rla[1] and rla[0] < unet[1]
@@ -131,7 +136,11 @@ def test_every_run_starts_after_what_it_needs_two_at_a_time(checkout):
         _span(events, f"zoo/{name}-cpu", "make-bundle") for name in ("ur10e-RollBall", "ur10e-PushT", "panda-PullCube")
     ]
     assert all(a[1] <= b[0] for a, b in zip(folders, folders[1:], strict=False))
-    assert folders[0][0] >= _span(events, "zoo-runs/wm-ur10e-token")[1]
+    assert folders[0][0] >= _span(events, "zoo-runs/wm-ur10e-t1")[1]
+    # each task folder ships its robot's t = 1 fine-tune
+    shipped = {what.split()[0]: what.split()[1] for _, kind, what in events if kind == "WM"}
+    for pair in ("ur10e-RollBall", "ur10e-PushT", "panda-PullCube", "panda-PullCubeTool", "xarm6_robotiq-PokeCube"):
+        assert shipped[f"zoo/{pair}-cpu"] == f"zoo-runs/wm-{pair.split('-')[0]}-t1"
     # every task measured, and each robot's policies trained and scored
     measured = [what for _, kind, what in events if kind == "PY" and "prediction_quality" in what]
     assert len(measured) == 5
@@ -150,9 +159,12 @@ def test_a_failed_unet_stops_what_needs_it_and_nothing_else(checkout):
     run, events = _build(checkout, STANDIN_FAIL="train unet")
     assert run.returncode != 0
     assert "build_zoo: unet failed" in run.stderr
-    assert "these did not finish: unet token:ur10e token:panda token:xarm6_robotiq \n" in run.stderr
+    assert (
+        "these did not finish: unet token:ur10e token:panda token:xarm6_robotiq t1:panda t1:xarm6_robotiq t1:ur10e \n"
+        in run.stderr
+    )
     started = [what for _, kind, what in events if kind == "START"]
-    assert not [w for w in started if "stage1" in w or "-token" in w or "zoo/" in w]
+    assert not [w for w in started if "stage" in w or "-token" in w or "-t1" in w or "zoo/" in w]
     for robot in ("ur10e", "panda", "xarm6_robotiq"):  # what does not need the UNet went on
         assert f"train wm zoo-runs/wm-{robot}" in started and f"train regression zoo-runs/regression-{robot}" in started
     rerun, _ = _build(checkout)  # mended: a rerun does what is left

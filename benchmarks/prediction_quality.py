@@ -67,6 +67,14 @@ def table(results: dict) -> str:
             f"{h[0]['ssim']:.3f} | {h[1]['ssim']:.3f} | {h[2]['ssim']:.3f} | {h[2]['psnr']:.1f} | "
             f"{m['parameters'] / 1e6:.2f} M | {m['gflops_per_step']:.3f} | {m['ms_per_step_batch8']:.0f} |"
         )
+    ceiling = results.get("true_latents")
+    if ceiling:
+        h = ceiling["horizons"]
+        lines.append(
+            f"| {CEILING} | {h[0]['token_l1']:.4f} | {h[1]['token_l1']:.4f} | {h[2]['token_l1']:.4f} | "
+            f"{h[0]['ssim']:.3f} | {h[1]['ssim']:.3f} | {h[2]['ssim']:.3f} | {h[2]['psnr']:.1f} | - | - | - |"
+        )
+    lines += ["", *paired_lines(results)]
     split = command_table(results)
     lines += ["", split] if split else []
     lines += [
@@ -81,10 +89,34 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+CEILING = "RLA autoencoder, true latents (ceiling)"
+
+
+def paired_lines(results: dict) -> list[str]:
+    """Each model against copy-first at t+30 token L1, start by start, with the paired test's p-value (empty for
+    results measured before the test)."""
+    lines = []
+    for name, m in results["models"].items():
+        t = m.get("t30_against_copy")
+        if t:
+            lines.append(
+                f"{name} against copy-first, token L1 at t+30 start by start: lower on {t['model_better']}, higher "
+                f"on {t['copy_better']} of {t['starts']} starts (Wilcoxon signed-rank, p = {t['p_value']:.3g})."
+            )
+    if results.get("true_latents"):
+        lines.append(
+            f"{CEILING}: each chunk's latent encoded from the real next frame and decoded, fed back like a model's "
+            "prediction; what an RLA-WM that predicted every latent exactly would score."
+        )
+    return lines
+
+
 def command_table(results: dict) -> str:
     """Token L1 split by what the arm is told: hold (the 30 targets stay within HOLD_TOLERANCE of the first) or
     move. Empty for results measured before the split."""
     models = {name: m["by_command"] for name, m in results["models"].items() if "by_command" in m}
+    if models and results.get("true_latents"):
+        models[CEILING] = results["true_latents"]["by_command"]
     if not models:
         return ""
     n = next(iter(models.values()))

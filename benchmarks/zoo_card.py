@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.prediction_quality import command_table
+from benchmarks.prediction_quality import CEILING, command_table, paired_lines
 
 HEADER = """---
 library_name: rla-gym
@@ -126,6 +126,13 @@ def prediction_table(prediction: dict[str, Any]) -> str:
             f"| {name} | " + " | ".join(f"{x['token_l1']:.4f}" for x in h) + " | "
             + " | ".join(f"{x['ssim']:.3f}" for x in h) + f" | {h[2]['psnr']:.1f} |"
         )  # fmt: skip
+    ceiling = prediction.get("true_latents")
+    if ceiling:
+        h = ceiling["horizons"]
+        lines.append(
+            f"| {CEILING} | " + " | ".join(f"{x['token_l1']:.4f}" for x in h) + " | "
+            + " | ".join(f"{x['ssim']:.3f}" for x in h) + f" | {h[2]['psnr']:.1f} |"
+        )  # fmt: skip
     l1, ssim = beats_copy(prediction)
     verdict = "beats" if l1 and ssim else "does not beat"
     lines += [
@@ -133,6 +140,7 @@ def prediction_table(prediction: dict[str, Any]) -> str:
         f"RLA-WM {verdict} copy-first at t+30 (token L1 {'lower' if l1 else 'not lower'}, SSIM "
         f"{'higher' if ssim else 'not higher'}); means over {prediction['starts']} starts. The UNet rebuilds the "
         f"held-out frames at SSIM {prediction['reconstruction']['ssim']:.3f}.",
+        *(["", *paired] if (paired := paired_lines(prediction)) else []),
     ]
     split = command_table(prediction)
     return "\n".join(lines + ["", split] if split else lines)

@@ -56,6 +56,18 @@ def test_benchmark_writes_table_plot_strip_and_json(random_bundle_dir, heldout, 
     assert set(results["euler_sweep"]) == {1, 2}
     split = results["models"]["copy first frame"]["by_command"]
     assert split["hold"]["starts"] + split["move"]["starts"] == 4 and "| model | hold t+10 |" in printed
+    # the ceiling an exact latent predictor would reach, and each model against copy-first start by start
+    ceiling = results["true_latents"]
+    assert [h["horizon"] for h in ceiling["horizons"]] == [10, 20, 30]
+    rows = [line for line in printed.splitlines() if line.startswith(f"| {pq.CEILING} |")]
+    assert len(rows) == 2 and rows[0].endswith("| - | - | - |")  # in the main table (no cost) and in the split
+    assert ceiling["horizons"][-1]["token_l1"] not in (wm, reg, copy)
+    assert ceiling["by_command"]["hold"]["starts"] == split["hold"]["starts"]
+    for name in names[:2]:
+        test = results["models"][name]["t30_against_copy"]
+        assert test["starts"] == 4 and 0 < test["p_value"] <= 1
+        assert f"{name} against copy-first, token L1 at t+30 start by start: lower on {test['model_better']}" in printed
+    assert "t30_against_copy" not in results["models"]["copy first frame"]
     assert (out / "error_vs_horizon.png").stat().st_size > 1000
     assert len(list(out.glob("strip_*.png"))) == 1
     assert json.loads((out / "prediction_quality.json").read_text())["starts"] == results["starts"] == 4

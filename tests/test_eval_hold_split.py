@@ -7,7 +7,16 @@ import pytest
 import torch
 
 from benchmarks.prediction_quality import command_table
-from rla_gym.eval.prediction_quality import CHUNK, CHUNKS, HOLD_TOLERANCE, Starts, by_command, holding
+from rla_gym.eval.prediction_quality import (
+    CHUNK,
+    CHUNKS,
+    HOLD_TOLERANCE,
+    Starts,
+    against_copy,
+    by_command,
+    holding,
+    true_latent_rollout,
+)
 
 
 def _starts(moves: list[float]) -> Starts:
@@ -50,3 +59,58 @@ def test_the_table_prints_both_groups_and_a_dash_for_an_empty_one():
     assert "**hold** (0 starts" in text and "**move** (1 starts)" in text
     assert "| RLA-WM (1 Euler) | - | - | - | 0.5000 | 0.5000 | 0.5000 |" in text
     assert command_table({"models": {"copy first frame": {"horizons": []}}}) == ""  # measured before the split
+
+
+class _ExactAutoencoder:
+    """An RLA autoencoder whose latent is the token difference: with the true latents it rebuilds every frame."""
+
+    def encode(self, s_t, s_next):
+        return s_next - s_t
+
+    def decode(self, s_t, z):
+        return s_t + z
+
+
+class _StackWith:
+    def __init__(self, rla):
+        self.rla, self.device = rla, torch.device("cpu")
+
+
+def _moving_tokens(b: int = 3) -> Starts:
+    starts = _starts([0.0] * b)
+    starts.tokens = torch.randn(b, CHUNKS + 1, 4, 3, generator=torch.Generator().manual_seed(0))
+    return starts
+
+
+def test_true_latents_rebuild_the_real_tokens_with_an_exact_autoencoder():
+    starts = _moving_tokens()
+    out = true_latent_rollout(_StackWith(_ExactAutoencoder()), starts)
+    assert out.shape == (3, CHUNKS, 4, 3)
+    assert torch.allclose(out, starts.tokens[:, 1:], atol=1e-6)
+
+
+def test_true_latents_are_fed_back_not_teacher_forced():
+    class Lossy(_ExactAutoencoder):  # loses 10 % of each step: the error compounds only if states are fed back
+        def decode(self, s_t, z):
+            return s_t + 0.9 * z
+
+    starts = _moving_tokens()
+    out = true_latent_rollout(_StackWith(Lossy()), starts)
+    state = starts.tokens[:, 0]
+    for k in range(CHUNKS):
+        state = state + 0.9 * (starts.tokens[:, k + 1] - starts.tokens[:, k])
+        assert torch.allclose(out[:, k], state, atol=1e-6)
+    teacher = starts.tokens[:, CHUNKS - 1] + 0.9 * (starts.tokens[:, CHUNKS] - starts.tokens[:, CHUNKS - 1])
+    assert not torch.allclose(out[:, -1], teacher, atol=1e-3)
+
+
+def test_against_copy_counts_starts_and_tests_them_pairwise():
+    starts = _moving_tokens(12)
+    real = starts.tokens[:, 1:]
+    closer = starts.tokens[:, :1] + 0.5 * (real - starts.tokens[:, :1])  # half way from the first frame to the truth
+    test = against_copy(starts, closer)
+    assert (test["starts"], test["model_better"], test["copy_better"]) == (12, 12, 0) and test["p_value"] < 0.01
+    worse = against_copy(starts, starts.tokens[:, :1] - (real - starts.tokens[:, :1]))  # moves the wrong way
+    assert worse["copy_better"] == 12 and worse["p_value"] < 0.01
+    same = against_copy(starts, starts.tokens[:, :1].expand(-1, CHUNKS, -1, -1))  # is copy-first
+    assert same["p_value"] == 1.0 and same["model_better"] == same["copy_better"] == 0

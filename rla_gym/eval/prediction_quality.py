@@ -15,6 +15,7 @@ import torch
 from rla_gym.eval import open_loop
 from rla_gym.eval.cost import flops_per_step, ms_per_step
 from rla_gym.models.bundle import Bundle
+from rla_gym.models.dynamics import CopyDynamics
 from rla_gym.models.regression import RegressionWorldModel
 from rla_gym.models.stack import WorldModelStack
 
@@ -60,9 +61,36 @@ def by_command(starts: Starts, preds: torch.Tensor) -> dict[str, dict]:
     return groups
 
 
+def against_copy(starts: Starts, preds: torch.Tensor) -> dict[str, float | int]:
+    """Token L1 at t+30 start by start against copy-first's on the same starts (Wilcoxon signed-rank): the mean
+    comparison in the tables, with its p-value. The starts come from held-out episodes no model trained on."""
+    from rla_gym.eval.paired import paired_signed_rank
+
+    real = starts.tokens[:, CHUNKS].to(preds.device)
+    model = (preds[:, -1].float() - real).abs().mean((1, 2)).cpu().numpy()
+    copy = (starts.tokens[:, 0].to(preds.device) - real).abs().mean((1, 2)).cpu().numpy()
+    test = paired_signed_rank(-model, -copy)  # higher is better
+    return {"starts": test.n, "model_better": test.a_better, "copy_better": test.b_better, "p_value": test.p_value}
+
+
 def score(stack: WorldModelStack, starts: Starts, preds: torch.Tensor) -> list[dict[str, float]]:
     """Per horizon (t+10, t+20, t+30): token L1, SSIM and PSNR of the rendered prediction (`open_loop.score`)."""
     return open_loop.score(stack, preds, starts.tokens[:, 1:], starts.frames[:, 1:], chunk=CHUNK)
+
+
+@torch.no_grad()
+def true_latent_rollout(stack: WorldModelStack, starts: Starts) -> torch.Tensor:
+    """(B, CHUNKS, L, C): the RLA autoencoder given each chunk's true latent E(real_k, real_k+1), its decoded tokens
+    fed back as a model's predictions are: what an RLA-WM that predicted every latent exactly would score, the
+    ceiling the shared autoencoder puts on any RLA-WM's token L1 (on starts where the arm holds still it can sit
+    above copy-first: Panda PullCube)."""
+    rla = stack.rla
+    real = starts.tokens.to(stack.device)
+    state, out = real[:, 0], []
+    for k in range(CHUNKS):
+        state = rla.decode(state, rla.encode(real[:, k], real[:, k + 1])).float()
+        out.append(state)
+    return torch.stack(out, dim=1)
 
 
 def reconstruction(stack: WorldModelStack, starts: Starts) -> dict[str, float]:
@@ -86,6 +114,7 @@ def evaluate(
         models[name] = {
             "horizons": score(stack, starts, preds),
             "by_command": by_command(starts, preds),
+            **({} if isinstance(dynamics, CopyDynamics) else {"t30_against_copy": against_copy(starts, preds)}),
             "gflops_per_step": flops_per_step(dynamics, s0, chunk) / 1e9,
             "ms_per_step_batch8": ms_per_step(dynamics, s0, chunk),
             "parameters": dynamics.parameters(),
@@ -99,9 +128,11 @@ def evaluate(
             "ms_per_step_batch8": ms_per_step(dynamics, s0, chunk),
             "gflops": flops_per_step(dynamics, s0, chunk) / 1e9,
         }
+    ceiling = true_latent_rollout(stack, starts)
     return {
         "starts": len(starts.where),
         "reconstruction": reconstruction(stack, starts),
+        "true_latents": {"horizons": score(stack, starts, ceiling), "by_command": by_command(starts, ceiling)},
         "models": models,
         "euler_sweep": sweep,
         "_previews": previews,

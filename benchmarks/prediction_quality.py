@@ -112,8 +112,8 @@ def paired_lines(results: dict) -> list[str]:
 
 
 def command_table(results: dict) -> str:
-    """Token L1 split by what the arm is told: hold (the 30 targets stay within HOLD_TOLERANCE of the first) or
-    move. Empty for results measured before the split."""
+    """Token L1 split by what the arm is told: hold (the 30 targets stay within the tolerance the results were
+    measured with of the first) or move. Empty for results measured before the split."""
     models = {name: m["by_command"] for name, m in results["models"].items() if "by_command" in m}
     if models and results.get("true_latents"):
         models[CEILING] = results["true_latents"]["by_command"]
@@ -122,7 +122,7 @@ def command_table(results: dict) -> str:
     n = next(iter(models.values()))
     lines = [
         f"Token L1 by what the arm is told: **hold** ({n['hold']['starts']} starts whose 30 targets stay within "
-        f"{HOLD_TOLERANCE} rad, summed over the joints, of the first) and **move** ({n['move']['starts']} starts).",
+        f"{results.get('hold_tolerance', HOLD_TOLERANCE)} rad, summed over the joints, of the first) and **move** ({n['move']['starts']} starts).",
         "",
         "| model | hold t+10 | t+20 | t+30 | move t+10 | t+20 | t+30 |",
         "|---|---:|---:|---:|---:|---:|---:|",

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from benchmarks import prediction_quality as pq
+from rla_gym.eval.prediction_quality import HOLD_TOLERANCE
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,7 @@ def test_benchmark_writes_table_plot_strip_and_json(random_bundle_dir, heldout, 
     assert len(rows) == 2 and rows[0].endswith("| - | - | - |")  # in the main table (no cost) and in the split
     assert ceiling["horizons"][-1]["token_l1"] not in (wm, reg, copy)
     assert ceiling["by_command"]["hold"]["starts"] == split["hold"]["starts"]
+    assert results["hold_tolerance"] == HOLD_TOLERANCE
     for name in names[:2]:
         test = results["models"][name]["t30_against_copy"]
         assert test["starts"] == 4 and 0 < test["p_value"] <= 1

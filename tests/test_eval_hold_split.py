@@ -59,6 +59,8 @@ def test_the_table_prints_both_groups_and_a_dash_for_an_empty_one():
     assert "**hold** (0 starts" in text and "**move** (1 starts)" in text
     assert "| RLA-WM (1 Euler) | - | - | - | 0.5000 | 0.5000 | 0.5000 |" in text
     assert command_table({"models": {"copy first frame": {"horizons": []}}}) == ""  # measured before the split
+    assert f"within {HOLD_TOLERANCE} rad" in text  # measured before the tolerance was stored: today's
+    assert "within 0.25 rad" in command_table({**results, "hold_tolerance": 0.25})  # the one it was measured with
 
 
 class _ExactAutoencoder:

@@ -131,6 +131,7 @@ def evaluate(
     ceiling = true_latent_rollout(stack, starts)
     return {
         "starts": len(starts.where),
+        "hold_tolerance": HOLD_TOLERANCE,  # what split the starts into hold and move (`by_command`)
         "reconstruction": reconstruction(stack, starts),
         "true_latents": {"horizons": score(stack, starts, ceiling), "by_command": by_command(starts, ceiling)},
         "models": models,

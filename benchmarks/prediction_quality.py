@@ -32,14 +32,18 @@ def held_out_starts(
 
     data = load_training_data(root, stack.encoder, stack.image_size, mask=mask, progress=False)
     span = CHUNK * CHUNKS
-    frames, tokens, targets, where = [], [], [], []
+    frames, tokens, targets, where, success = [], [], [], [], []
+    too_short = {"success": 0, "failure": 0}
     for i, key in enumerate(data.keys):
+        if len(data.targets[i]) <= span:
+            too_short["success" if data.success[i] else "failure"] += 1
         for t0 in range(0, len(data.targets[i]) - span, stride):
             idx = [t0 + CHUNK * k for k in range(CHUNKS + 1)]
             frames.append(data.frames[i][idx])
             tokens.append(data.tokens[i][idx].float())
             targets.append(torch.from_numpy(data.targets[i][t0 : t0 + span]))
             where.append((key, t0))
+            success.append(bool(data.success[i]))
     if not frames:
         raise ValueError(f"no held-out episode under {root} is longer than {span} steps")
     pick = np.random.default_rng(0).permutation(len(frames))[:max_starts]
@@ -48,6 +52,8 @@ def held_out_starts(
         torch.stack([tokens[p] for p in pick]),
         torch.stack([targets[p] for p in pick]),
         [where[p] for p in pick],
+        [success[p] for p in pick],
+        too_short,
     )
 
 
@@ -74,7 +80,7 @@ def table(results: dict) -> str:
             f"| {CEILING} | {h[0]['token_l1']:.4f} | {h[1]['token_l1']:.4f} | {h[2]['token_l1']:.4f} | "
             f"{h[0]['ssim']:.3f} | {h[1]['ssim']:.3f} | {h[2]['ssim']:.3f} | {h[2]['psnr']:.1f} | - | - | - |"
         )
-    lines += ["", *paired_lines(results)]
+    lines += ["", *paired_lines(results), *([sources] if (sources := sources_line(results)) else [])]
     split = command_table(results)
     lines += ["", split] if split else []
     lines += [
@@ -90,6 +96,24 @@ def table(results: dict) -> str:
 
 
 CEILING = "RLA autoencoder, true latents (ceiling)"
+
+
+def sources_line(results: dict) -> str:
+    """Which held-out episodes the starts come from (empty for results measured before this was kept)."""
+    src = results.get("start_sources")
+    if not src:
+        return ""
+    short = src["episodes_too_short"]
+    line = (
+        f"Starts by the outcome of their episode: {src['starts']['success']} from successful episodes, "
+        f"{src['starts']['failure']} from failed ones."
+    )
+    if short["success"] or short["failure"]:
+        line += (
+            f" Held-out episodes too short for a start ({CHUNK * CHUNKS} steps or fewer), not measured: "
+            f"{short['success']} successful, {short['failure']} failed."
+        )
+    return line
 
 
 def paired_lines(results: dict) -> list[str]:

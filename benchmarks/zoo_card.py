@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.prediction_quality import CEILING, command_table, paired_lines
+from benchmarks.prediction_quality import CEILING, command_table, paired_lines, sources_line
 
 HEADER = """---
 library_name: rla-gym
@@ -141,6 +141,7 @@ def prediction_table(prediction: dict[str, Any]) -> str:
         f"{'higher' if ssim else 'not higher'}); means over {prediction['starts']} starts. The UNet rebuilds the "
         f"held-out frames at SSIM {prediction['reconstruction']['ssim']:.3f}.",
         *(["", *paired] if (paired := paired_lines(prediction)) else []),
+        *(["", sources] if (sources := sources_line(prediction)) else []),
     ]
     split = command_table(prediction)
     return "\n".join(lines + ["", split] if split else lines)

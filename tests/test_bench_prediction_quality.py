@@ -19,6 +19,10 @@ def heldout(tmp_path_factory):
     root = tmp_path_factory.mktemp("heldout")
     for seed in (200, 201):
         write_episode(root / "success", seed, synthetic_episode(45, 32, robot="ur10e", task="RollBall-v1", seed=seed))
+    # a failure long enough for starts and a success too short for one (31 frames are needed)
+    fail = synthetic_episode(45, 32, robot="ur10e", task="RollBall-v1", success=False, seed=202)
+    write_episode(root / "fail", 202, fail)
+    write_episode(root / "success", 203, synthetic_episode(25, 32, robot="ur10e", task="RollBall-v1", seed=203))
     return root
 
 
@@ -65,6 +69,10 @@ def test_benchmark_writes_table_plot_strip_and_json(random_bundle_dir, heldout, 
     assert ceiling["horizons"][-1]["token_l1"] not in (wm, reg, copy)
     assert ceiling["by_command"]["hold"]["starts"] == split["hold"]["starts"]
     assert results["hold_tolerance"] == HOLD_TOLERANCE
+    sources = results["start_sources"]  # 2 x 2 starts of each 45-frame episode, 4 drawn; the 25-frame one gives none
+    assert sources["episodes_too_short"] == {"success": 1, "failure": 0}
+    assert sum(sources["starts"].values()) == 4 and sources["starts"]["failure"] <= 2
+    assert pq.sources_line(results) in printed and "too short for a start (30 steps or fewer)" in printed
     for name in names[:2]:
         test = results["models"][name]["t30_against_copy"]
         assert test["starts"] == 4 and 0 < test["p_value"] <= 1

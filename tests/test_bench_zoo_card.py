@@ -81,6 +81,7 @@ def test_cards_carry_what_was_measured_and_say_what_was_not(zoo, capsys):
     assert pq.command_table(measured) in text and "| model | hold t+10 |" in text  # the hold / move split
     assert f"| {pq.CEILING} | {measured['true_latents']['horizons'][0]['token_l1']:.4f} |" in text
     assert "\n".join(pq.paired_lines(measured)) in text and "Wilcoxon signed-rank, p = " in text
+    assert pq.sources_line(measured) in text and "Starts by the outcome of their episode: 3 from successful" in text
     l1, ssim = zoo_card.beats_copy(measured)
     assert ("RLA-WM beats copy-first" in text) == (l1 and ssim)
     assert (results / "zoo-objfid" / "ur10e-RollBall" / "table.md").read_text().strip() in text

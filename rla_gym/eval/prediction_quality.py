@@ -31,6 +31,20 @@ class Starts:
     tokens: torch.Tensor  # (B, CHUNKS + 1, L, C)
     targets: torch.Tensor  # (B, CHUNKS * CHUNK, A)
     where: list[tuple[str, int]] = field(default_factory=list)  # (episode key, t0)
+    success: list[bool] = field(default_factory=list)  # per start: did its episode succeed (empty: not known)
+    # held-out episodes too short for one start (fewer than CHUNK * CHUNKS + 1 frames), by outcome: a task whose
+    # successes end sooner than that is measured on its failures only (Panda PullCube)
+    too_short: dict[str, int] = field(default_factory=dict)
+
+
+def start_sources(starts: Starts) -> dict[str, dict[str, int]]:
+    """Where the starts come from: how many from successful and from failed episodes, and how many held-out
+    episodes of each outcome gave none (too short)."""
+    wins = sum(starts.success)
+    return {
+        "starts": {"success": wins, "failure": len(starts.success) - wins},
+        "episodes_too_short": {"success": 0, "failure": 0, **starts.too_short},
+    }
 
 
 def chunks(starts: Starts) -> torch.Tensor:
@@ -131,7 +145,10 @@ def evaluate(
     ceiling = true_latent_rollout(stack, starts)
     return {
         "starts": len(starts.where),
-        "hold_tolerance": HOLD_TOLERANCE,  # what split the starts into hold and move (`by_command`)
+        "hold_tolerance": HOLD_TOLERANCE,
+        **(
+            {"start_sources": start_sources(starts)} if starts.success else {}
+        ),  # what split the starts into hold and move (`by_command`)
         "reconstruction": reconstruction(stack, starts),
         "true_latents": {"horizons": score(stack, starts, ceiling), "by_command": by_command(starts, ceiling)},
         "models": models,

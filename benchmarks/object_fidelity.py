@@ -59,14 +59,15 @@ def table(report: dict) -> str:
     ]
     for name, m in report["models"].items():
         per_obj = [_fmt(m["probe_error_cm"][f"t+{h}"][k] for h in (10, 20, 30)) for k in range(len(objects))]
-        out = m.get("outcome", {})
+        out = m.get("outcome")  # none without replayed successes and their counterfactuals
+        agree = m.get("probe_success_agreement")  # none for a task whose success is no distance between objects
         pix = m["object_pixels_t+30"][0]
         lines.append(
             f"| {name} | {m['token_l1']['t+30']:.4f} | "
             + " | ".join(per_obj)
-            + f" | {out.get('outcome_resolved', float('nan')):+.2f} | {100 * out.get('outcome_closer', float('nan')):.0f} %"
-            + f" | {100 * m.get('probe_success_agreement', float('nan')):.0f} % | {pix['contrast_ratio']:.2f}"
-            + f" | {pix['mask_iou']:.2f} | {m['sharpness_t+30']:.2f} |"
+            + (f" | {out['outcome_resolved']:+.2f} | {100 * out['outcome_closer']:.0f} %" if out else " | - | -")
+            + (f" | {100 * agree:.0f} %" if agree is not None else " | -")
+            + f" | {pix['contrast_ratio']:.2f} | {pix['mask_iou']:.2f} | {m['sharpness_t+30']:.2f} |"
         )
     first = next(iter(report["models"].values()), None)
     if first is not None:

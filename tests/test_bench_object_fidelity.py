@@ -162,3 +162,36 @@ def test_objects_out_of_view_are_neither_fitted_nor_scored(episodes):
     ep.labels[30:] = 0  # the disc leaves the view
     assert not ep.visible[30:].any() and ep.visible[:30].all()
     np.testing.assert_array_equal(_masked(np.array([3.0]), np.array([False])), [np.nan])
+
+
+def test_table_marks_what_a_task_has_no_measure_for_instead_of_printing_nan():
+    from benchmarks.object_fidelity import table
+
+    def model(outcome: dict | None, agreement: float | None) -> dict:
+        m = {
+            "token_l1": {"t+30": 0.1},
+            "probe_error_cm": {f"t+{h}": [h / 10] for h in (10, 20, 30)},
+            "object_did_not_move_cm": {f"t+{h}": [0.0] for h in (10, 20, 30)},
+            "object_pixels_t+30": [{"contrast_ratio": 0.5, "mask_iou": 0.4}],
+            "sharpness_t+30": 0.8,
+        }
+        if outcome is not None:
+            m["outcome"] = outcome
+        if agreement is not None:
+            m["probe_success_agreement"] = agreement
+        return m
+
+    recon = [{"object": "cube", "rgb_l1": 10.0, "contrast_ratio": 0.8, "mask_iou": 0.6, "frames": 3}]
+    report = {
+        "reconstruction": recon,
+        "models": {
+            "measured": model({"outcome_resolved": 0.25, "outcome_closer": 0.75}, 0.5),
+            "no success distance": model({"outcome_resolved": -0.5, "outcome_closer": 0.0}, None),
+            "no outcome": model(None, None),
+        },
+    }
+    rows = {line.split(" | ")[0][2:]: line for line in table(report).splitlines() if line.startswith("| ")}
+    assert "nan" not in table(report)
+    assert " | +0.25 | 75 % | 50 % | 0.50 | 0.40 | 0.80 |" in rows["measured"]
+    assert " | -0.50 | 0 % | - | 0.50 |" in rows["no success distance"]
+    assert " | - | - | - | 0.50 |" in rows["no outcome"]

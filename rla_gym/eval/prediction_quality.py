@@ -15,6 +15,8 @@ import torch
 from rla_gym.eval import open_loop
 from rla_gym.eval.cost import flops_per_step, ms_per_step
 from rla_gym.models.bundle import Bundle
+from rla_gym.models.checks import trusted_inputs
+from rla_gym.models.device import precision_context
 from rla_gym.models.dynamics import CopyDynamics
 from rla_gym.models.regression import RegressionWorldModel
 from rla_gym.models.stack import WorldModelStack
@@ -101,9 +103,10 @@ def true_latent_rollout(stack: WorldModelStack, starts: Starts) -> torch.Tensor:
     rla = stack.rla
     real = starts.tokens.to(stack.device)
     state, out = real[:, 0], []
-    for k in range(CHUNKS):
-        state = rla.decode(state, rla.encode(real[:, k], real[:, k + 1])).float()
-        out.append(state)
+    with trusted_inputs(), precision_context(stack.device, None):  # as the RLA-WM rollouts run (bf16 on CUDA)
+        for k in range(CHUNKS):
+            state = rla.decode(state, rla.encode(real[:, k], real[:, k + 1])).float()
+            out.append(state)
     return torch.stack(out, dim=1)
 
 
@@ -145,10 +148,8 @@ def evaluate(
     ceiling = true_latent_rollout(stack, starts)
     return {
         "starts": len(starts.where),
-        "hold_tolerance": HOLD_TOLERANCE,
-        **(
-            {"start_sources": start_sources(starts)} if starts.success else {}
-        ),  # what split the starts into hold and move (`by_command`)
+        "hold_tolerance": HOLD_TOLERANCE,  # what split the starts into hold and move (`by_command`)
+        **({"start_sources": start_sources(starts)} if starts.success else {}),
         "reconstruction": reconstruction(stack, starts),
         "true_latents": {"horizons": score(stack, starts, ceiling), "by_command": by_command(starts, ceiling)},
         "models": models,

@@ -57,6 +57,16 @@ def held_out_starts(
     )
 
 
+CEILING = "RLA autoencoder, true latents (ceiling)"
+
+
+def with_ceiling(results: dict) -> dict[str, dict]:
+    """The measured models by table name, then the true-latent ceiling where it was measured: the rows of every
+    table of these results."""
+    ceiling = results.get("true_latents")
+    return {**results["models"], **({CEILING: ceiling} if ceiling else {})}
+
+
 def table(results: dict) -> str:
     rec = results["reconstruction"]
     lines = [
@@ -66,19 +76,16 @@ def table(results: dict) -> str:
         "| model | token L1 t+10 | t+20 | t+30 | SSIM t+10 | t+20 | t+30 | PSNR t+30 | params | GFLOPs/step | ms/step (8 envs) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, m in results["models"].items():
+    for name, m in with_ceiling(results).items():
         h = m["horizons"]
+        cost = (  # the ceiling is no model: it has no cost
+            f"{m['parameters'] / 1e6:.2f} M | {m['gflops_per_step']:.3f} | {m['ms_per_step_batch8']:.0f}"
+            if "parameters" in m
+            else "- | - | -"
+        )
         lines.append(
             f"| {name} | {h[0]['token_l1']:.4f} | {h[1]['token_l1']:.4f} | {h[2]['token_l1']:.4f} | "
-            f"{h[0]['ssim']:.3f} | {h[1]['ssim']:.3f} | {h[2]['ssim']:.3f} | {h[2]['psnr']:.1f} | "
-            f"{m['parameters'] / 1e6:.2f} M | {m['gflops_per_step']:.3f} | {m['ms_per_step_batch8']:.0f} |"
-        )
-    ceiling = results.get("true_latents")
-    if ceiling:
-        h = ceiling["horizons"]
-        lines.append(
-            f"| {CEILING} | {h[0]['token_l1']:.4f} | {h[1]['token_l1']:.4f} | {h[2]['token_l1']:.4f} | "
-            f"{h[0]['ssim']:.3f} | {h[1]['ssim']:.3f} | {h[2]['ssim']:.3f} | {h[2]['psnr']:.1f} | - | - | - |"
+            f"{h[0]['ssim']:.3f} | {h[1]['ssim']:.3f} | {h[2]['ssim']:.3f} | {h[2]['psnr']:.1f} | {cost} |"
         )
     lines += ["", *paired_lines(results), *([sources] if (sources := sources_line(results)) else [])]
     split = command_table(results)
@@ -93,9 +100,6 @@ def table(results: dict) -> str:
             f"| {n} | {row['token_l1']:.4f} | {row['ssim']:.3f} | {row['gflops']:.3f} | {row['ms_per_step_batch8']:.0f} |"
         )
     return "\n".join(lines)
-
-
-CEILING = "RLA autoencoder, true latents (ceiling)"
 
 
 def sources_line(results: dict) -> str:
@@ -138,15 +142,14 @@ def paired_lines(results: dict) -> list[str]:
 def command_table(results: dict) -> str:
     """Token L1 split by what the arm is told: hold (the 30 targets stay within the tolerance the results were
     measured with of the first) or move. Empty for results measured before the split."""
-    models = {name: m["by_command"] for name, m in results["models"].items() if "by_command" in m}
-    if models and results.get("true_latents"):
-        models[CEILING] = results["true_latents"]["by_command"]
+    models = {name: m["by_command"] for name, m in with_ceiling(results).items() if "by_command" in m}
     if not models:
         return ""
     n = next(iter(models.values()))
     lines = [
         f"Token L1 by what the arm is told: **hold** ({n['hold']['starts']} starts whose 30 targets stay within "
-        f"{results.get('hold_tolerance', HOLD_TOLERANCE)} rad, summed over the joints, of the first) and **move** ({n['move']['starts']} starts).",
+        f"{results.get('hold_tolerance', HOLD_TOLERANCE)} rad, summed over the joints, of the first) and "
+        f"**move** ({n['move']['starts']} starts).",
         "",
         "| model | hold t+10 | t+20 | t+30 | move t+10 | t+20 | t+30 |",
         "|---|---:|---:|---:|---:|---:|---:|",

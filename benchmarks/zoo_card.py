@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.prediction_quality import CEILING, command_table, paired_lines, sources_line
+from benchmarks.prediction_quality import command_table, paired_lines, sources_line, with_ceiling
 
 HEADER = """---
 library_name: rla-gym
@@ -120,17 +120,10 @@ def prediction_table(prediction: dict[str, Any]) -> str:
         "| model | token L1 t+10 | t+20 | t+30 | SSIM t+10 | t+20 | t+30 | PSNR t+30 |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, model in prediction["models"].items():
+    for name, model in with_ceiling(prediction).items():
         h = [_at(model, t) for t in (10, 20, 30)]
         lines.append(
             f"| {name} | " + " | ".join(f"{x['token_l1']:.4f}" for x in h) + " | "
-            + " | ".join(f"{x['ssim']:.3f}" for x in h) + f" | {h[2]['psnr']:.1f} |"
-        )  # fmt: skip
-    ceiling = prediction.get("true_latents")
-    if ceiling:
-        h = ceiling["horizons"]
-        lines.append(
-            f"| {CEILING} | " + " | ".join(f"{x['token_l1']:.4f}" for x in h) + " | "
             + " | ".join(f"{x['ssim']:.3f}" for x in h) + f" | {h[2]['psnr']:.1f} |"
         )  # fmt: skip
     l1, ssim = beats_copy(prediction)

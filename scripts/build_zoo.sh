@@ -27,7 +27,8 @@ RG=.venv/bin/rla-gym
 T="--threads 1 --no-progress"
 # Training lengths (the CPU recipe; a smoke run of the wiring sets them to a few steps) and what to run.
 SHARED_STEPS=${SHARED_STEPS:-1600} WM_STEPS=${WM_STEPS:-3000} WM_FT_STEPS=${WM_FT_STEPS:-800}
-TOKEN_STEPS=${TOKEN_STEPS:-1600} T1_STEPS=${T1_STEPS:-3000} REG_STEPS=${REG_STEPS:-2400} REG_FT_STEPS=${REG_FT_STEPS:-1200}
+TOKEN_STEPS=${TOKEN_STEPS:-1600} T1_STEPS=${T1_STEPS:-3000}
+REG_STEPS=${REG_STEPS:-2400} REG_FT_STEPS=${REG_FT_STEPS:-1200}
 COLLECT=${COLLECT:-1}  # 0: the data is already there
 MEASURE=${MEASURE:-1}  # 0: stop after the task folders (no benchmarks, BC or RL)
 POLL=${POLL:-30}  # seconds a training worker waits for another's run before it looks again
@@ -101,7 +102,8 @@ for robot in panda xarm6_robotiq; do
 done
 
 # Dynamics per robot: RLA-WM on the new latents (phase 1), then the motion-weighted decoded-token fine-tune, and the
-# regression baseline, then the t = 1 fine-tune the task folders ship. The UR10e's are fine-tuned from the shipped ones; the others train from scratch.
+# regression baseline, then the t = 1 fine-tune the task folders ship. The UR10e's are fine-tuned from the shipped
+# ones; the others train from scratch.
 data() { echo "--data $V/$1/train --heldout $V/$1/heldout"; }
 wm_phase1() {  # wm_phase1 ROBOT
   local robot=$1 first=(--steps "$WM_STEPS" --warmup-steps 200)

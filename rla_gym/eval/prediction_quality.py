@@ -98,8 +98,8 @@ def score(stack: WorldModelStack, starts: Starts, preds: torch.Tensor) -> list[d
 def true_latent_rollout(stack: WorldModelStack, starts: Starts) -> torch.Tensor:
     """(B, CHUNKS, L, C): the RLA autoencoder given each chunk's true latent E(real_k, real_k+1), its decoded tokens
     fed back as a model's predictions are: what an RLA-WM that predicted every latent exactly would score, the
-    ceiling the shared autoencoder puts on any RLA-WM's token L1 (on starts where the arm holds still it can sit
-    above copy-first: Panda PullCube)."""
+    tables' "ceiling" of the shared autoencoder (not a strict bound: a model could pick latents that undo the drift).
+    Where the arm holds still it can sit above copy-first (Panda PullCube)."""
     rla = stack.rla
     real = starts.tokens.to(stack.device)
     state, out = real[:, 0], []

@@ -74,6 +74,27 @@ def test_each_trainer_lowers_its_loss(model, tiny_data, rla_run, tmp_path):
     assert last < 0.9 * first, f"{model}: loss {first:.4f} -> {last:.4f} did not fall by 10 %"
 
 
+def test_decoder_only_rla_finetune_keeps_the_latent_space_and_lowers_the_loss(tiny_data, tmp_path):
+    """`--decoder-only`: the encoder (hence every latent an RLA-WM was trained on) is bit-for-bit the init's; the
+    decoder learns."""
+    from rla_gym.models.bundle import load_bundle
+
+    torch.manual_seed(0)
+    task = build_task(_options(tiny_data, "rla", finetune=True, decoder_only=True))
+    train(task, TrainConfig(steps=60, batch_size=16, lr=1e-3, warmup_steps=5), tmp_path, progress=False)
+    init = load_bundle(tiny_data / "init").stack.rla
+    for name, before in (("rla_encoder", init.encoder), ("rla_decoder", init.decoder)):
+        after = load_file(tmp_path / "final" / f"{name}.safetensors")
+        same = all(torch.equal(after[k], v) for k, v in before.state_dict().items())
+        assert same == (name == "rla_encoder"), f"{name}: {'unchanged' if same else 'changed'}"
+    losses = _losses(tmp_path)
+    assert np.mean(losses[-2:]) < 0.9 * np.mean(losses[:2])
+    with pytest.raises(ValueError, match="applies to rla with --finetune; got rla without"):
+        _options(tiny_data, "rla", decoder_only=True)
+    with pytest.raises(ValueError, match="got wm"):
+        _options(tiny_data, "wm", finetune=True, decoder_only=True)
+
+
 def test_training_writes_logs_plot_and_export(tiny_data, rla_run):
     assert (rla_run / "losses.png").stat().st_size > 1000
     with (rla_run / "eval.csv").open() as f:

@@ -111,6 +111,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--finetune", action="store_true", help="unet, rla, wm, regression: start from the --init bundle's weights"
     )
+    parser.add_argument(
+        "--decoder-only",
+        action="store_true",
+        help="rla with --finetune: train the decoder only; the encoder, hence the latent space and every RLA-WM "
+        "trained in it, stays as it is",
+    )
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -159,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
             token_weight=args.token_weight,
             finetune=args.finetune,
             t1_prob=args.t1_prob,
+            decoder_only=args.decoder_only,
         )
         torch.manual_seed(args.seed)
         task = build_task(opts)

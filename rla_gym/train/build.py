@@ -50,6 +50,7 @@ class TaskOptions:
     token_weight: float = 0.0  # wm: adds this x the token loss of the decoded x0 estimate (0: flow matching only)
     finetune: bool = False  # unet, rla, wm, regression: start from the init bundle's trained weights
     t1_prob: float = 0.0  # wm: the share of flow-matching samples at t = 1 (what one Euler step evaluates)
+    decoder_only: bool = False  # rla (with finetune): freeze the encoder, so its latents and every RLA-WM stay valid
 
     def __post_init__(self) -> None:
         for name in ("object_weight", "motion_weight", "token_weight"):
@@ -75,6 +76,11 @@ class TaskOptions:
             raise ValueError(f"--bc-fraction picks BC's demonstrations: it applies to bc, not {self.model}")
         if self.finetune and self.model == "bc":
             raise ValueError("--finetune starts from a bundle's world-model weights; BC starts from ImageNet-free init")
+        if self.decoder_only and (self.model != "rla" or not self.finetune):
+            raise ValueError(
+                "--decoder-only trains the RLA decoder under a trained, frozen encoder: it applies to rla with "
+                f"--finetune; got {self.model}{'' if self.finetune else ' without --finetune'}"
+            )
 
 
 def load_final(run: Path, name: str) -> dict[str, torch.Tensor]:
@@ -188,7 +194,9 @@ def build_task(opts: TaskOptions):
     if opts.model == "rla":
         from rla_gym.train.rla import RLATask
 
-        return RLATask(stack.rla, train_pairs, held_pairs, motion_weight=opts.motion_weight)
+        return RLATask(
+            stack.rla, train_pairs, held_pairs, motion_weight=opts.motion_weight, decoder_only=opts.decoder_only
+        )
     if opts.model == "regression":
         from rla_gym.train.regression import RegressionTask
 

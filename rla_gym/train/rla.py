@@ -34,8 +34,11 @@ class RLATask(PairTask):
         train: TransitionSampler,
         heldout: TransitionSampler | None = None,
         motion_weight: float = 0.0,
+        decoder_only: bool = False,
     ):
         super().__init__(train, heldout)
+        if decoder_only:  # the latent space stays as it is: every RLA-WM trained in it stays valid
+            rla.encoder.requires_grad_(False)
         self.module = RLAModule(rla, motion_weight)
 
     def predict(self, module: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -127,9 +127,11 @@ def paired_lines(results: dict) -> list[str]:
     for name, m in results["models"].items():
         t = m.get("t30_against_copy")
         if t:
+            leans = {"model": f"the signed ranks favour {name}", "copy": "the signed ranks favour copy-first"}
+            lean = f"; {leans[t['favours']]}" if t.get("favours") in leans else ""  # absent: measured before
             lines.append(
                 f"{name} against copy-first, token L1 at t+30 start by start: lower on {t['model_better']}, higher "
-                f"on {t['copy_better']} of {t['starts']} starts (Wilcoxon signed-rank, p = {t['p_value']:.3g})."
+                f"on {t['copy_better']} of {t['starts']} starts{lean} (Wilcoxon signed-rank, p = {t['p_value']:.3g})."
             )
     if results.get("true_latents"):
         lines.append(

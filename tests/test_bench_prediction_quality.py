@@ -77,6 +77,8 @@ def test_benchmark_writes_table_plot_strip_and_json(random_bundle_dir, heldout, 
         test = results["models"][name]["t30_against_copy"]
         assert test["starts"] == 4 and 0 < test["p_value"] <= 1
         assert f"{name} against copy-first, token L1 at t+30 start by start: lower on {test['model_better']}" in printed
+        lean = {"model": f"the signed ranks favour {name} (", "copy": "the signed ranks favour copy-first ("}
+        assert lean.get(test["favours"], "(Wilcoxon") in printed
     assert "t30_against_copy" not in results["models"]["copy first frame"]
     assert (out / "error_vs_horizon.png").stat().st_size > 1000
     assert len(list(out.glob("strip_*.png"))) == 1

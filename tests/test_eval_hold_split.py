@@ -112,7 +112,8 @@ def test_against_copy_counts_starts_and_tests_them_pairwise():
     closer = starts.tokens[:, :1] + 0.5 * (real - starts.tokens[:, :1])  # half way from the first frame to the truth
     test = against_copy(starts, closer)
     assert (test["starts"], test["model_better"], test["copy_better"]) == (12, 12, 0) and test["p_value"] < 0.01
+    assert test["favours"] == "model"
     worse = against_copy(starts, starts.tokens[:, :1] - (real - starts.tokens[:, :1]))  # moves the wrong way
-    assert worse["copy_better"] == 12 and worse["p_value"] < 0.01
+    assert worse["copy_better"] == 12 and worse["p_value"] < 0.01 and worse["favours"] == "copy"
     same = against_copy(starts, starts.tokens[:, :1].expand(-1, CHUNKS, -1, -1))  # is copy-first
     assert same["p_value"] == 1.0 and same["model_better"] == same["copy_better"] == 0

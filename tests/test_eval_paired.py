@@ -46,3 +46,15 @@ def test_signed_rank_ties_equal_differences_of_means():
     thirds = np.round(3 * (mean - bc)).astype(int)  # the same differences, exact integers
     expected = wilcoxon(thirds[thirds != 0]).pvalue
     assert paired_signed_rank(mean, bc.astype(float)).p_value == pytest.approx(expected, rel=1e-9)
+
+
+def test_signed_rank_verdict_follows_the_ranks_not_the_counts():
+    """B wins most items by a hair, A wins a few by a lot (held-out starts where the arm holds still, and copy-first
+    is nearly exact, beside starts where it moves): the test's lean is A's, and so is the verdict."""
+    a = np.array([-0.01] * 40 + [5.0] * 30)
+    result = paired_signed_rank(a, np.zeros(70))
+    assert (result.a_better, result.b_better) == (30, 40)
+    assert result.favours == 1 and result.p_value < 0.05
+    assert result.verdict(a="RLA-WM", b="copy").startswith("RLA-WM is better")
+    assert paired_signed_rank(-a, np.zeros(70)).favours == -1
+    assert mcnemar_exact([True] * 9, [False] * 9).favours == 1

@@ -22,11 +22,14 @@ class PairedResult:
     b_better: int
     p_value: float  # two-sided
     method: str
+    # +1: the test's statistic leans to A, -1: to B, 0: neither. McNemar: the larger count. Signed-rank: the larger
+    # rank sum, which can disagree with the counts (B better on most items by a little, A on a few by a lot).
+    favours: int = 0
 
     def verdict(self, alpha: float = 0.05, a: str = "A", b: str = "B") -> str:
         if self.p_value >= alpha:
             return f"no evidence of a difference between {a} and {b} (p = {self.p_value:.3g}, {self.method})"
-        winner = a if self.a_better > self.b_better else b
+        winner = a if self.favours > 0 else b
         return f"{winner} is better (p = {self.p_value:.3g}, {self.method})"
 
 
@@ -40,7 +43,8 @@ def mcnemar_exact(a: np.ndarray | list[bool], b: np.ndarray | list[bool]) -> Pai
     if n == 0:
         return PairedResult(len(a), 0, 0, 1.0, "exact McNemar, no discordant seeds")
     tail = sum(comb(n, k) for k in range(min(wins, losses) + 1)) / 2**n
-    return PairedResult(len(a), wins, losses, min(1.0, 2 * tail), f"exact McNemar on {n} discordant seeds")
+    favours = int(np.sign(wins - losses))
+    return PairedResult(len(a), wins, losses, min(1.0, 2 * tail), f"exact McNemar on {n} discordant seeds", favours)
 
 
 def paired_signed_rank(a: np.ndarray | list[float], b: np.ndarray | list[float]) -> PairedResult:
@@ -56,5 +60,10 @@ def paired_signed_rank(a: np.ndarray | list[float], b: np.ndarray | list[float])
     wins, losses = int((diff > 0).sum()), int((diff < 0).sum())
     if wins + losses == 0:
         return PairedResult(len(a), 0, 0, 1.0, "Wilcoxon signed-rank, all ties")
+    from scipy.stats import rankdata
+
     p = float(wilcoxon(diff, zero_method="wilcox").pvalue)
-    return PairedResult(len(a), wins, losses, p, f"Wilcoxon signed-rank on {wins + losses} items")
+    nonzero = diff[diff != 0]
+    ranks = rankdata(np.abs(nonzero))
+    favours = int(np.sign(ranks[nonzero > 0].sum() - ranks[nonzero < 0].sum()))
+    return PairedResult(len(a), wins, losses, p, f"Wilcoxon signed-rank on {wins + losses} items", favours)

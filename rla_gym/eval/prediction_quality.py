@@ -86,7 +86,14 @@ def against_copy(starts: Starts, preds: torch.Tensor) -> dict[str, float | int]:
     model = (preds[:, -1].float() - real).abs().mean((1, 2)).cpu().numpy()
     copy = (starts.tokens[:, 0].to(preds.device) - real).abs().mean((1, 2)).cpu().numpy()
     test = paired_signed_rank(-model, -copy)  # higher is better
-    return {"starts": test.n, "model_better": test.a_better, "copy_better": test.b_better, "p_value": test.p_value}
+    favours = {1: "model", -1: "copy", 0: "neither"}[test.favours]
+    return {
+        "starts": test.n,
+        "model_better": test.a_better,
+        "copy_better": test.b_better,
+        "p_value": test.p_value,
+        "favours": favours,  # the larger signed-rank sum: can differ from the counts (many small, few large)
+    }
 
 
 def score(stack: WorldModelStack, starts: Starts, preds: torch.Tensor) -> list[dict[str, float]]:

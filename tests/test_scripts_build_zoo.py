@@ -31,6 +31,8 @@ out=$(printf '%s\n' "$@" | grep -A1 -x -- --out | tail -1)
 echo "$(date +%s.%N) START $1 $2 $out" >> "$TRACE"
 wm=$(printf '%s\n' "$@" | grep -A1 -x -- --wm | tail -1)
 [ -n "$wm" ] && echo "$(date +%s.%N) WM $out $wm" >> "$TRACE"
+rla=$(printf '%s\n' "$@" | grep -A1 -x -- --rla | tail -1)
+[ -n "$rla" ] && echo "$(date +%s.%N) RLA $out $rla" >> "$TRACE"
 if [ "$1 $2" = "${STANDIN_FAIL:-}" ]; then echo "stand-in: $1 $2 failed" >&2; exit 3; fi
 case "|${STANDIN_SLOW:-}|" in *"|$1 $2|"*) sleep 2 ;; *) sleep 0.2 ;; esac
 case "$1 $2" in
@@ -112,10 +114,12 @@ def test_every_run_starts_after_what_it_needs_two_at_a_time(checkout):
     run, events = _build(checkout, STANDIN_SLOW="train unet|train rla")
     assert run.returncode == 0, run.stderr
     rla, unet = _span(events, "zoo-runs/rla"), _span(events, "zoo-runs/unet")
+    dec = _span(events, "zoo-runs/rla-dec")  # the decoder-only stage continues the shared RLA run
+    assert dec[0] >= rla[1]
     robots = ("ur10e", "panda", "xarm6_robotiq")
     for robot in robots:
         wm = _span(events, f"zoo-runs/wm-{robot}")
-        assert wm[0] >= rla[1], f"RLA-WM of {robot} started before the shared RLA autoencoder was written"
+        assert wm[0] >= dec[1], f"RLA-WM of {robot} started before the shared RLA decoder was written"
         stage1 = _span(events, f"zoo-init/{robot}-stage1")
         assert stage1[0] >= max(unet[1], wm[1]), f"{robot}'s stage-1 bundle came before the UNet or its RLA-WM"
         token = _span(events, f"zoo-runs/wm-{robot}-token")
@@ -141,6 +145,11 @@ def test_every_run_starts_after_what_it_needs_two_at_a_time(checkout):
     shipped = {what.split()[0]: what.split()[1] for _, kind, what in events if kind == "WM"}
     for pair in ("ur10e-RollBall", "ur10e-PushT", "panda-PullCube", "panda-PullCubeTool", "xarm6_robotiq-PokeCube"):
         assert shipped[f"zoo/{pair}-cpu"] == f"zoo-runs/wm-{pair.split('-')[0]}-t1"
+    # the decoder-only stage starts from the shared RLA run; every RLA-WM and task folder decodes through its decoder
+    rla_of = {what.split()[0]: what.split()[1] for _, kind, what in events if kind == "RLA"}
+    assert rla_of["zoo-runs/rla-dec"] == "zoo-runs/rla"
+    users = [out for out in rla_of if out.startswith(("zoo/", "zoo-runs/wm-", "zoo-init/"))]
+    assert len(users) == 5 + 3 * 3 + 3 * 2 and {rla_of[out] for out in users} == {"zoo-runs/rla-dec"}
     # every task measured, and each robot's policies trained and scored
     measured = [what for _, kind, what in events if kind == "PY" and "prediction_quality" in what]
     assert len(measured) == 5

@@ -89,10 +89,23 @@ def test_decoder_only_rla_finetune_keeps_the_latent_space_and_lowers_the_loss(ti
         assert same == (name == "rla_encoder"), f"{name}: {'unchanged' if same else 'changed'}"
     losses = _losses(tmp_path)
     assert np.mean(losses[-2:]) < 0.9 * np.mean(losses[:2])
-    with pytest.raises(ValueError, match="applies to rla with --finetune; got rla without"):
+    with pytest.raises(ValueError, match="applies to rla with --finetune or --rla RUN; got rla without either"):
         _options(tiny_data, "rla", decoder_only=True)
     with pytest.raises(ValueError, match="got wm"):
         _options(tiny_data, "wm", finetune=True, decoder_only=True)
+
+
+def test_decoder_only_continues_a_trained_rla_run_under_its_encoder(tiny_data, rla_run, tmp_path):
+    """`--rla RUN` on rla: the run's autoencoder is the start (the build's decoder-only stage after the shared RLA)."""
+    torch.manual_seed(0)
+    task = build_task(_options(tiny_data, "rla", rla_run=rla_run, decoder_only=True))
+    train(task, TrainConfig(steps=5, batch_size=8, lr=1e-3, warmup_steps=1), tmp_path, progress=False)
+    encoder = load_file(rla_run / "final" / "rla_encoder.safetensors")
+    after = load_file(tmp_path / "final" / "rla_encoder.safetensors")
+    assert all(torch.equal(after[k], v) for k, v in encoder.items())
+    assert not all(
+        torch.equal(after[k], v) for k, v in load_file(tiny_data / "init" / "rla_encoder.safetensors").items()
+    )
 
 
 def test_training_writes_logs_plot_and_export(tiny_data, rla_run):

@@ -34,7 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--heldout", type=existing_dir, default=None, help="held-out episodes for evaluation")
     parser.add_argument("--out", type=out_dir, required=True, help="run folder: checkpoints, logs, plot, final/ export")
-    parser.add_argument("--rla", type=existing_dir, default=None, help="wm: the trained RLA run folder")
+    parser.add_argument(
+        "--rla",
+        type=existing_dir,
+        default=None,
+        help="wm: the trained RLA run folder (its latents); rla: start from that run",
+    )
     parser.add_argument("--steps", type=positive_int, default=d.steps)
     parser.add_argument("--batch-size", type=positive_int, default=d.batch_size)
     parser.add_argument("--lr", type=positive_float, default=d.lr)

@@ -33,7 +33,7 @@ class TaskOptions:
     init: str
     data: Path
     heldout: Path | None = None
-    rla_run: Path | None = None  # wm: the RLA run whose final weights define the latent space
+    rla_run: Path | None = None  # wm: the RLA run whose final weights define the latent space; rla: start from it
     mask: bool = False
     train_encoder: bool = False  # unet: train the encoder with it as an image autoencoder
     max_horizon: int | None = None  # pair horizon in steps (default: rla 30, wm/regression 15)
@@ -76,10 +76,11 @@ class TaskOptions:
             raise ValueError(f"--bc-fraction picks BC's demonstrations: it applies to bc, not {self.model}")
         if self.finetune and self.model == "bc":
             raise ValueError("--finetune starts from a bundle's world-model weights; BC starts from ImageNet-free init")
-        if self.decoder_only and (self.model != "rla" or not self.finetune):
+        trained = self.finetune or self.rla_run is not None
+        if self.decoder_only and (self.model != "rla" or not trained):
             raise ValueError(
                 "--decoder-only trains the RLA decoder under a trained, frozen encoder: it applies to rla with "
-                f"--finetune; got {self.model}{'' if self.finetune else ' without --finetune'}"
+                f"--finetune or --rla RUN; got {self.model}{'' if trained else ' without either'}"
             )
 
 
@@ -194,6 +195,9 @@ def build_task(opts: TaskOptions):
     if opts.model == "rla":
         from rla_gym.train.rla import RLATask
 
+        if opts.rla_run is not None:  # continue a trained RLA run (the bundle gives the config and the encoder)
+            load_strict(stack.rla.encoder, load_final(opts.rla_run, "rla_encoder"), source="rla_encoder.safetensors")
+            load_strict(stack.rla.decoder, load_final(opts.rla_run, "rla_decoder"), source="rla_decoder.safetensors")
         return RLATask(
             stack.rla, train_pairs, held_pairs, motion_weight=opts.motion_weight, decoder_only=opts.decoder_only
         )

@@ -219,12 +219,12 @@ PAIRS="ur10e:RollBall ur10e:PushT panda:PullCube panda:PullCubeTool xarm6_roboti
 for pair in $PAIRS; do
   robot=${pair%%:*} task=${pair##*:}
   out=$ZOO/$robot-$task-cpu
-  if [ ! -f "$out/manifest.json" ]; then
-    $RG make-bundle --from-runs --init "$WORK/zoo-init/$robot-stage1" --unet "$R/unet" --rla "$R/rla-dec" \
-      --wm "$R/wm-$robot-t1" --regression "$R/regression-$robot" --demos "$(episodes $robot $task train)" \
-      --num-demos all --task "$task" --fp16 --euler-steps 1 --out "$out" --layered shared-cpu "$robot-cpu"
-    OMP_NUM_THREADS=2 $RG calibrate --bundle "$out"
-  fi
+  [ -f "$out/manifest.json" ] || $RG make-bundle --from-runs --init "$WORK/zoo-init/$robot-stage1" --unet "$R/unet" \
+    --rla "$R/rla-dec" --wm "$R/wm-$robot-t1" --regression "$R/regression-$robot" \
+    --demos "$(episodes $robot $task train)" --num-demos all --task "$task" --fp16 --euler-steps 1 --out "$out" \
+    --layered shared-cpu "$robot-cpu"
+  # a calibration cut off by a stop leaves a folder with no threshold: calibrated on the rerun
+  grep -q '"success_threshold"' "$out/config.json" 2>/dev/null || OMP_NUM_THREADS=2 $RG calibrate --bundle "$out"
 done
 [ "$MEASURE" = 0 ] && exit 0
 measure() {  # measure ROBOT:TASK...

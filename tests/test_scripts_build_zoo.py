@@ -44,6 +44,7 @@ case "$1" in
   train) mkdir -p "$out/final" && touch "$out/final/$f.safetensors" ;;
   wmrl) touch "$out/report.json" ;;
   make-bundle) touch "$out/manifest.json" ;;
+  calibrate) echo '{"success_threshold": 0.1}' > "$out/config.json" ;;
 esac
 echo "$(date +%s.%N) END $1 $2 $out" >> "$TRACE"
 """
@@ -162,6 +163,14 @@ def test_a_rerun_keeps_what_is_finished(checkout):
     run, events = _build(checkout)
     assert run.returncode == 0, run.stderr
     assert [what for _, kind, what in events if kind == "START"] == []  # every run, bundle and report was kept
+
+
+def test_a_rerun_calibrates_a_task_folder_whose_calibration_was_cut_off(checkout):
+    assert _build(checkout)[0].returncode == 0
+    (checkout.parent / "work" / "zoo" / "ur10e-PushT-cpu" / "config.json").write_text('{"parts": {}}')
+    run, events = _build(checkout)
+    assert run.returncode == 0, run.stderr
+    assert [what for _, kind, what in events if kind == "START"] == ["calibrate --bundle zoo/ur10e-PushT-cpu"]
 
 
 def test_a_failed_unet_stops_what_needs_it_and_nothing_else(checkout):

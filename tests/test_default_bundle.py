@@ -66,8 +66,9 @@ def test_default_bundle_carries_a_calibrated_success_threshold(env):
     calibration = meta["success_calibration"]
     assert calibration["demo_accuracy"] > 0.9 and calibration["hold_accuracy"] > 0.9
     # random targets: the goal L1 ranks them below the demo replays (AUC); where the cut falls is a trade-off the
-    # card reports (version 2 counts 36 % of random replays as success, version 1 19 %), not a property to pin
-    assert calibration["random_auc"] > 0.85 and calibration["random_accuracy"] > 0.5
+    # card reports (version 2 counts 36 % of random replays as success, version 1 19 %), not a property to pin.
+    # AUC measured: 0.90 on the RollBall-only stack, 0.85 on the zoo's stack shared by five tasks (issue 20)
+    assert calibration["random_auc"] > 0.8 and calibration["random_accuracy"] > 0.5
 
 
 def test_default_bundle_drives_the_env_and_actions_matter(env):

@@ -119,7 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--decoder-only",
         action="store_true",
-        help="rla with --finetune: train the decoder only; the encoder, hence the latent space and every RLA-WM "
+        help="rla with --finetune or --rla RUN: train the decoder only; the encoder, hence the latent space and every RLA-WM "
         "trained in it, stays as it is",
     )
     parser.add_argument("--no-progress", action="store_true")

@@ -49,7 +49,7 @@ def mcnemar_exact(a: np.ndarray | list[bool], b: np.ndarray | list[bool]) -> Pai
 
 def paired_signed_rank(a: np.ndarray | list[float], b: np.ndarray | list[float]) -> PairedResult:
     """a, b: per-item scores (higher is better) of two models on the same items -> Wilcoxon signed-rank test."""
-    from scipy.stats import wilcoxon
+    from scipy.stats import rankdata, wilcoxon
 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape or a.ndim != 1:
@@ -60,8 +60,6 @@ def paired_signed_rank(a: np.ndarray | list[float], b: np.ndarray | list[float])
     wins, losses = int((diff > 0).sum()), int((diff < 0).sum())
     if wins + losses == 0:
         return PairedResult(len(a), 0, 0, 1.0, "Wilcoxon signed-rank, all ties")
-    from scipy.stats import rankdata
-
     p = float(wilcoxon(diff, zero_method="wilcox").pvalue)
     nonzero = diff[diff != 0]
     ranks = rankdata(np.abs(nonzero))

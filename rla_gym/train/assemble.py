@@ -16,7 +16,7 @@ from rla_gym.data.demo_video import is_h264_file, join_h264
 from rla_gym.data.video import find_rgb_stream, resize_frames
 from rla_gym.models.bundle import Bundle, load_bundle
 from rla_gym.models.state_dicts import load_strict
-from rla_gym.train.build import load_final, load_trained_encoder, read_latent_scale
+from rla_gym.train.build import load_final, load_rla_run, load_trained_encoder, read_latent_scale
 from rla_gym.train.data import apply_mask
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,7 @@ def assemble_bundle(
     if runs.encoder is not None:
         load_strict(stack.encoder, load_trained_encoder(runs.encoder), source=f"{runs.encoder} (encoder)")
     load_strict(stack.image_decoder, load_final(runs.unet, "image_decoder"), source=f"{runs.unet}/final")
-    load_strict(stack.rla.encoder, load_final(runs.rla, "rla_encoder"), source=f"{runs.rla}/final")
-    load_strict(stack.rla.decoder, load_final(runs.rla, "rla_decoder"), source=f"{runs.rla}/final")
+    load_rla_run(stack.rla, runs.rla)
     load_strict(stack.world_model, load_final(runs.wm, "world_model"), source=f"{runs.wm}/final")
     stack.config.latent_scale = read_latent_scale(runs.wm)
     if euler_steps is not None:

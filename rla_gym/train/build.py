@@ -50,7 +50,7 @@ class TaskOptions:
     token_weight: float = 0.0  # wm: adds this x the token loss of the decoded x0 estimate (0: flow matching only)
     finetune: bool = False  # unet, rla, wm, regression: start from the init bundle's trained weights
     t1_prob: float = 0.0  # wm: the share of flow-matching samples at t = 1 (what one Euler step evaluates)
-    decoder_only: bool = False  # rla (with finetune): freeze the encoder, so its latents and every RLA-WM stay valid
+    decoder_only: bool = False  # rla (finetune or rla_run): freeze the encoder: its latents, every RLA-WM, stay valid
 
     def __post_init__(self) -> None:
         for name in ("object_weight", "motion_weight", "token_weight"):
@@ -89,6 +89,13 @@ def load_final(run: Path, name: str) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: train that run to the end first (its final/ folder)")
     return load_file(path)
+
+
+def load_rla_run(rla: RLAAutoencoder, run: Path) -> RLAAutoencoder:
+    """The RLA autoencoder of a finished run (its `final/` encoder and decoder) into `rla`."""
+    load_strict(rla.encoder, load_final(run, "rla_encoder"), source=f"{run}/final/rla_encoder.safetensors")
+    load_strict(rla.decoder, load_final(run, "rla_decoder"), source=f"{run}/final/rla_decoder.safetensors")
+    return rla
 
 
 def load_component(source: Path, name: str, prefix: str) -> dict[str, torch.Tensor]:
@@ -196,8 +203,7 @@ def build_task(opts: TaskOptions):
         from rla_gym.train.rla import RLATask
 
         if opts.rla_run is not None:  # continue a trained RLA run (the bundle gives the config and the encoder)
-            load_strict(stack.rla.encoder, load_final(opts.rla_run, "rla_encoder"), source="rla_encoder.safetensors")
-            load_strict(stack.rla.decoder, load_final(opts.rla_run, "rla_decoder"), source="rla_decoder.safetensors")
+            load_rla_run(stack.rla, opts.rla_run)
         return RLATask(
             stack.rla, train_pairs, held_pairs, motion_weight=opts.motion_weight, decoder_only=opts.decoder_only
         )
@@ -215,10 +221,7 @@ def build_task(opts: TaskOptions):
 
     if opts.rla_run is None:
         raise ValueError("training RLA-WM needs --rla RUN: the trained RLA autoencoder that defines its latents")
-    rla = RLAAutoencoder(stack.config.rla_encoder, stack.config.rla_decoder)
-    load_strict(rla.encoder, load_final(opts.rla_run, "rla_encoder"), source="rla_encoder.safetensors")
-    load_strict(rla.decoder, load_final(opts.rla_run, "rla_decoder"), source="rla_decoder.safetensors")
-    rla.eval()
+    rla = load_rla_run(RLAAutoencoder(stack.config.rla_encoder, stack.config.rla_decoder), opts.rla_run).eval()
     scale = opts.latent_scale
     if scale is None and opts.finetune:  # the bundle's world model learned x0 = z / its scale: keep it
         scale = stack.config.latent_scale

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,11 @@ FIGURE_CAPTIONS = {  # by the first word of the prediction benchmark's figure na
     "strip": "real | RLA-WM | regression at t+0/10/20/30, two held-out starts",
 }
 
+POLICY_CURVE = "wmrl_learning_curve.png"  # `rla-gym wmrl`'s learning_curve.png, by the name it gets beside the card
+POLICY_CURVE_CAPTION = (
+    "world-model RL along the run: return in the world model; success in ManiSkill (selection seeds) and in it"
+)
+
 
 @dataclass(frozen=True)
 class TaskResults:
@@ -58,6 +63,7 @@ class TaskResults:
     figures: dict[str, Path]  # the prediction benchmark's figures (error against horizon, the strip), by file name
     numbers: dict[str, Path]  # the benchmarks' JSON, stored beside the card (a test or a reader checks the card's
     # tables against them), by the file name it gets there
+    policy_figures: dict[str, Path] = field(default_factory=dict)  # the RL run's learning curve, by file name
 
 
 def task_folders(zoo: Path) -> list[Path]:
@@ -88,6 +94,7 @@ def read_results(folder: Path, results: Path) -> TaskResults:
     }
     prediction = load(numbers["prediction_quality.json"])
     figures = {f: pq / f for f in (prediction or {}).get("figures", []) if (pq / f).is_file()}
+    curve = results / "zoo-wmrl" / name / "learning_curve.png"
     return TaskResults(
         folder,
         meta,
@@ -98,6 +105,7 @@ def read_results(folder: Path, results: Path) -> TaskResults:
         load(numbers["wmrl_report.json"]),
         figures,
         {f: path for f, path in numbers.items() if path.is_file()},
+        {POLICY_CURVE: curve} if curve.is_file() else {},
     )
 
 
@@ -177,6 +185,7 @@ def card(r: TaskResults) -> str:
         "selection seeds and by the world model alone), all on report seeds that chose nothing, each against BC "
         "seed by seed:\n",
         policy_table(r.policies) if r.policies else NOT_MEASURED,
+        "\n\n".join(f"![{POLICY_CURVE_CAPTION}]({f})" for f in r.policy_figures),
         "The numbers behind these tables are stored beside this card: "
         + (", ".join(f"`{f}`" for f in r.numbers) if r.numbers else "none yet")
         + ". Rebuild: `scripts/build_zoo.sh`; this card: `python -m benchmarks.zoo_card --write`.",
@@ -305,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.write:
             from rla_gym.models.bundle import add_to_bundle
 
-            add_to_bundle(r.folder, {"README.md": text.encode(), **r.figures, **r.numbers, **images})  # what it shows
+            shown = {**r.figures, **r.policy_figures, **r.numbers, **images}  # what it shows, stored beside it
+            add_to_bundle(r.folder, {"README.md": text.encode(), **shown})
             print(f"wrote {r.folder / 'README.md'}")
             if bc_folder.is_dir() and (bc_run / "final").is_dir():  # a BC folder has no manifest: a plain file
                 (bc_folder / "README.md").write_text(bc_card(r.folder, bc_run))

@@ -68,6 +68,7 @@ def test_cards_carry_what_was_measured_and_say_what_was_not(zoo, capsys):
     wmrl = results / "zoo-wmrl" / "ur10e-RollBall"
     wmrl.mkdir(parents=True)
     (wmrl / "report.json").write_text(json.dumps(_report(tuple(REPORT_SEEDS[:40]))))
+    (wmrl / "learning_curve.png").write_bytes(b"\x89PNG the run's curve")
     capsys.readouterr()
 
     assert zoo_card.main(["--zoo", str(root), "--results", str(results), "--write"]) == 0
@@ -91,6 +92,8 @@ def test_cards_carry_what_was_measured_and_say_what_was_not(zoo, capsys):
     for name in measured["figures"]:  # the benchmark's figures, shown by the card, stored beside it
         assert f"]({name})" in text and (task / name).read_bytes() == (pq_out / name).read_bytes()
     assert len(measured["figures"]) == 2
+    assert f"]({zoo_card.POLICY_CURVE})" in text.split("## Policies in ManiSkill")[1]  # the RL run's curve, shown there
+    assert (task / zoo_card.POLICY_CURVE).read_bytes() == b"\x89PNG the run's curve"
     stored = {  # the benchmarks' own JSON beside the card, as they wrote it
         "prediction_quality.json": pq_out / "prediction_quality.json",
         "object_fidelity.json": results / "zoo-objfid" / "ur10e-RollBall" / "results.json",
@@ -107,6 +110,7 @@ def test_cards_carry_what_was_measured_and_say_what_was_not(zoo, capsys):
         and "stored beside this card: none" in other
     )
     assert other.count(zoo_card.NOT_MEASURED) == 3, "nothing measured for PullCube: each section says so"
+    assert zoo_card.POLICY_CURVE not in other and not (root / "panda-PullCube-tiny" / zoo_card.POLICY_CURVE).exists()
     rows = [line for line in printed.splitlines() if line.startswith(("| ur10e |", "| panda |"))]
     assert len(rows) == 2 and rows[0].startswith("| panda | PullCube | not measured yet")
     assert rows[1].endswith("| 75.0 % | 80.0 % |")

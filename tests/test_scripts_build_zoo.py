@@ -33,6 +33,8 @@ wm=$(printf '%s\n' "$@" | grep -A1 -x -- --wm | tail -1)
 [ -n "$wm" ] && echo "$(date +%s.%N) WM $out $wm" >> "$TRACE"
 rla=$(printf '%s\n' "$@" | grep -A1 -x -- --rla | tail -1)
 [ -n "$rla" ] && echo "$(date +%s.%N) RLA $out $rla" >> "$TRACE"
+bc=$(printf '%s\n' "$@" | grep -A1 -x -- --bc | tail -1)
+[ -n "$bc" ] && echo "$(date +%s.%N) BC $out $bc" >> "$TRACE"
 if [ "$1 $2" = "${STANDIN_FAIL:-}" ]; then echo "stand-in: $1 $2 failed" >&2; exit 3; fi
 case "|${STANDIN_SLOW:-}|" in *"|$1 $2|"*) sleep 2 ;; *) sleep 0.2 ;; esac
 case "$1 $2" in
@@ -154,8 +156,26 @@ def test_every_run_starts_after_what_it_needs_two_at_a_time(checkout):
     # every task measured, and each robot's policies trained and scored
     measured = [what for _, kind, what in events if kind == "PY" and "prediction_quality" in what]
     assert len(measured) == 5
+    bc_of = {what.split()[0]: what.split()[1] for _, kind, what in events if kind == "BC"}
     for pair in ("panda-PullCube", "xarm6_robotiq-PokeCube", "ur10e-PushT", "ur10e-RollBall"):
         assert _span(events, f"zoo-wmrl/{pair}")[0] >= _span(events, f"zoo-runs/bc-{pair}")[1]
+        assert bc_of[f"zoo-wmrl/{pair}"] == f"zoo-runs/bc-{pair}/final"
+
+
+def test_rollball_rl_starts_from_the_default_bc_where_it_is_shipped(checkout):
+    """The card's RollBall RL run starts from the BC shipped beside the default (trained on the RollBall-only stack);
+    only without it does the build train one. The other tasks' BC policies are trained either way."""
+    shipped = checkout / "models" / "ur10e-RollBall-cpu-bc"
+    shipped.mkdir(parents=True)
+    (shipped / "bc_policy.safetensors").touch()
+    run, events = _build(checkout)
+    assert run.returncode == 0, run.stderr
+    bc_of = {what.split()[0]: what.split()[1] for _, kind, what in events if kind == "BC"}
+    assert bc_of["zoo-wmrl/ur10e-RollBall"] == "models/ur10e-RollBall-cpu-bc"
+    trained = [what for _, kind, what in events if kind == "START" and what.startswith("train bc")]
+    assert sorted(t.split("zoo-runs/")[1] for t in trained) == [
+        "bc-panda-PullCube", "bc-ur10e-PushT", "bc-xarm6_robotiq-PokeCube"
+    ]  # fmt: skip
 
 
 def test_a_rerun_keeps_what_is_finished(checkout):

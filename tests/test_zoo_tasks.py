@@ -64,3 +64,32 @@ def test_each_task_beats_copy_first_at_t30_in_its_measured_results():
         l1, ssim = beats_copy(measured)
         losing += [f"{folder.name}: {what}" for what, ok in (("token L1", l1), ("SSIM", ssim)) if not ok]
     assert not losing, f"do not beat copy-first at t+30: {losing}"
+
+
+@pytest.mark.parametrize("robot", sorted(ROBOTS))
+def test_each_robot_has_a_bc_policy_and_world_model_rl_measured_in_maniskill(robot):
+    """Per robot, one task ships the BC policy `rla-gym wmrl` starts from (its robot's joints, not another's) and its
+    card stores the BC and world-model RL results on report seeds that chose nothing, each RL pick paired against BC
+    seed by seed (the numbers `benchmarks.zoo_card` writes the card's table from)."""
+    from rla_gym.agents.bc import BCPolicy
+    from rla_gym.eval.records import eval_from_dict
+    from rla_gym.specs.robots import get_robot
+    from rla_gym.specs.seeds import REPORT_SEEDS
+
+    measured = []
+    for task in ROBOTS[robot].tasks:
+        folder = default_bundle_path(robot, task)
+        report = folder / "wmrl_report.json"
+        if report.is_file() and (folder.parent / f"{folder.name}-bc").is_dir():
+            measured.append((folder, json.loads(report.read_text())))
+    assert measured, f"{robot}: no task with a shipped BC policy and a world-model RL report"
+    folder, report = measured[0]
+    policy = BCPolicy.from_pretrained(folder.parent / f"{folder.name}-bc", robot=robot)  # refuses another robot's
+    assert policy.config.action_dim == get_robot(robot).action_dim
+    assert report["bc"]["robot"] == robot and report["bc"]["task"] == folder.name.split("-")[1]
+    bc = eval_from_dict(report["bc"])
+    seeds = [e.seed for e in bc.episodes]
+    assert len(seeds) >= 200 and all(s in REPORT_SEEDS for s in seeds), "200 report seeds, none that chose anything"
+    assert {c["name"] for c in report["rl"]} == {"RL chosen on the ManiSkill seeds", "RL chosen by the world model"}
+    for choice in report["rl"]:
+        assert [e.seed for e in eval_from_dict(choice["eval"]).episodes] == seeds, "RL and BC on the same seeds"

@@ -111,6 +111,11 @@ def _span(events, out: str, command: str = "") -> tuple[float, float]:
     return starts[0], ends[0]
 
 
+def _passed(events, flag: str) -> dict[str, str]:
+    """out -> the path the command writing it was given as --wm, --rla or --bc (the stand-in's WM, RLA, BC lines)."""
+    return {what.split()[0]: what.split()[1] for _, kind, what in events if kind == flag}
+
+
 def test_every_run_starts_after_what_it_needs_two_at_a_time(checkout):
     # the fine-tunes wait for the UNet, the rest does not; the RLA autoencoder is slow too, so that the two overlap
     # even when a loaded machine starts the second worker late
@@ -145,18 +150,18 @@ def test_every_run_starts_after_what_it_needs_two_at_a_time(checkout):
     assert all(a[1] <= b[0] for a, b in zip(folders, folders[1:], strict=False))
     assert folders[0][0] >= _span(events, "zoo-runs/wm-ur10e-t1")[1]
     # each task folder ships its robot's t = 1 fine-tune
-    shipped = {what.split()[0]: what.split()[1] for _, kind, what in events if kind == "WM"}
+    shipped = _passed(events, "WM")
     for pair in ("ur10e-RollBall", "ur10e-PushT", "panda-PullCube", "panda-PullCubeTool", "xarm6_robotiq-PokeCube"):
         assert shipped[f"zoo/{pair}-cpu"] == f"zoo-runs/wm-{pair.split('-')[0]}-t1"
     # the decoder-only stage starts from the shared RLA run; every RLA-WM and task folder decodes through its decoder
-    rla_of = {what.split()[0]: what.split()[1] for _, kind, what in events if kind == "RLA"}
+    rla_of = _passed(events, "RLA")
     assert rla_of["zoo-runs/rla-dec"] == "zoo-runs/rla"
     users = [out for out in rla_of if out.startswith(("zoo/", "zoo-runs/wm-", "zoo-init/"))]
     assert len(users) == 5 + 3 * 3 + 3 * 2 and {rla_of[out] for out in users} == {"zoo-runs/rla-dec"}
     # every task measured, and each robot's policies trained and scored
     measured = [what for _, kind, what in events if kind == "PY" and "prediction_quality" in what]
     assert len(measured) == 5
-    bc_of = {what.split()[0]: what.split()[1] for _, kind, what in events if kind == "BC"}
+    bc_of = _passed(events, "BC")
     for pair in ("panda-PullCube", "xarm6_robotiq-PokeCube", "ur10e-PushT", "ur10e-RollBall"):
         assert _span(events, f"zoo-wmrl/{pair}")[0] >= _span(events, f"zoo-runs/bc-{pair}")[1]
         assert bc_of[f"zoo-wmrl/{pair}"] == f"zoo-runs/bc-{pair}/final"
@@ -170,7 +175,7 @@ def test_rollball_rl_starts_from_the_default_bc_where_it_is_shipped(checkout):
     (shipped / "bc_policy.safetensors").touch()
     run, events = _build(checkout)
     assert run.returncode == 0, run.stderr
-    bc_of = {what.split()[0]: what.split()[1] for _, kind, what in events if kind == "BC"}
+    bc_of = _passed(events, "BC")
     assert bc_of["zoo-wmrl/ur10e-RollBall"] == "models/ur10e-RollBall-cpu-bc"
     trained = [what for _, kind, what in events if kind == "START" and what.startswith("train bc")]
     assert sorted(t.split("zoo-runs/")[1] for t in trained) == [

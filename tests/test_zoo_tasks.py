@@ -81,12 +81,12 @@ def test_each_robot_has_a_bc_policy_and_world_model_rl_measured_in_maniskill(rob
         folder = default_bundle_path(robot, task)
         report = folder / "wmrl_report.json"
         if report.is_file() and (folder.parent / f"{folder.name}-bc").is_dir():
-            measured.append((folder, json.loads(report.read_text())))
+            measured.append((folder, task, json.loads(report.read_text())))
     assert measured, f"{robot}: no task with a shipped BC policy and a world-model RL report"
-    folder, report = measured[0]
+    folder, task, report = measured[0]
     policy = BCPolicy.from_pretrained(folder.parent / f"{folder.name}-bc", robot=robot)  # refuses another robot's
     assert policy.config.action_dim == get_robot(robot).action_dim
-    assert report["bc"]["robot"] == robot and report["bc"]["task"] == folder.name.split("-")[1]
+    assert report["bc"]["robot"] == robot and report["bc"]["task"] == task
     bc = eval_from_dict(report["bc"])
     seeds = [e.seed for e in bc.episodes]
     assert len(seeds) >= 200 and all(s in REPORT_SEEDS for s in seeds), "200 report seeds, none that chose anything"
